@@ -1,0 +1,10 @@
+"""The voice channel (not yet built: messages for it go to the file sender)."""
+
+from __future__ import annotations
+
+from gateway.core.context import GatewayContext
+
+
+def create(ctx: GatewayContext) -> None:
+    """No voice plugin yet; the file sender stands in for outbound voice messages."""
+    return None

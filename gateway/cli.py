@@ -1,0 +1,177 @@
+"""The ``gateway`` command.
+
+Exit codes: 0 success, 1 the operation failed (database unreachable, ...), 2 bad usage or
+bad config (one clear line per problem), 3 not found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+
+from gateway.core.config import Config, ConfigError, load_config
+
+EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gateway", description=(
+        "citizen-gateway: take citizens' messages by email, SMS and voice mail, give each a "
+        "tracking code, route it to a unit and send the answer back."))
+    p.add_argument("--config", "-c", help="config file (default: $GATEWAY_CONFIG or config/gateway.toml)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser("init", help="create the data folder and database (applies migrations)")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("check-config", help="validate the config file and say what is wrong")
+    run = sub.add_parser("run", help="run the gateway (HTTP, channels, outbox)")
+    run.add_argument("--only", default="", help="comma-separated subset of roles: http,dispatch,email,sms,voice")
+    staff = sub.add_parser("staff", help="manage staff accounts").add_subparsers(dest="staff_cmd", required=True)
+    add = staff.add_parser("add", help="add a staff member; prints the API token alone on stdout")
+    add.add_argument("name")
+    add.add_argument("--unit", required=True, help="unit code")
+    add.add_argument("--role", default="staff", choices=["staff", "supervisor", "oversight", "admin"])
+    add.add_argument("--email")
+    case = sub.add_parser("case", help="look at cases").add_subparsers(dest="case_cmd", required=True)
+    show = case.add_parser("show", help="show one case by tracking code")
+    show.add_argument("code")
+    outbox = sub.add_parser("outbox", help="list or retry outgoing messages")
+    outbox.add_argument("action", choices=["list", "retry"])
+    outbox.add_argument("--status", default=None, help="filter: pending, sending, sent, delivered, failed")
+    outbox.add_argument("ids", nargs="*", type=int, help="outbox ids to retry (default: all failed)")
+    return p
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"gateway: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gateway`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(f"gateway: config error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    from gateway.core.logs import setup_logging
+    setup_logging(config.logging.level, config.logging.format)
+    handler = COMMANDS[args.command]
+    try:
+        return asyncio.run(handler(config, args))
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        return _fail(f"{e.strerror or e} ({type(e).__name__})", EXIT_FAILED)
+    except Exception as e:  # noqa: BLE001 - the CLI answers with one line, not a traceback
+        from sqlalchemy.exc import SQLAlchemyError
+        if isinstance(e, SQLAlchemyError):
+            return _fail(f"database error: {str(e).splitlines()[0][:300]}", EXIT_FAILED)
+        raise
+
+
+async def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
+    from gateway.core.templates import Templates
+    problems = Templates(config.templates).check()
+    for problem in problems:
+        print(f"gateway: config error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
+    print(f"config OK: {len(config.units)} units, {len(config.services)} services, "
+          f"database {config.database_url.split('://')[0]}")
+    return 0
+
+
+async def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
+    from gateway.core.db import Database
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(config.database_url)
+    try:
+        await db.migrate()
+        print(f"database at revision {await db.current_revision()}")
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def cmd_init(config: Config, args: argparse.Namespace) -> int:
+    from gateway.core.runtime import build_context, sync_catalogue
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    ctx = build_context(config)
+    try:
+        await ctx.db.migrate()
+        await sync_catalogue(ctx)
+        print(f"initialised: database at revision {await ctx.db.current_revision()}, "
+              f"data in {config.data_dir}")
+    finally:
+        await ctx.db.dispose()
+    return 0
+
+
+async def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    from gateway.serve import ROLES, serve
+    only = {r.strip() for r in args.only.split(",") if r.strip()}
+    unknown = only - set(ROLES)
+    if unknown:
+        return _fail(f"--only: unknown role(s) {', '.join(sorted(unknown))} (known: {', '.join(ROLES)})", EXIT_USAGE)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    await serve(config, only)
+    return 0
+
+
+async def cmd_staff(config: Config, args: argparse.Namespace) -> int:
+    from gateway.core.db import Database
+    from gateway.core.staff import StaffError, add_staff
+    db = Database(config.database_url)
+    try:
+        token = await add_staff(db, args.name, args.unit, args.role, args.email)
+    except StaffError as e:
+        return _fail(str(e), EXIT_USAGE)
+    finally:
+        await db.dispose()
+    print(token)
+    return 0
+
+
+async def cmd_case(config: Config, args: argparse.Namespace) -> int:
+    from gateway.core import tracking
+    from gateway.core.db import Database
+    from gateway.core.queries import case_summary
+    try:
+        code = tracking.parse(args.code)
+    except tracking.CodeError as e:
+        return _fail("check the code: the check digit does not match" if e.reason == "check_digit"
+                     else "a tracking code has 10 digits", EXIT_USAGE)
+    db = Database(config.database_url)
+    try:
+        summary = await case_summary(db, code)
+    finally:
+        await db.dispose()
+    if summary is None:
+        return _fail(f"no case with code {code}", EXIT_NOT_FOUND)
+    print(summary)
+    return 0
+
+
+async def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
+    from gateway.core.db import Database
+    from gateway.core.queries import outbox_list, outbox_retry
+    db = Database(config.database_url)
+    try:
+        if args.action == "list":
+            print(await outbox_list(db, args.status))
+        else:
+            print(f"{await outbox_retry(db, args.ids)} row(s) queued again")
+    finally:
+        await db.dispose()
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
+    "check-config": cmd_check_config, "migrate": cmd_migrate, "init": cmd_init, "run": cmd_run,
+    "staff": cmd_staff, "case": cmd_case, "outbox": cmd_outbox,
+}

@@ -1,0 +1,135 @@
+"""Engines, sessions and migrations for SQLite (embedded default) and PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout, ``synchronous=FULL`` and ``BEGIN IMMEDIATE``
+so a transaction takes the write lock when it starts (STACK_NOTES.md section 3: without
+it two read-then-write transactions lose an update).  PostgreSQL goes through asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or is locked; a retry later may work."""
+
+
+def _sqlite_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _setup(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # stop pysqlite's lazy BEGIN
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create an async engine with the right settings for its dialect."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 15}, **kwargs)
+        _sqlite_hooks(engine)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """True if the error is a unique-constraint clash on either backend."""
+    orig = exc.orig
+    return (getattr(orig, "sqlstate", None) == "23505"
+            or getattr(orig, "sqlite_errorname", "") in ("SQLITE_CONSTRAINT_UNIQUE",
+                                                         "SQLITE_CONSTRAINT_PRIMARYKEY"))
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database is not there right now"."""
+    if isinstance(exc, (OSError, ConnectionError, asyncio.TimeoutError)):
+        return True
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(resources.files("gateway.core") / "migrations"))
+    return cfg
+
+
+def _upgrade(sync_conn: Any, target: str) -> None:
+    cfg = _alembic_config()
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, target)
+
+
+def _current_revision(sync_conn: Any) -> str | None:
+    return MigrationContext.configure(sync_conn).get_current_revision()
+
+
+class Database:
+    """The engine, a session factory, and the migration entry points."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that commits on success and rolls back on error."""
+        async with self.sessionmaker() as s, s.begin():
+            yield s
+
+    async def migrate(self, target: str = "head") -> None:
+        """Apply the packaged Alembic migrations up to ``target``."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade, target)
+
+    async def current_revision(self) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_current_revision)
+
+    @staticmethod
+    def head_revision() -> str | None:
+        return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 5)
+            return True
+        except Exception:  # noqa: BLE001 - health check: any failure means "not healthy"
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,143 @@
+"""The outbox dispatcher: claim due rows, send them, record the result.
+
+Claiming is one short transaction: due ``pending`` rows, plus ``sending`` rows whose lease
+ran out (the process that claimed them died between send and mark), are marked ``sending``
+with our name.  On PostgreSQL the select uses ``FOR UPDATE SKIP LOCKED`` so several
+dispatchers share the work without claiming the same row; on SQLite ``BEGIN IMMEDIATE``
+serialises claimers.  A re-claimed row is sent again with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import os
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select
+
+from gateway.core.config import OutboxSection
+from gateway.core.db import Database
+from gateway.core.messages import SendResult, SendStatus
+from gateway.core.models import AuditEvent, Case, Outbox, utcnow
+from gateway.core.outbox import to_outbound
+from gateway.core.senders import SenderRegistry
+
+log = logging.getLogger(__name__)
+
+
+def backoff_seconds(attempt: int, cfg: OutboxSection, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [base, base * 2**(attempt-1)], capped."""
+    ceiling = min(cfg.max_delay_seconds, cfg.base_delay_seconds * 2 ** max(attempt - 1, 0))
+    return (rng or random).uniform(cfg.base_delay_seconds, max(ceiling, cfg.base_delay_seconds))
+
+
+class Dispatcher:
+    """Sends outbox rows through the registered senders."""
+
+    def __init__(self, db: Database, senders: SenderRegistry, cfg: OutboxSection,
+                 name: str | None = None) -> None:
+        self.db, self.senders, self.cfg = db, senders, cfg
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll."""
+        self._wake.set()
+
+    async def claim(self, limit: int | None = None) -> list[tuple[Outbox, str | None]]:
+        """Claim due rows for this dispatcher; return them with their case codes."""
+        now = utcnow()
+        stale = now - timedelta(seconds=self.cfg.lease_seconds)
+        stmt = (select(Outbox).where(or_(
+            and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
+            and_(Outbox.status == "sending", Outbox.claimed_at < stale)))
+            .order_by(Outbox.next_attempt_at, Outbox.id).limit(limit or self.cfg.batch))
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        async with self.db.session() as s:
+            rows = list((await s.execute(stmt)).scalars())
+            for row in rows:
+                row.status, row.claimed_by, row.claimed_at = "sending", self.name, now
+                row.attempts += 1
+            case_ids = {r.case_id for r in rows if r.case_id}
+            codes = dict((await s.execute(select(Case.id, Case.code).where(Case.id.in_(case_ids)))).tuples().all()) if case_ids else {}
+        return [(r, codes.get(r.case_id)) for r in rows]
+
+    async def send_one(self, row: Outbox, case_code: str | None) -> SendResult:
+        """Send one claimed row and record the result."""
+        sender = self.senders.get(row.channel)
+        if sender is None:
+            result = SendResult.permanent("no_sender", f"no sender for channel {row.channel}")
+        else:
+            try:
+                result = await asyncio.wait_for(sender.send(to_outbound(row, case_code)),
+                                                self.cfg.send_timeout_seconds)
+            except asyncio.TimeoutError:
+                result = SendResult.temporary("timeout", "sender timed out")
+            except Exception as e:  # noqa: BLE001 - a sender bug must not kill the loop
+                log.exception("sender for %s raised", row.channel)
+                result = SendResult.temporary("sender_error", type(e).__name__)
+        await self.mark(row.id, result)
+        return result
+
+    async def mark(self, outbox_id: int, result: SendResult) -> None:
+        """Record a send result on the row (only if we still hold its claim)."""
+        async with self.db.session() as s:
+            row = await s.get(Outbox, outbox_id)
+            if row is None or row.claimed_by != self.name or row.status != "sending":
+                return  # our lease ran out and someone else took it over
+            now = utcnow()
+            row.claimed_by = row.claimed_at = None
+            if result.status in (SendStatus.SENT, SendStatus.DELIVERED):
+                row.status = result.status.value
+                row.provider_id = result.provider_id or row.provider_id
+                row.sent_at = now
+                row.delivered_at = now if result.status is SendStatus.DELIVERED else None
+                row.last_error = None
+                return
+            row.last_error = f"{result.error_code}: {result.detail or ''}".strip()
+            if result.status is SendStatus.TEMPORARY and row.attempts < self.cfg.max_attempts:
+                row.status = "pending"
+                row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts, self.cfg))
+                return
+            row.status = "failed"
+            s.add(AuditEvent(case_id=row.case_id, actor="system", action="outbound_failed",
+                             detail={"outbox_id": row.id, "channel": row.channel,
+                                     "error": row.last_error, "attempts": row.attempts}))
+            log.warning("outbox row %s failed for good: %s", row.id, result.error_code)
+
+    async def run_once(self) -> int:
+        """Claim and send one batch; return how many rows were handled."""
+        claimed = await self.claim()
+        if claimed:
+            await asyncio.gather(*(self.send_one(row, code) for row, code in claimed))
+        return len(claimed)
+
+    async def run(self) -> None:
+        """Loop until cancelled, sleeping ``poll_seconds`` (or until woken) when idle."""
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:  # noqa: BLE001 - database hiccup: log and try again later
+                log.exception("dispatcher pass failed")
+                handled = 0
+            if not handled:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.cfg.poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
+
+    def start(self) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self.run(), name="outbox-dispatcher")
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None

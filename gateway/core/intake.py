@@ -1,0 +1,115 @@
+"""``core.intake``: the one way in, run as a group-commit writer (DESIGN.md section 2).
+
+Callers ``await writer.submit(message)``.  One writer task takes every submission waiting
+in its queue, runs each in its own savepoint of one transaction (so one bad item cannot sink
+the batch), commits once, and only then resolves each caller's future.  Nobody is answered
+before the commit that holds their message; if the commit fails, every caller of that batch
+gets :class:`~gateway.core.db.DatabaseUnavailable` and the channel answers "try later".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.cases import process
+from gateway.core.context import GatewayContext
+from gateway.core.db import DatabaseUnavailable, is_unavailable, is_unique_violation
+from gateway.core.messages import InboundMessage, IntakeResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Job:
+    message: InboundMessage
+    future: asyncio.Future[IntakeResult]
+
+
+class IntakeWriter:
+    """The single writer task that turns inbound messages into committed cases."""
+
+    def __init__(self, ctx: GatewayContext, batch_max: int | None = None) -> None:
+        self.ctx = ctx
+        self.batch_max = batch_max or ctx.config.intake.batch_max
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # for metrics and benchmarks
+
+    async def submit(self, message: InboundMessage) -> IntakeResult:
+        """Hand one message to the writer; return once its transaction has committed."""
+        if self._task is None or self._task.done():
+            raise DatabaseUnavailable("intake writer is not running")
+        future: asyncio.Future[IntakeResult] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(message, future))
+        # shield: a caller that gives up must not cancel the write others share
+        return await asyncio.shield(future)
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="intake-writer")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[_Job]) -> None:
+        outcomes: list[IntakeResult | BaseException] = []
+        try:
+            async with self.ctx.db.sessionmaker() as s, s.begin():
+                for job in batch:
+                    outcomes.append(await self._one(s, job.message))
+        except Exception as e:  # noqa: BLE001 - the commit failed: nobody is acknowledged
+            log.error("intake batch of %d failed to commit: %s", len(batch), type(e).__name__)
+            error = DatabaseUnavailable(str(e)[:200])
+            error.__cause__ = e
+            outcomes = [error] * len(batch)
+        self.batches += 1
+        for job, outcome in zip(batch, outcomes):
+            if job.future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                job.future.set_exception(outcome)
+            else:
+                job.future.set_result(outcome)
+        dispatcher = getattr(self.ctx, "dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.wake()  # acknowledgements go out within moments, not at the next poll
+
+    async def _one(self, s: AsyncSession, message: InboundMessage) -> IntakeResult | BaseException:
+        """Process one message in its own savepoint; retry once after a unique clash."""
+        for attempt in (1, 2):
+            try:
+                async with s.begin_nested():
+                    return await process(s, self.ctx, message)
+            except IntegrityError as e:
+                # A twin committed by another process in the meantime: the retry finds it.
+                if attempt == 2 or not is_unique_violation(e):
+                    log.exception("intake integrity error")
+                    return e
+            except Exception as e:  # noqa: BLE001 - one bad item must not sink the batch
+                if is_unavailable(e):
+                    raise  # the database is gone: the whole batch fails, nobody is acked
+                log.exception("intake failed for one %s message", message.channel.value)
+                return e
+        raise AssertionError("unreachable")

@@ -1,0 +1,109 @@
+"""The durable outbox: rows written in the same transaction as their cause.
+
+``queue_outbound`` records an outgoing message on its case and queues it; the dispatcher
+(``gateway.core.dispatcher``) sends it.  ``record_delivery`` applies a provider's delivery
+report, monotonically: ``delivered`` and ``failed`` are final, and a late report never
+moves a row backwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.messages import Channel, OutboundMessage
+from gateway.core.models import AuditEvent, Case, Message, Outbox, utcnow
+from gateway.core.security import Signer
+
+# Order of outbox states; a report may only move a row to a higher rank.
+STATUS_RANK = {"pending": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3}
+FINAL = frozenset({"delivered", "failed"})
+
+
+def new_idempotency_key(channel: str, signer: Signer | None = None, domain: str = "") -> str:
+    """A key that stays with the row for all retries.
+
+    For email it is our signed Message-ID (RFC 5322 section 3.6.4), so replies that quote
+    it thread back to the case and forged references can be told apart.
+    """
+    token = secrets.token_hex(10)
+    if channel == Channel.EMAIL.value and signer is not None and domain:
+        return f"<{token}.{signer.mac('msgid', token, 6)}@{domain}>"
+    return f"gw{token}"
+
+
+def is_our_message_id(value: str, signer: Signer, domain: str) -> bool:
+    """True if ``value`` is a Message-ID minted by :func:`new_idempotency_key`."""
+    inner = value.strip().strip("<>")
+    local, _, dom = inner.rpartition("@")
+    token, _, mac = local.partition(".")
+    return dom.lower() == domain.lower() and bool(token) and mac == signer.mac("msgid", token, 6)
+
+
+async def queue_outbound(s: AsyncSession, *, channel: str, purpose: str, recipient: str,
+                         text: str, key: str, case: Case | None = None, subject: str = "",
+                         html: str | None = None, language: str = "fa",
+                         payload: dict[str, Any] | None = None, author: str | None = None,
+                         not_before: datetime | None = None) -> Outbox:
+    """Record an outgoing message on its case (if any) and queue it for the dispatcher."""
+    message = None
+    if case is not None:
+        message = Message(case_id=case.id, direction="out", channel=channel, provider="gateway",
+                          external_id=key, recipient=recipient, subject=subject, text=text,
+                          author=author, meta={"purpose": purpose})
+        s.add(message)
+        await s.flush()
+    row = Outbox(case_id=case.id if case else None, message_id=message.id if message else None,
+                 channel=channel, purpose=purpose, recipient=recipient, subject=subject, text=text,
+                 html=html, language=language, payload=payload or {}, idempotency_key=key,
+                 next_attempt_at=not_before or utcnow())
+    s.add(row)
+    await s.flush()
+    return row
+
+
+def to_outbound(row: Outbox, case_code: str | None) -> OutboundMessage:
+    """The sender's view of an outbox row."""
+    return OutboundMessage(outbox_id=row.id, channel=Channel(row.channel), purpose=row.purpose,
+                           recipient=row.recipient, subject=row.subject, text=row.text,
+                           idempotency_key=row.idempotency_key, case_code=case_code,
+                           html=row.html, language=row.language,
+                           headers=dict(row.payload.get("headers", {})), payload=dict(row.payload),
+                           attempt=row.attempts)
+
+
+async def record_delivery(s: AsyncSession, *, status: str, outbox_id: int | None = None,
+                          provider_id: str | None = None, detail: str = "",
+                          channel: str | None = None) -> Outbox | None:
+    """Apply a delivery report to its row; return the row, or None if unknown."""
+    if status not in STATUS_RANK:
+        raise ValueError(f"unknown delivery status {status!r}")
+    stmt = select(Outbox)
+    if outbox_id is not None:
+        stmt = stmt.where(Outbox.id == outbox_id)
+    elif provider_id:
+        stmt = stmt.where(Outbox.provider_id == provider_id)
+        if channel:
+            stmt = stmt.where(Outbox.channel == channel)
+    else:
+        return None
+    row = (await s.execute(stmt.limit(1))).scalar_one_or_none()
+    if row is None:
+        return None
+    if row.status in FINAL or STATUS_RANK[status] <= STATUS_RANK[row.status]:
+        return row  # out of order or repeated: keep the better-known state
+    row.status = status
+    now = utcnow()
+    if status == "delivered":
+        row.delivered_at = now
+    elif status == "failed":
+        row.last_error = detail or "delivery failed"
+        s.add(AuditEvent(case_id=row.case_id, actor="system", action="delivery_failed",
+                         detail={"outbox_id": row.id, "channel": row.channel, "detail": detail}))
+    if status in ("sent", "delivered") and row.sent_at is None:
+        row.sent_at = now
+    return row

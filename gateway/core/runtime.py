@@ -1,0 +1,76 @@
+"""Build and tear down a :class:`GatewayContext` for one process.
+
+``open_context`` wires the database, file store, templates, signer, sender registry,
+intake writer, dispatcher and state store, and syncs units and services from the config
+into the database.  Channels register their senders afterwards (the CLI composes them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import select
+
+from gateway.core.config import Config
+from gateway.core.context import GatewayContext
+from gateway.core.db import Database
+from gateway.core.dispatcher import Dispatcher
+from gateway.core.intake import IntakeWriter
+from gateway.core.models import Service, Unit
+from gateway.core.security import Signer, load_secret_key
+from gateway.core.senders import FileSender, SenderRegistry
+from gateway.core.state import StateStore
+from gateway.core.store import FileStore
+from gateway.core.templates import Templates
+
+
+def build_context(config: Config, db: Database | None = None) -> GatewayContext:
+    """Create the context objects (no IO beyond reading or making the secret key)."""
+    data = config.data_dir
+    db = db or Database(config.database_url)
+    signer = Signer(load_secret_key(config.gateway.secret_key_env, data))
+    senders = SenderRegistry(fallback=FileSender(data / "outbox"))
+    ctx = GatewayContext(config=config, db=db, store=FileStore(data / "files"),
+                         templates=Templates(config.templates, config.gateway.timezone),
+                         signer=signer, senders=senders)
+    ctx.state = StateStore(db)
+    ctx.dispatcher = Dispatcher(db, senders, config.outbox, name=config.gateway.instance_name or None)
+    ctx.intake = IntakeWriter(ctx)
+    return ctx
+
+
+async def sync_catalogue(ctx: GatewayContext) -> None:
+    """Make the units and services tables match the config file."""
+    cfg = ctx.config
+    async with ctx.db.session() as s:
+        units = {u.code: u for u in (await s.execute(select(Unit))).scalars()}
+        for u in cfg.units:
+            row = units.get(u.code) or Unit(code=u.code)
+            row.name, row.email = u.name, u.email
+            s.add(row)
+        services = {x.code: x for x in (await s.execute(select(Service))).scalars()}
+        for sv in cfg.services:
+            row = services.get(sv.code) or Service(code=sv.code)
+            row.title, row.unit_code, row.sla_days = sv.title, sv.unit, sv.sla_days
+            row.card = sv.model_dump(mode="json")
+            s.add(row)
+
+
+@asynccontextmanager
+async def running_context(config: Config, *, migrate: bool = True, dispatch: bool = True,
+                          db: Database | None = None) -> AsyncIterator[GatewayContext]:
+    """A started context: migrated, catalogue synced, intake writer and dispatcher running."""
+    ctx = build_context(config, db)
+    try:
+        if migrate:
+            await ctx.db.migrate()
+        await sync_catalogue(ctx)
+        ctx.intake.start()
+        if dispatch:
+            ctx.dispatcher.start()
+        yield ctx
+    finally:
+        await ctx.intake.stop()
+        await ctx.dispatcher.stop()
+        await ctx.db.dispose()

@@ -1,0 +1,128 @@
+"""Message texts sent to citizens: Persian by default, English available, overridable in
+the config's ``[templates.fa]`` / ``[templates.en]`` tables.
+
+Placeholders use ``str.format`` names: ``{code}`` (shown in the language's digits),
+``{code_ascii}``, ``{kind}``, ``{status}``, ``{unit}``, ``{received}``, ``{due}``,
+``{answered}`` (Jalali dates in Persian), ``{answer}``, ``{link}``, ``{track_link}``.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import jdatetime
+
+from gateway.core.text import to_persian_digits
+
+DEFAULTS: dict[str, dict[str, str]] = {
+    "fa": {
+        "ack_subject": "کد رهگیری {code}",
+        "ack": "پیام شما ثبت شد. کد رهگیری: {code}\nپیگیری: {track_link}",
+        "answer_subject": "پاسخ به پیام شما (کد رهگیری {code})",
+        "answer": "پاسخ به پیام شما (کد رهگیری {code}):\n{answer}",
+        "survey": "لطفاً کیفیت پاسخگویی را ارزیابی کنید: {link}",
+        "status": "وضعیت {code}: {status}، واحد {unit}، دریافت {received}، مهلت {due}",
+        "status_answer": "وضعیت {code}: {status}. پاسخ: {answer}",
+        "unknown_code": "کد رهگیری {code} یافت نشد.",
+        "check_code": "کد رهگیری نادرست است؛ لطفاً کد را بررسی کنید.",
+        "help": "برای ثبت درخواست، شکایت، پیشنهاد یا انتقاد متن خود را بفرستید. برای پیگیری، کد رهگیری را بفرستید.",
+        "survey_thanks": "از شرکت شما در نظرسنجی سپاسگزاریم.",
+    },
+    "en": {
+        "ack_subject": "Tracking code {code}",
+        "ack": "Your message has been received. Tracking code: {code}\nTrack it: {track_link}",
+        "answer_subject": "Answer to your message (tracking code {code})",
+        "answer": "Answer to your message (tracking code {code}):\n{answer}",
+        "survey": "Please rate our service: {link}",
+        "status": "Case {code}: {status}, unit {unit}, received {received}, due {due}",
+        "status_answer": "Case {code}: {status}. Answer: {answer}",
+        "unknown_code": "Tracking code {code} was not found.",
+        "check_code": "That tracking code is not valid; please check the code.",
+        "help": "Send your request, complaint, suggestion or criticism as a message. Send a tracking code to check its status.",
+        "survey_thanks": "Thank you for taking the survey.",
+    },
+}
+
+KIND_NAMES = {
+    "fa": {"request": "درخواست", "complaint": "شکایت", "suggestion": "پیشنهاد",
+           "criticism": "انتقاد", "violation_report": "گزارش تخلف"},
+    "en": {"request": "request", "complaint": "complaint", "suggestion": "suggestion",
+           "criticism": "criticism", "violation_report": "violation report"},
+}
+STATUS_NAMES = {
+    "fa": {"new": "ثبت شده", "routed": "در حال بررسی", "answered": "پاسخ داده شده", "closed": "بسته شده"},
+    "en": {"new": "received", "routed": "in progress", "answered": "answered", "closed": "closed"},
+}
+
+
+def format_date(value: datetime | None, language: str, tz: str = "Asia/Tehran") -> str:
+    """A date for people: Jalali with Persian digits in Persian, ISO date in English."""
+    if value is None:
+        return "—" if language == "fa" else "-"
+    local = value.astimezone(ZoneInfo(tz))
+    if language == "fa":
+        return to_persian_digits(jdatetime.date.fromgregorian(date=local.date()).strftime("%Y/%m/%d"))
+    return local.date().isoformat()
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+class Templates:
+    """Look up and fill message templates for a language."""
+
+    def __init__(self, overrides: Mapping[str, Mapping[str, str]] | None = None,
+                 timezone: str = "Asia/Tehran") -> None:
+        self.timezone = timezone
+        self._table = {lang: dict(texts) for lang, texts in DEFAULTS.items()}
+        for lang, texts in (overrides or {}).items():
+            self._table.setdefault(lang, dict(DEFAULTS["en"])).update(texts)
+
+    def names(self, language: str) -> list[str]:
+        return sorted(self._table.get(language, {}))
+
+    def raw(self, name: str, language: str) -> str:
+        table = self._table.get(language) or self._table["fa"]
+        return table.get(name) or self._table["fa"][name]
+
+    def render(self, name: str, language: str, **values: object) -> str:
+        """Fill template ``name``; numbers in Persian text come out in Persian digits."""
+        text = string.Formatter().vformat(self.raw(name, language), (), _Blank(
+            {k: "" if v is None else str(v) for k, v in values.items()}))
+        return text
+
+    def case_values(self, case: object, language: str, **extra: object) -> dict[str, object]:
+        """The standard placeholders for a case object (duck-typed on the ORM model)."""
+        code = getattr(case, "code")
+        return {
+            "code": to_persian_digits(code) if language == "fa" else code,
+            "code_ascii": code,
+            "kind": KIND_NAMES.get(language, KIND_NAMES["fa"]).get(getattr(case, "kind"), ""),
+            "status": STATUS_NAMES.get(language, STATUS_NAMES["fa"]).get(getattr(case, "status"), ""),
+            "unit": extra.pop("unit_name", None) or getattr(case, "unit_code"),
+            "received": format_date(getattr(case, "created_at"), language, self.timezone),
+            "due": format_date(getattr(case, "due_at"), language, self.timezone),
+            "answered": format_date(getattr(case, "answered_at"), language, self.timezone),
+            **extra,
+        }
+
+    def check(self) -> list[str]:
+        """Problems with the configured templates (unknown placeholders), one line each."""
+        allowed = {"code", "code_ascii", "kind", "status", "unit", "received", "due",
+                   "answered", "answer", "link", "track_link"}
+        problems = []
+        for lang, texts in self._table.items():
+            for name, text in texts.items():
+                try:
+                    fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+                except ValueError as e:
+                    problems.append(f"templates.{lang}.{name}: {e}")
+                    continue
+                for f in sorted(fields - allowed):
+                    problems.append(f"templates.{lang}.{name}: unknown placeholder {{{f}}}")
+        return problems

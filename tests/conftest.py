@@ -1,0 +1,118 @@
+"""Shared fixtures: a migrated database (SQLite by default, PostgreSQL when
+``GATEWAY_TEST_DATABASE_URL`` names one), a config, and a running gateway context.
+
+SQLite: the schema is migrated once into a template file, copied for every test.
+PostgreSQL: the schema is rebuilt once per session and every table truncated per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+
+from gateway.core.config import Config, parse_config
+from gateway.core.context import GatewayContext
+from gateway.core.db import Database
+from gateway.core.models import Base
+from gateway.core.runtime import running_context
+
+PG_URL = os.environ.get("GATEWAY_TEST_DATABASE_URL", "")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+BASE_CONFIG: dict[str, Any] = {
+    "gateway": {"public_base_url": "http://gw.test", "language": "fa"},
+    "email": {"from_address": "feedback@example.ir", "message_id_domain": "feedback.example.ir",
+              "smtp": {"addresses": ["feedback@example.ir", "complaints@example.ir"],
+                       "aliases": {"complaints@example.ir": {"kind": "complaint"}}}},
+    "units": [{"code": "oversight", "name": "حراست و بازرسی"},
+              {"code": "pr", "name": "روابط عمومی"},
+              {"code": "roads", "name": "راه و ترابری"}],
+    "services": [{"code": "10011003113", "title": "پاسخگویی به شکایات", "unit": "oversight", "sla_days": 10},
+                 {"code": "20001", "title": "ترمیم راه", "unit": "roads", "sla_days": 15}],
+    "routing": {"default_unit": "pr", "oversight_unit": "oversight",
+                "rules": [{"keywords": ["جاده", "road"], "unit": "roads"}]},
+    "outbox": {"base_delay_seconds": 0.01, "max_delay_seconds": 0.05, "max_attempts": 3,
+               "poll_seconds": 0.05, "lease_seconds": 30},
+}
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge two config mappings (``over`` wins)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    return "postgresql" if PG_URL else "sqlite"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once: a template SQLite file, or the PostgreSQL test database."""
+    if PG_URL:
+        db = Database(PG_URL)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await db.migrate()
+        await db.dispose()
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    await db.dispose()
+    return str(path)
+
+
+@pytest_asyncio.fixture
+async def db_url(template_db: str, tmp_path: Path) -> str:
+    """A clean, migrated database for one test."""
+    if PG_URL:
+        db = Database(PG_URL)
+        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        await db.dispose()
+        return PG_URL
+    target = tmp_path / "gateway.db"
+    shutil.copy(template_db, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, db_url: str) -> Callable[..., Config]:
+    """Build a validated config on the test database, with overrides."""
+    def build(**over: Any) -> Config:
+        data = merge(BASE_CONFIG, over)
+        data = merge(data, {"gateway": {"database_url": db_url, "data_dir": str(tmp_path / "var")}})
+        return parse_config(data, tmp_path)
+    return build
+
+
+@pytest.fixture
+def config(make_config: Callable[..., Config]) -> Config:
+    return make_config()
+
+
+@pytest_asyncio.fixture
+async def ctx(config: Config) -> AsyncIterator[GatewayContext]:
+    """A started gateway context (intake writer running, dispatcher not started)."""
+    async with running_context(config, migrate=False, dispatch=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Folder for screenshots and other test artifacts."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,38 @@
+"""Test peers (real servers started by fixtures) and the rule for missing ones.
+
+Locally a test whose peer is missing is skipped with the reason; under ``CI=true`` it
+fails instead, so a green CI means every test really ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(ok: bool, reason: str) -> None:
+    """Skip (locally) or fail (in CI) when a peer or package is missing."""
+    if ok:
+        return
+    if IN_CI:
+        pytest.fail(f"required test peer missing under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_binary(name: str, package: str) -> str:
+    """The path of an executable, or skip/fail naming the Debian package to install."""
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    require(path is not None, f"{name} not installed (apt-get install {package})")
+    return path or ""
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (small race between close and the peer's bind)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
