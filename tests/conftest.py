@@ -116,3 +116,19 @@ def artifacts() -> Path:
     """Folder for screenshots and other test artifacts."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest_asyncio.fixture(scope="session")
+async def browser():  # noqa: ANN201 - playwright types are optional
+    """One headless Chromium for the session (Playwright async API)."""
+    from tests.peers import require
+    from tests.peers.browser import CHROMIUM_ARGS, chromium_path
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        require(False, "playwright not installed (pip install playwright)")
+    path = chromium_path()
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        await b.close()

@@ -1,0 +1,127 @@
+"""Survey invitations and responses (Article 9(5)): workflow and steps, match with the
+information announced before (the service card), staff behaviour, timeliness, each 1-5;
+a yes/no "were you asked for anything against the rules?"; a free comment.
+
+An invitation is made once per answered case, never for automatic or no-reply addresses,
+and at most once per ``survey.cooldown_days`` to the same citizen.  Its link is
+``{public_base_url}/s/{token}`` where the token is signed and carries its expiry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.context import GatewayContext
+from gateway.core.models import AuditEvent, Case, SurveyInvitation, SurveyResponse, utcnow
+from gateway.core.replies import SURVEY_QUESTIONS
+
+MAX_COMMENT_CHARS = 4000
+_NO_REPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounce[s]?)([+.\-@]|$)")
+
+
+class SurveyError(Exception):
+    """A survey response cannot be taken; ``reason`` is a stable code."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # invalid | expired | answered | bad_answers
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswers:
+    """One validated response."""
+
+    scores: dict[str, int]
+    improper_request: bool | None
+    comment: str
+
+
+def is_no_reply(address: str | None) -> bool:
+    """True for addresses that must never get a survey (no-reply, daemons)."""
+    return not address or bool(_NO_REPLY.match(address.strip()))
+
+
+async def create_invitation(s: AsyncSession, ctx: GatewayContext, case: Case) -> SurveyInvitation | None:
+    """Make the case's one invitation, unless surveys are off, the contact is a robot or
+    no-reply address, or the citizen had one within the cooldown."""
+    cfg = ctx.config.survey
+    if not cfg.enabled or case.contact is None or is_no_reply(case.contact):
+        return None
+    if (await s.execute(select(SurveyInvitation.id).where(
+            SurveyInvitation.case_id == case.id))).first() is not None:
+        return None
+    now = utcnow()
+    if cfg.cooldown_days and (await s.execute(select(SurveyInvitation.id).where(
+            SurveyInvitation.recipient == case.contact,
+            SurveyInvitation.created_at > now - timedelta(days=cfg.cooldown_days)).limit(1))).first():
+        return None
+    expires = now + timedelta(days=cfg.expiry_days)
+    inv = SurveyInvitation(case_id=case.id, token="", channel=case.channel,
+                           recipient=case.contact, created_at=now, expires_at=expires)
+    s.add(inv)
+    await s.flush()
+    inv.token = ctx.signer.sign("survey", {"i": inv.id}, ttl_seconds=cfg.expiry_days * 86400)
+    return inv
+
+
+def survey_link(ctx: GatewayContext, invitation: SurveyInvitation) -> str:
+    """The public survey URL for an invitation."""
+    return f"{ctx.config.gateway.public_base_url}/s/{invitation.token}"
+
+
+async def invitation_for_token(s: AsyncSession, ctx: GatewayContext, token: str) -> SurveyInvitation:
+    """The invitation behind a link token; :class:`SurveyError` if forged or expired."""
+    if len(token) > 200:
+        raise SurveyError("invalid")
+    payload = ctx.signer.verify("survey", token)
+    if payload is None:
+        # Tell "expired" apart from "forged" only for authentic tokens.
+        raise SurveyError("expired" if _authentic_but_expired(ctx, token) else "invalid")
+    inv = await s.get(SurveyInvitation, int(payload.get("i", 0)))
+    if inv is None or inv.token != token:
+        raise SurveyError("invalid")
+    if inv.expires_at < utcnow():
+        raise SurveyError("expired")
+    return inv
+
+
+def _authentic_but_expired(ctx: GatewayContext, token: str) -> bool:
+    data, _, sig = token.partition(".")
+    return bool(data) and sig == ctx.signer.mac("survey", data)
+
+
+def validate_answers(form: dict[str, Any]) -> SurveyAnswers:
+    """Check a submitted form: each question 1-5, yes/no optional, comment capped."""
+    scores: dict[str, int] = {}
+    for q in SURVEY_QUESTIONS:
+        raw = str(form.get(q, "")).strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= 5:
+            raise SurveyError("bad_answers")
+        scores[q] = int(raw)
+    improper_raw = str(form.get("improper_request", "")).strip().lower()
+    improper = {"yes": True, "no": False, "1": True, "0": False}.get(improper_raw)
+    comment = str(form.get("comment", ""))[:MAX_COMMENT_CHARS]
+    return SurveyAnswers(scores, improper, comment)
+
+
+async def record_response(s: AsyncSession, ctx: GatewayContext, invitation: SurveyInvitation,
+                          answers: SurveyAnswers, channel: str = "web") -> SurveyResponse:
+    """Store the one response of an invitation; a second one raises ``answered``."""
+    if invitation.responded_at is not None:
+        raise SurveyError("answered")
+    resp = SurveyResponse(invitation_id=invitation.id, answers=answers.scores,
+                          improper_request=answers.improper_request, comment=answers.comment,
+                          channel=channel)
+    s.add(resp)
+    invitation.responded_at = utcnow()
+    s.add(AuditEvent(case_id=invitation.case_id, actor="citizen", action="survey_response",
+                     detail={"channel": channel, "answers": answers.scores,
+                             "improper_request": answers.improper_request}))
+    await s.flush()  # the unique invitation_id catches a concurrent double submit
+    return resp
