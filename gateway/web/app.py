@@ -1,17 +1,28 @@
-"""The aiohttp application: one app for every HTTP route of the gateway."""
+"""The aiohttp application: one app for every HTTP route of the gateway.
+
+Pages are Jinja2 templates under ``gateway/web/templates`` (autoescaped, async), static
+files under ``/static``.  Template filters: ``jalali`` (a datetime as a Jalali date with
+Persian digits, or ISO in English), ``fadigits`` (Persian digits).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from gateway.core.context import GatewayContext
+from gateway.core.templates import format_date
+from gateway.core.text import to_persian_digits
 
 CTX = web.AppKey("ctx", GatewayContext)
 HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests", ["status"])
+WEB_DIR = Path(__file__).resolve().parent
 
 
 @web.middleware
@@ -36,12 +47,26 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+def setup_templates(app: web.Application, ctx: GatewayContext) -> jinja2.Environment:
+    """Jinja2 with autoescaping (STACK_NOTES.md section 7) and our date/digit filters."""
+    env = aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")), enable_async=True,
+        autoescape=jinja2.select_autoescape(["html", "xml", "svg"], default_for_string=True))
+    tz = ctx.config.gateway.timezone
+    env.filters["jalali"] = lambda value, lang="fa": format_date(value, lang, tz)
+    env.filters["fadigits"] = lambda value: to_persian_digits(str(value))
+    return env
+
+
 def create_app(ctx: GatewayContext, channel_routes: Iterable[Sequence[Any]] = ()) -> web.Application:
-    """Build the app with core routes plus the routes each channel offers."""
+    """Build the app with core routes, the web sections and the routes each channel offers."""
     app = web.Application(middlewares=[count_requests], client_max_size=ctx.config.http.max_body_bytes)
     app[CTX] = ctx
+    setup_templates(app, ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_static("/static", WEB_DIR / "static", name="static")
+    # web sections: one setup line each
     for routes in channel_routes:
         app.router.add_routes(routes)
     return app
