@@ -2,12 +2,14 @@
 ``GATEWAY_TEST_DATABASE_URL`` names one), a config, and a running gateway context.
 
 SQLite: the schema is migrated once into a template file, copied for every test.
-PostgreSQL: the schema is rebuilt once per session and every table truncated per test.
+PostgreSQL: a private database is created for the session (and dropped at its end), migrated
+once, and every table truncated per test.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,7 +17,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from gateway.core.config import Config, parse_config
 from gateway.core.context import GatewayContext
@@ -57,16 +61,32 @@ def backend() -> str:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Migrate once: a template SQLite file, or the PostgreSQL test database."""
-    if PG_URL:
-        db = Database(PG_URL)
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+async def pg_url() -> AsyncIterator[str]:
+    """A private PostgreSQL database for this test session, made on the server named by
+    GATEWAY_TEST_DATABASE_URL and dropped afterwards (parallel runs do not collide)."""
+    if not PG_URL:
+        yield ""
+        return
+    name = f"gw_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def template_db(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> str:
+    """Migrate once: a template SQLite file, or the session's PostgreSQL database."""
+    if pg_url:
+        db = Database(pg_url)
         await db.migrate()
         await db.dispose()
-        return PG_URL
+        return pg_url
     path = tmp_path_factory.mktemp("template") / "template.db"
     db = Database(f"sqlite+aiosqlite:///{path}")
     await db.migrate()
@@ -78,12 +98,12 @@ async def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 async def db_url(template_db: str, tmp_path: Path) -> str:
     """A clean, migrated database for one test."""
     if PG_URL:
-        db = Database(PG_URL)
+        db = Database(template_db)
         names = ", ".join(t.name for t in Base.metadata.sorted_tables)
         async with db.engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         await db.dispose()
-        return PG_URL
+        return template_db
     target = tmp_path / "gateway.db"
     shutil.copy(template_db, target)
     return f"sqlite+aiosqlite:///{target}"

@@ -15,8 +15,8 @@ from gateway.core.text import fold
 # Words that name a kind, in folded form; Persian first, English equivalents after.
 KIND_WORDS: dict[Kind, tuple[str, ...]] = {
     Kind.VIOLATION_REPORT: ("تخلف", "گزارش تخلف", "رشوه", "violation", "bribe", "corruption"),
-    Kind.COMPLAINT: ("شکایت", "شکایات", "complaint", "complain"),
-    Kind.SUGGESTION: ("پیشنهاد", "پیشنهادات", "suggestion", "suggest", "idea"),
+    Kind.COMPLAINT: ("شکایت", "شکایات", "complaint", "complaints", "complain"),
+    Kind.SUGGESTION: ("پیشنهاد", "پیشنهادات", "suggestion", "suggestions", "suggest", "idea"),
     Kind.CRITICISM: ("انتقاد", "criticism", "critique"),
     Kind.REQUEST: ("درخواست", "request"),
 }
