@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import socket
-import os
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
@@ -64,7 +64,10 @@ class Dispatcher:
                 row.status, row.claimed_by, row.claimed_at = "sending", self.name, now
                 row.attempts += 1
             case_ids = {r.case_id for r in rows if r.case_id}
-            codes = dict((await s.execute(select(Case.id, Case.code).where(Case.id.in_(case_ids)))).tuples().all()) if case_ids else {}
+            codes: dict[int, str] = {}
+            if case_ids:
+                result = await s.execute(select(Case.id, Case.code).where(Case.id.in_(case_ids)))
+                codes = {case_id: code for case_id, code in result.all()}
         return [(r, codes.get(r.case_id)) for r in rows]
 
     async def send_one(self, row: Outbox, case_code: str | None) -> SendResult:
