@@ -30,6 +30,14 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "check_code": "کد رهگیری نادرست است؛ لطفاً کد را بررسی کنید.",
         "help": "برای ثبت درخواست، شکایت، پیشنهاد یا انتقاد متن خود را بفرستید. برای پیگیری، کد رهگیری را بفرستید.",
         "survey_thanks": "از شرکت شما در نظرسنجی سپاسگزاریم.",
+        # staff answers, surveys and the daily digest (gateway.core.answers, gateway.core.sla)
+        "survey_subject": "نظرسنجی درباره پاسخ به پیام شما (کد رهگیری {code})",
+        "survey_sms": "نظرسنجی {code}: چهار رقم ۱ تا ۵ بفرستید (روند کار، انطباق با اطلاعات اعلام‌شده، رفتار کارکنان، زمان). رقم پنجم اختیاری: درخواست خلاف مقررات؟ ۱ بله، ۲ خیر",
+        "digest_subject": "پرونده‌های معوق واحد {unit}: {count}",
+        "digest": "پرونده‌های معوق واحد {unit} ({count} مورد):\n{items}\n\nکارتابل: {link}",
+        "reply_received": "پیام شما دریافت شد و در حال بررسی است. نتیجه از همین راه به شما اعلام می‌شود.",
+        "reply_done": "درخواست شما انجام شد. از اینکه با ما در تماس بودید سپاسگزاریم.",
+        "reply_more_info": "برای رسیدگی به پیام شما به اطلاعات بیشتری نیاز داریم. لطفاً در پاسخ به همین پیام جزئیات را بفرستید.",
     },
     "en": {
         "ack_subject": "Tracking code {code}",
@@ -43,6 +51,13 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "check_code": "That tracking code is not valid; please check the code.",
         "help": "Send your request, complaint, suggestion or criticism as a message. Send a tracking code to check its status.",
         "survey_thanks": "Thank you for taking the survey.",
+        "survey_subject": "How did we do? (tracking code {code})",
+        "survey_sms": "Survey {code}: reply with four digits 1-5 (process, match with published information, staff behaviour, timeliness). Optional fifth digit, asked for anything against the rules? 1 yes, 2 no",
+        "digest_subject": "Overdue cases of unit {unit}: {count}",
+        "digest": "Overdue cases of unit {unit} ({count}):\n{items}\n\nConsole: {link}",
+        "reply_received": "We have received your message and are looking into it. You will hear from us on this channel.",
+        "reply_done": "Your request has been carried out. Thank you for contacting us.",
+        "reply_more_info": "We need more information to handle your message. Please reply to this message with the details.",
     },
 }
 
@@ -114,7 +129,7 @@ class Templates:
     def check(self) -> list[str]:
         """Problems with the configured templates (unknown placeholders), one line each."""
         allowed = {"code", "code_ascii", "kind", "status", "unit", "received", "due",
-                   "answered", "answer", "link", "track_link"}
+                   "answered", "answer", "link", "track_link", "count", "items"}
         problems = []
         for lang, texts in self._table.items():
             for name, text in texts.items():
