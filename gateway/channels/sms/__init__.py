@@ -1,10 +1,61 @@
-"""The sms channel (not yet built: messages for it go to the file sender)."""
+"""The SMS channel: Kannel, Kavenegar and a signed generic JSON webhook (DESIGN.md section 5).
+
+Convention: ``providers/<name>.py`` parses the provider's requests into
+:class:`~gateway.channels.sms.parse.IncomingSms` and delivery reports; ``webhook.py``
+applies the abuse limits and submits to ``core.intake``; ``sender.py`` fits replies into
+the segment budget and hands them to the provider's transport.  No module here touches
+the database.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.channels.sms.providers import generic, kannel, kavenegar
+from gateway.channels.sms.sender import SmsSender, check_templates
+from gateway.channels.sms.webhook import SmsInbound
+from gateway.core.config import ConfigError
 from gateway.core.context import GatewayContext
 
 
-def create(ctx: GatewayContext) -> None:
-    """No sms plugin yet; the file sender stands in for outbound sms messages."""
-    return None
+class SmsPlugin:
+    """Webhook routes, the sender and (Kavenegar) pollers of the configured provider."""
+
+    name = "sms"
+
+    def __init__(self, ctx: GatewayContext) -> None:
+        self.ctx = ctx
+        self.provider = ctx.config.sms.provider
+        self.inbound = SmsInbound(ctx)
+        transport: Any
+        if self.provider == "kannel":
+            transport, self._routes = kannel.KannelTransport(ctx), kannel.routes(self.inbound)
+        elif self.provider == "kavenegar":
+            transport = kavenegar.KavenegarTransport(ctx, self.inbound)
+            self._routes = kavenegar.routes(self.inbound)
+        else:
+            transport, self._routes = generic.GenericTransport(ctx), generic.routes(self.inbound)
+        self.transport = transport
+        self.sender = SmsSender(ctx, transport)
+
+    def routes(self) -> Sequence[Any]:
+        return self._routes
+
+    async def start(self) -> None:
+        await self.transport.start()
+
+    async def stop(self) -> None:
+        await self.transport.stop()
+
+
+def create(ctx: GatewayContext) -> SmsPlugin | None:
+    """The SMS plugin for ``sms.provider``; None for ``file`` (the file sender stands in)."""
+    if ctx.config.sms.provider == "file":
+        return None
+    problems = check_templates(ctx)
+    if problems:
+        raise ConfigError(problems)
+    plugin = SmsPlugin(ctx)
+    ctx.senders.register("sms", plugin.sender)
+    return plugin

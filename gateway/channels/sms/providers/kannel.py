@@ -1,0 +1,134 @@
+"""Kannel: MO by the sms-service ``get-url``, MT by the sendsms HTTP interface, DLR by
+the ``dlr-url`` we pass with each MT (reference: ../shared/reference/sms-kannel.md).
+
+sms-service: ``get-url = "<base>/sms/kannel/mo?from=%p&to=%P&text=%b&charset=%C&coding=%c&id=%I&ts=%T&smsc=%i"``.
+``%b`` is the binary-exact text, decoded here by ``%C``; the dedupe key is ``%I``, which
+Kannel keeps when it retries a callback.  The dlr-url carries our outbox id and a MAC of
+it, so nobody else can mark our messages delivered.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Sequence
+from urllib.parse import parse_qsl
+
+import aiohttp
+from aiohttp import web
+
+from gateway.channels.sms.parse import IncomingSms, from_unix
+from gateway.channels.sms.providers import HttpClient
+from gateway.channels.sms.sender import SmsOut
+from gateway.channels.sms.webhook import Reply, SmsInbound
+from gateway.core.context import GatewayContext
+from gateway.core.messages import SendResult
+
+log = logging.getLogger(__name__)
+NAME = "kannel"
+# dlr-mask values (%d) -> our delivery status (Kannel user guide, "Delivery reports").
+STATUS = {"1": "delivered", "2": "failed", "4": "sent", "8": "sent", "16": "failed"}
+# %C values -> Python codecs; UCS-2 arrives as UTF-16BE when mo-recode is off.
+CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "ucs-2": "utf-16-be", "ucs2": "utf-16-be",
+            "utf-16be": "utf-16-be", "utf-16": "utf-16-be", "iso-8859-1": "latin-1",
+            "windows-1252": "cp1252", "": "utf-8"}
+# sendsms replies: HTTP 202 "0: Accepted for delivery" / "3: Queued for later delivery".
+ACCEPTED = (200, 202)
+
+
+def raw_query(request: web.Request) -> dict[str, bytes]:
+    """The query with values as bytes (``%b`` may be UTF-16 or 8-bit data)."""
+    pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, encoding="latin-1")
+    return {k: v.encode("latin-1") for k, v in pairs}
+
+
+def decode_text(data: bytes, charset: str) -> str:
+    """Decode ``%b`` by ``%C`` (unknown charsets as UTF-8, bad bytes replaced)."""
+    codec = CHARSETS.get(charset.strip().lower(), "utf-8")
+    return data.decode(codec, errors="replace")
+
+
+def parse_mo(query: dict[str, bytes]) -> IncomingSms:
+    """An MO callback's query -> :class:`IncomingSms` (missing fields raise KeyError)."""
+    q = {k: v.decode("utf-8", errors="replace") for k, v in query.items() if k != "text"}
+    if not q.get("id") or not q.get("from") or "text" not in query:
+        raise KeyError("id, from and text are required")
+    return IncomingSms(provider=NAME, external_id=q["id"], sender=q["from"], recipient=q.get("to", ""),
+                       text=decode_text(query["text"], q.get("charset", "")),
+                       received_at=from_unix(q.get("ts")))
+
+
+class KannelTransport:
+    """sendsms over HTTP: coding=2 (UCS-2) for Persian, charset=utf-8, dlr-url with our id."""
+
+    def __init__(self, ctx: GatewayContext) -> None:
+        self.ctx, self.cfg = ctx, ctx.config.sms.kannel
+        self.http = HttpClient(self.cfg.timeout_seconds)
+        self.base = (self.cfg.callback_base_url or ctx.config.gateway.public_base_url).rstrip("/")
+
+    def dlr_url(self, outbox_id: int) -> str:
+        sig = self.ctx.signer.mac("sms-dlr", str(outbox_id), 12)
+        return f"{self.base}/sms/kannel/dlr?out={outbox_id}&sig={sig}&status=%d&id=%I&ts=%T"
+
+    def params(self, sms: SmsOut) -> dict[str, str]:
+        params = {"username": self.cfg.username, "password": self.ctx.config.secret(self.cfg.password_env) or "",
+                  "from": self.cfg.sender, "to": sms.to, "text": sms.text, "charset": "utf-8",
+                  "coding": "2" if sms.ucs2 else "0", "dlr-mask": str(self.cfg.dlr_mask),
+                  "dlr-url": self.dlr_url(sms.outbox_id)}
+        if self.cfg.smsc:
+            params["smsc"] = self.cfg.smsc
+        return params
+
+    async def send(self, sms: SmsOut) -> SendResult:
+        try:
+            async with self.http.session.get(self.cfg.sendsms_url, params=self.params(sms)) as r:
+                body = (await r.text(errors="replace"))[:200]
+        except (aiohttp.ClientError, TimeoutError) as e:
+            return SendResult.temporary("kannel_unreachable", type(e).__name__)
+        if r.status in ACCEPTED:
+            return SendResult.sent(provider_id=None)
+        if r.status in (401, 403):
+            return SendResult.permanent("kannel_auth", body)
+        if r.status == 400 or 400 < r.status < 500:
+            return SendResult.permanent(f"kannel_{r.status}", body)
+        return SendResult.temporary(f"kannel_{r.status}", body)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.http.close()
+
+
+def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
+    """GET /sms/kannel/mo and GET /sms/kannel/dlr."""
+    ctx = inbound.ctx
+    token_env = ctx.config.sms.kannel.callback_token_env
+
+    def text(reply: Reply) -> web.Response:
+        return web.Response(status=reply.status, text=reply.result)
+
+    async def mo(request: web.Request) -> web.Response:
+        query = raw_query(request)
+        token = ctx.config.secret(token_env) if token_env else None
+        given = query.get("token", b"").decode("utf-8", errors="replace")
+        if token is not None and not hmac.compare_digest(given, token):
+            return text(Reply(401, "bad token"))
+        try:
+            sms = parse_mo(query)
+        except KeyError as e:
+            return text(Reply(400, str(e.args[0])))
+        return text(await inbound.accept(sms))
+
+    async def dlr(request: web.Request) -> web.Response:
+        q = request.query
+        out = q.get("out", "")
+        expected = ctx.signer.mac("sms-dlr", out, 12)
+        if not out.isdigit() or not hmac.compare_digest(q.get("sig", ""), expected):
+            return text(Reply(401, "bad signature"))
+        status = STATUS.get(q.get("status", ""))
+        if status is None:
+            return text(Reply(400 if "status" not in q else 200, "ignored"))
+        return text(await inbound.delivery(status, outbox_id=int(out), detail=f"kannel dlr {q.get('status')}"))
+
+    return [web.get("/sms/kannel/mo", mo), web.get("/sms/kannel/dlr", dlr)]

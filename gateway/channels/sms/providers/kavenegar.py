@@ -1,0 +1,181 @@
+"""Kavenegar REST (``{api_url}/v1/{API-KEY}/{scope}/{method}.json``; the key sits in the
+URL path, so it is never logged and ``gateway.core.logs`` masks ``/v1/<key>/`` anyway).
+
+Send ``sms/send.json`` with our outbox id as ``localid``, so a retry returns the first
+message instead of sending twice.  Delivery by polling ``sms/status.json`` (no webhook is
+documented).  Inbound by the panel's forwarding URL ``/sms/kavenegar/inbound`` or by
+polling ``sms/receive.json`` (``sms.kavenegar.inbound``); polled messages are spooled
+before intake, because the provider marks them read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from gateway.channels.sms.parse import IncomingSms, from_unix, national
+from gateway.channels.sms.providers import HttpClient
+from gateway.channels.sms.sender import SmsOut
+from gateway.channels.sms.webhook import Reply, SmsInbound
+from gateway.core.context import GatewayContext
+from gateway.core.messages import SendResult
+
+log = logging.getLogger(__name__)
+NAME = "kavenegar"
+PENDING_KEY = "sms:kavenegar:pending"
+# Message status codes -> ours (kavenegar.com/rest.html); 100 = unknown id.
+STATUS = {1: "sent", 2: "sent", 4: "sent", 5: "sent", 6: "failed", 10: "delivered",
+          11: "failed", 13: "failed", 14: "failed"}
+RETRYABLE = {409, 418}  # server busy; no credit (refilled by staff, then it goes)
+
+
+class KavenegarError(Exception):
+    """A call failed; ``code`` is return.status or the HTTP status."""
+
+    def __init__(self, code: int, text: str = "") -> None:
+        super().__init__(f"kavenegar {code}")
+        self.code, self.text = code, text
+
+
+class KavenegarClient:
+    """The few REST calls we use."""
+
+    def __init__(self, ctx: GatewayContext) -> None:
+        self.cfg = ctx.config.sms.kavenegar
+        self.key = ctx.config.secret(self.cfg.api_key_env) or ""
+        self.http = HttpClient(self.cfg.timeout_seconds)
+
+    async def call(self, method: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        """POST one method; return ``entries``; raise :class:`KavenegarError`."""
+        url = f"{self.cfg.api_url.rstrip('/')}/v1/{self.key}/{method}.json"
+        async with self.http.session.post(url, data=params) as r:
+            body = await r.text(errors="replace")
+        try:
+            data = json.loads(body)
+            code = int(data["return"]["status"])
+        except (ValueError, KeyError, TypeError):
+            raise KavenegarError(r.status, "unreadable reply") from None
+        if code != 200 or r.status != 200:
+            raise KavenegarError(code if code != 200 else r.status, str(data["return"].get("message", "")))
+        return list(data.get("entries") or [])
+
+
+class KavenegarTransport:
+    """Send, and poll delivery status and (optionally) inbound messages."""
+
+    def __init__(self, ctx: GatewayContext, inbound: SmsInbound) -> None:
+        self.ctx, self.inbound, self.cfg = ctx, inbound, ctx.config.sms.kavenegar
+        self.client = KavenegarClient(ctx)
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def send(self, sms: SmsOut) -> SendResult:
+        params = {"receptor": national(sms.to, self.ctx.config.sms.region), "message": sms.text,
+                  "sender": self.cfg.sender, "localid": str(sms.outbox_id)}
+        try:
+            entries = await self.client.call("sms/send", params)
+        except KavenegarError as e:
+            make = SendResult.temporary if e.code in RETRYABLE or e.code >= 500 else SendResult.permanent
+            return make(f"kavenegar_{e.code}", e.text[:200])
+        except (aiohttp.ClientError, TimeoutError) as e:
+            return SendResult.temporary("kavenegar_unreachable", type(e).__name__)
+        message_id = str(entries[0].get("messageid")) if entries else None
+        if message_id:
+            await self._remember(message_id, sms.outbox_id)
+        return SendResult.sent(message_id)
+
+    async def _remember(self, message_id: str, outbox_id: int) -> None:
+        async with self._lock:
+            pending = await self.ctx.state.get(PENDING_KEY) or {}
+            pending[message_id] = outbox_id
+            await self.ctx.state.put(PENDING_KEY, pending)
+
+    async def poll_status(self) -> int:
+        """Ask for the status of sent messages; apply the reports; return how many."""
+        async with self._lock:
+            pending: dict[str, int] = await self.ctx.state.get(PENDING_KEY) or {}
+        ids = list(pending)[:500]
+        if not ids:
+            return 0
+        entries = await self.client.call("sms/status", {"messageid": ",".join(ids)})
+        done = []
+        for entry in entries:
+            mid, code = str(entry.get("messageid")), int(entry.get("status") or 0)
+            ours = STATUS.get(code)
+            if mid in pending and ours is not None:
+                await self.inbound.delivery(ours, outbox_id=pending[mid], detail=f"kavenegar {code}")
+            if ours in ("delivered", "failed") or code == 100:
+                done.append(mid)
+        async with self._lock:
+            current = await self.ctx.state.get(PENDING_KEY) or {}
+            await self.ctx.state.put(PENDING_KEY, {k: v for k, v in current.items() if k not in done})
+        return len(entries)
+
+    async def poll_inbound(self) -> int:
+        """Fetch unread messages; spool each, then hand to intake; return how many."""
+        entries = await self.client.call("sms/receive", {"linenumber": self.cfg.sender, "isread": "0"})
+        for e in entries:
+            await self.ctx.state.spool_put("sms", json.dumps(e, ensure_ascii=False).encode(),
+                                           source=NAME, external_id=str(e.get("messageid")))
+        handled = 0
+        for spool_id, raw, _ in await self.ctx.state.spool_pending("sms"):
+            e = json.loads(raw)
+            sms = IncomingSms(NAME, str(e.get("messageid") or ""), str(e.get("sender") or ""),
+                              str(e.get("receptor") or ""), str(e.get("message") or ""),
+                              from_unix(e.get("date")))
+            reply = await self.inbound.accept(sms)
+            if reply.status != 503:
+                await self.ctx.state.spool_done(spool_id, "processed" if reply.status == 200 else "rejected")
+                handled += 1
+        return handled
+
+    async def _loop(self, name: str, every: float, step: Any) -> None:
+        holder = f"{self.ctx.dispatcher.name}:{name}"
+        while True:
+            try:
+                if await self.ctx.state.acquire(f"sms:kavenegar:{name}", holder, every * 3):
+                    await step()
+            except Exception as e:  # noqa: BLE001 - the provider or database is down: next round
+                log.warning("kavenegar %s poll failed: %s", name, type(e).__name__)
+            await asyncio.sleep(every)
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._loop("status", self.cfg.status_poll_seconds, self.poll_status)))
+        if self.cfg.inbound == "poll":
+            self._tasks.append(asyncio.create_task(self._loop("inbound", self.cfg.poll_seconds, self.poll_inbound)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.client.http.close()
+
+
+def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
+    """The panel's forwarding URL: GET or POST /sms/kavenegar/inbound (messageid, from, to, message)."""
+    ctx = inbound.ctx
+    token_env = ctx.config.sms.kavenegar.forward_token_env
+
+    async def forward(request: web.Request) -> web.Response:
+        fields = dict(request.query)
+        if request.method == "POST":
+            fields.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        token = ctx.config.secret(token_env) if token_env else None
+        if token is not None and not hmac.compare_digest(fields.get("token", ""), token):
+            return web.Response(status=401, text="bad token")
+        if not fields.get("messageid") or not fields.get("from") or "message" not in fields:
+            return web.Response(status=400, text="messageid, from and message are required")
+        sms = IncomingSms(NAME, fields["messageid"], fields["from"], fields.get("to", ""),
+                          fields["message"], from_unix(fields.get("date")))
+        reply: Reply = await inbound.accept(sms)
+        return web.Response(status=reply.status, text=reply.result)
+
+    return [web.get("/sms/kavenegar/inbound", forward), web.post("/sms/kavenegar/inbound", forward)]
