@@ -112,6 +112,27 @@ class KannelSection(Section):
     sender: str = "30001234"
     smsc: str | None = None
     timeout_seconds: float = Field(10, gt=0)
+    dlr_mask: int = Field(31, ge=0, le=31)  # 1 delivered, 2 undelivered, 4 buffered, 8 SMSC ack, 16 nack
+    callback_base_url: str | None = None  # how Kannel reaches our dlr-url; default gateway.public_base_url
+    callback_token_env: str = ""  # optional: MO callbacks must carry token=<value of this variable>
+
+
+class KavenegarSection(Section):
+    api_url: str = "https://api.kavenegar.com"  # REST base; the key goes in the path (redacted in logs)
+    api_key_env: str = "GATEWAY_KAVENEGAR_KEY"
+    sender: str = "30001234"  # the line number
+    inbound: Literal["forward", "poll", "off"] = "forward"  # panel forwarding URL or polling receive.json
+    forward_token_env: str = ""  # optional: the forwarding URL must carry token=<value>
+    poll_seconds: float = Field(30, gt=0)  # inbound polling
+    status_poll_seconds: float = Field(60, gt=0)  # delivery status polling
+    timeout_seconds: float = Field(10, gt=0)
+
+
+class GenericSmsSection(Section):
+    send_url: str = ""  # outbound JSON POST target; empty: no outbound
+    secret_env: str = "GATEWAY_SMS_WEBHOOK_SECRET"  # HMAC-SHA256 key for X-Gateway-Signature
+    sender: str = "30001234"
+    timeout_seconds: float = Field(10, gt=0)
 
 
 class SmsSection(Section):
@@ -119,8 +140,9 @@ class SmsSection(Section):
     numbers: list[str] = ["30001234"]
     max_parts: int = Field(3, ge=1, le=10)
     kannel: KannelSection = KannelSection()
-    kavenegar: dict[str, Any] = {}
-    generic: dict[str, Any] = {}
+    kavenegar: KavenegarSection = KavenegarSection()
+    generic: GenericSmsSection = GenericSmsSection()
+    region: str = "IR"  # default country for numbers without a country code
     follow_up_window_hours: int = Field(72, ge=0)
     new_cases_per_hour: int = Field(10, ge=1)
     replies_per_hour: int = Field(20, ge=1)
