@@ -69,6 +69,10 @@ class SmtpSection(Section):
     max_message_bytes: int = Field(10 * 1024 * 1024, gt=0)
     tls_cert: str | None = None
     tls_key: str | None = None
+    # spool: store the raw mail durably, answer 250, parse afterwards (Mailman's design);
+    # direct: parse and commit the case before answering 250.
+    mode: Literal["spool", "direct"] = "spool"
+    timeout_seconds: float = Field(300, gt=0)  # idle client (RFC 5321 section 4.5.3.2)
 
 
 class ImapMailbox(Section):
@@ -81,6 +85,9 @@ class ImapMailbox(Section):
     processed_folder: str | None = None
     poll_seconds: float = Field(60, gt=0)
     ca_file: str | None = None
+    idle: bool = True  # use IMAP IDLE when the server offers it
+    timeout_seconds: float = Field(60, gt=0)
+    fetch_batch: int = Field(100, ge=1)
 
 
 class EmailOutbound(Section):
@@ -103,6 +110,7 @@ class EmailSection(Section):
     outbound: EmailOutbound | None = None  # omitted: write .eml files under data_dir
     auto_reply_cap: int = Field(10, ge=1)
     auto_reply_window_minutes: int = Field(10, ge=1)
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, gt=0)  # larger ones are noted, not kept
 
 
 class KannelSection(Section):
@@ -149,23 +157,55 @@ class SmsSection(Section):
 
 
 class AmiSection(Section):
+    """The gateway's AMI login (manager.conf user with read/write classes, see README)."""
+
     host: str = "127.0.0.1"
     port: int = Field(5038, ge=0, le=65535)
     username: str = "gateway"
     secret_env: str = "GATEWAY_AMI_SECRET"
+    action_timeout_seconds: float = Field(10, gt=0)  # every AMI action is bounded
+    ping_seconds: float = Field(20, gt=0)  # watchdog: an unanswered Ping drops the link
+    reconnect_max_seconds: float = Field(30, gt=0)  # backoff ceiling (login failures too)
+    lease_seconds: float = Field(30, gt=0)  # one process holds the AMI link and the spool
 
 
 class AgiSection(Section):
+    """Our FastAGI server, called by the dialplan (``AGI(agi://host:port/route,...)``)."""
+
+    enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(4573, ge=0, le=65535)
+    intake_timeout_seconds: float = Field(4, gt=0)  # the caller is waiting on the line
+    command_timeout_seconds: float = Field(60, gt=0)  # one AGI command (prompts, keypad input)
+
+
+class CallbackSection(Section):
+    """Answers (and codes) spoken in a call placed with AMI Originate."""
+
+    dial: str = "PJSIP/{number}@trunk"  # {number}: national (09..., 021...) or E.164 per number_format
+    number_format: Literal["national", "e164"] = "national"
+    context: str = "feedback-callback"
+    caller_id: str = ""
+    ring_seconds: int = Field(45, ge=5, le=300)
+    ack_by_callback: bool = False  # code not heard in the call, caller not mobile: call back
 
 
 class VoiceSection(Section):
     enabled: bool = False
-    spool_dir: str = "/var/spool/asterisk/feedback"
+    spool_dir: str = "/var/spool/asterisk/feedback"  # shared with Asterisk: incoming/, done/, answers/
+    asterisk_spool_dir: str | None = None  # the same folder as Asterisk sees it (default: spool_dir)
+    min_seconds: float = Field(2, ge=0)  # shorter (or silent) recordings are "short"
+    silence_peak: int = Field(300, ge=0, le=32767)  # 16-bit peak below this counts as silent
+    short_recordings: Literal["drop", "keep"] = "drop"  # drop: log line, files to dropped/
+    max_record_seconds: int = Field(180, ge=10)  # sidecar without status older than this + 60 s: crashed call
+    reconcile_seconds: float = Field(300, gt=0)  # periodic spool scan (also on start and AMI login)
+    reconcile_concurrency: int = Field(16, ge=1, le=256)
+    sms_to_mobiles: bool = True  # codes and answers to Iranian mobiles go by SMS, not by a call
+    tts_voice: str = "fa"  # espeak-ng voice
+    tts_rate: int = Field(150, ge=80, le=400)  # words per minute
     ami: AmiSection = AmiSection()
     agi: AgiSection = AgiSection()
-    extra: dict[str, Any] = {}
+    callback: CallbackSection = CallbackSection()
 
 
 class Unit(Section):
@@ -230,6 +270,39 @@ class SurveySection(Section):
     cooldown_days: int = Field(30, ge=0)
 
 
+class Open311Section(Section):
+    """Open311 GeoReport v2 under /open311/v2/ (README "Citizen pages and Open311")."""
+
+    enabled: bool = True
+    jurisdiction_id: str = ""  # empty: any or no jurisdiction_id is accepted
+    api_keys_env: str = "GATEWAY_OPEN311_API_KEYS"  # comma-separated keys for POST requests
+    contact: str = ""  # shown in discovery
+    key_service: str = ""  # where to ask for a key, shown in discovery
+    changeset: str = "2026-01-01T00:00:00Z"  # discovery: when the service list last changed
+
+
+class WebSection(Section):
+    """Citizen pages: per-client token buckets (in memory, per process)."""
+
+    track_burst: int = Field(10, ge=1)  # lookups a client may make at once
+    track_per_minute: float = Field(10, gt=0)  # then this many per minute
+    open311_burst: int = Field(30, ge=1)
+    open311_per_minute: float = Field(60, gt=0)
+    trust_forwarded_for: bool = False  # behind a proxy: use X-Forwarded-For's last hop
+    max_clients: int = Field(100_000, ge=100)  # buckets kept; the least recent are dropped
+
+
+class StaffSection(Section):
+    """Staff console sessions, login throttling and the daily overdue digest."""
+
+    session_hours: float = Field(12, gt=0)  # a console session ends this long after login
+    login_max_failures: int = Field(5, ge=1)  # failed logins per client address and per name...
+    login_window_minutes: float = Field(15, gt=0)  # ...within this window, then 429
+    cookie_secure: Literal["auto", "always", "never"] = "auto"  # auto: when public_base_url is https
+    digest_hour: int = Field(7, ge=0, le=23)  # local hour after which the daily digest is queued
+    digest_check_minutes: float = Field(10, gt=0)
+
+
 class LoggingSection(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
@@ -250,8 +323,11 @@ class Config(Section):
     outbox: OutboxSection = OutboxSection()
     sla: SlaSection = SlaSection()
     survey: SurveySection = SurveySection()
+    staff: StaffSection = StaffSection()
     templates: dict[str, dict[str, str]] = {}  # {"fa": {"ack": "..."}, "en": {...}}
     logging: LoggingSection = LoggingSection()
+    open311: Open311Section = Open311Section()
+    web: WebSection = WebSection()
 
     base_dir: Path = Field(default=Path("."), exclude=True)
 

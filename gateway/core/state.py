@@ -107,3 +107,24 @@ class StateStore:
             if row is not None:
                 row.status, row.error, row.processed_at = status, error, utcnow()
                 row.attempts += 1
+
+    async def spool_put_many(self, channel: str, items: list[tuple[bytes, dict[str, Any]]],
+                             *, source: str = "") -> list[int]:
+        """Keep several raw inputs in one transaction (no external id: no dedupe here).
+
+        For edges that group-commit their own acknowledgements (the SMTP spool).
+        """
+        async with self.db.session() as s:
+            rows = [InboundSpool(channel=channel, source=source, external_id=None, raw=raw,
+                                 envelope=envelope) for raw, envelope in items]
+            s.add_all(rows)
+            await s.flush()
+            return [r.id for r in rows]
+
+    async def spool_done_many(self, spool_ids: list[int], status: str = "processed") -> None:
+        """Mark several spool rows handled in one transaction."""
+        if not spool_ids:
+            return
+        async with self.db.session() as s:
+            await s.execute(update(InboundSpool).where(InboundSpool.id.in_(spool_ids)).values(
+                status=status, processed_at=utcnow(), attempts=InboundSpool.attempts + 1))

@@ -1,0 +1,118 @@
+"""One mail, whichever way it came (SMTP, IMAP, import): parse, decide, hand to the core.
+
+:class:`MailIntake` turns raw bytes plus envelope into an ``InboundMessage`` (threading
+hints, alias kind/unit, loop verdict, per-address cap), applies delivery-failure reports to
+the outbox, and submits to ``core.intake``.  Dedupe is by Message-ID across all email
+sources (provider ``email``), so a mail that reaches us by SMTP and by IMAP is one case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+
+from gateway.channels.email.body import trim_reply
+from gateway.channels.email.loops import AutoReplyCap
+from gateway.channels.email.parse import ParsedMail, parse_mail
+from gateway.core import tracking
+from gateway.core.context import GatewayContext
+from gateway.core.messages import Channel, InboundMessage, IntakeResult
+from gateway.core.outbox import is_our_message_id
+
+log = logging.getLogger(__name__)
+PROVIDER = "email"  # one dedupe namespace for every email source; meta["source"] says which
+SUBJECT_CODE = re.compile(r"\[#\s*([0-9۰-۹٠-٩](?:[\s\-\u200c]?[0-9۰-۹٠-٩]){9})\s*\]")
+REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fw|fwd|tr|wg|rv|پاسخ|جواب|ج)\s*(\[\d+\])?\s*[:：]\s*)+", re.I)
+
+
+@dataclass(slots=True)
+class Envelope:
+    """How a mail reached us: SMTP envelope, or the mailbox it was fetched from."""
+
+    source: str  # smtp | imap | import
+    mail_from: str | None = None
+    rcpt_tos: list[str] = field(default_factory=list)
+    acknowledge: bool = True
+
+
+def subject_code(subject: str) -> str | None:
+    """The tracking code in ``[#...]`` in a decoded subject (any digit script), or None."""
+    m = SUBJECT_CODE.search(subject)
+    if not m:
+        return None
+    try:
+        return tracking.parse(m.group(1))
+    except tracking.CodeError:
+        return None
+
+
+def synthetic_id(raw: bytes) -> str:
+    """A stable stand-in Message-ID for mail without one (so replays still dedupe)."""
+    return f"<{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id.invalid>"
+
+
+class MailIntake:
+    """Builds inbound messages from raw mail and submits them."""
+
+    def __init__(self, ctx: GatewayContext) -> None:
+        self.ctx = ctx
+        cfg = ctx.config.email
+        self.aliases = {a.lower(): v for a, v in cfg.smtp.aliases.items()}
+        self.cap = AutoReplyCap(cfg.auto_reply_cap, cfg.auto_reply_window_minutes * 60)
+
+    def build(self, raw: bytes, envelope: Envelope) -> tuple[InboundMessage, ParsedMail]:
+        """Parse and decide; pure apart from the reply cap's counter."""
+        cfg = self.ctx.config.email
+        mail = parse_mail(raw, cfg.max_attachment_bytes, envelope.mail_from)
+        ours = [r for r in [*mail.references, *mail.in_reply_to]
+                if is_our_message_id(r, self.ctx.signer, cfg.message_id_domain)]
+        code = subject_code(mail.subject)
+        follow_up = bool(ours or code or REPLY_PREFIX.match(mail.subject))
+        text = trim_reply(mail.text) if follow_up else mail.text
+        for s in mail.skipped:
+            text += f"\n[پیوست {s['filename']} ({int(s['size']) // 1024} KB) بزرگ‌تر از حد مجاز بود و نگه داشته نشد]"
+        recipients = envelope.rcpt_tos or mail.recipients
+        alias = next((self.aliases[r.lower()] for r in recipients if r.lower() in self.aliases), None)
+        sender = mail.sender or (envelope.mail_from or None)
+        meta: dict[str, object] = {"source": envelope.source, "headers": mail.headers}
+        if mail.defects:
+            meta["defects"] = mail.defects
+        if mail.skipped:
+            meta["skipped_attachments"] = mail.skipped
+        if mail.automatic:
+            meta["automatic"] = mail.automatic
+        if text != mail.text:
+            meta["trimmed"] = True
+        acknowledge = envelope.acknowledge and not mail.automatic
+        if acknowledge and sender and not self.cap.allow(sender):
+            acknowledge, meta["ack_suppressed"] = False, "auto_reply_cap"
+            log.warning("acknowledgement cap reached for one sender; not answering")
+        message = InboundMessage(
+            channel=Channel.EMAIL, provider=PROVIDER, text=text,
+            external_id=mail.message_id or synthetic_id(raw), sender=sender,
+            sender_name=mail.sender_name, recipient=recipients[0] if recipients else None,
+            subject=mail.subject[:500], attachments=mail.attachments, tracking_code=code,
+            body_codes=tracking.find_codes(mail.text)[:5], thread_refs=ours[-50:],
+            kind_hint=alias.kind if alias else None, unit_hint=alias.unit if alias else None,
+            automatic=mail.automatic is not None, acknowledge=acknowledge, meta=meta)
+        return message, mail
+
+    async def apply_report(self, mail: ParsedMail) -> int:
+        """Mark our messages named in a delivery-failure report as failed; return how many."""
+        if mail.report is None or not mail.report.failed:
+            return 0
+        cfg, marked = self.ctx.config.email, 0
+        detail = f"bounce {mail.report.status} {mail.report.diagnostic}".strip()[:500]
+        for mid in mail.report.original_ids:
+            if is_our_message_id(mid, self.ctx.signer, cfg.message_id_domain):
+                marked += await self.ctx.state.delivery(status="failed", provider_id=mid,
+                                                        detail=detail, channel="email")
+        return marked
+
+    async def ingest(self, raw: bytes, envelope: Envelope) -> IntakeResult:
+        """Parse, apply a bounce if it is one, and commit through ``core.intake``."""
+        message, mail = self.build(raw, envelope)
+        await self.apply_report(mail)
+        return await self.ctx.intake.submit(message)
