@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from gateway.core.context import GatewayContext
 from gateway.core.templates import format_date
 from gateway.core.text import to_persian_digits
+from gateway.web.public import setup_public
 
 CTX = web.AppKey("ctx", GatewayContext)
 HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests", ["status"])
@@ -67,6 +68,7 @@ def create_app(ctx: GatewayContext, channel_routes: Iterable[Sequence[Any]] = ()
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
     # web sections: one setup line each
+    setup_public(app)
     for routes in channel_routes:
         app.router.add_routes(routes)
     return app
