@@ -2,7 +2,7 @@
 the ``dlr-url`` we pass with each MT (reference: ../shared/reference/sms-kannel.md).
 
 sms-service: ``get-url = "<base>/sms/kannel/mo?from=%p&to=%P&text=%b&charset=%C&coding=%c&id=%I&ts=%T&smsc=%i"``.
-``%b`` is the binary-exact text, decoded here by ``%C``; the dedupe key is ``%I``, which
+``%b`` is the binary-exact text, decoded here by ``%C`` (or, with ``post-url``, the body); the dedupe key is ``%I``, which
 Kannel keeps when it retries a callback.  The dlr-url carries our outbox id and a MAC of
 it, so nobody else can mark our messages delivered.
 """
@@ -101,7 +101,8 @@ class KannelTransport:
 
 
 def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
-    """GET /sms/kannel/mo and GET /sms/kannel/dlr."""
+    """GET /sms/kannel/mo (get-url), POST /sms/kannel/mo (post-url, for texts too long for a
+    URL: aiohttp refuses request lines over 8190 bytes) and GET /sms/kannel/dlr."""
     ctx = inbound.ctx
     token_env = ctx.config.sms.kannel.callback_token_env
 
@@ -114,6 +115,9 @@ def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
         given = query.get("token", b"").decode("utf-8", errors="replace")
         if token is not None and not hmac.compare_digest(given, token):
             return text(Reply(401, "bad token"))
+        if request.method == "POST" and "text" not in query:
+            query["text"] = await request.read()  # post-url: the text is the body
+            query.setdefault("charset", (request.charset or "utf-8").encode())
         try:
             sms = parse_mo(query)
         except KeyError as e:
@@ -131,4 +135,4 @@ def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
             return text(Reply(400 if "status" not in q else 200, "ignored"))
         return text(await inbound.delivery(status, outbox_id=int(out), detail=f"kannel dlr {q.get('status')}"))
 
-    return [web.get("/sms/kannel/mo", mo), web.get("/sms/kannel/dlr", dlr)]
+    return [web.get("/sms/kannel/mo", mo), web.post("/sms/kannel/mo", mo), web.get("/sms/kannel/dlr", dlr)]
