@@ -79,10 +79,11 @@ def parse_mail(raw: bytes, max_attachment_bytes: int = 10 * 2**20,
         in_reply_to=_MSGID.findall(header(msg, "In-Reply-To") or ""),
         references=_MSGID.findall(header(msg, "References") or ""))
     mail.headers = {h: v[:500] for h in HEADERS_OF_INTEREST if (v := header(msg, h)) is not None}
-    mail.defects = sorted({type(d).__name__ for part in msg.walk() for d in part.defects})
     body = _body_part(msg)
     mail.text, mail.html_only = _part_text(body) if body is not None else (_fallback_text(msg), False)
     _collect_attachments(msg, body, mail, max_attachment_bytes)
+    # after decoding: base64 defects are found while decoding
+    mail.defects = sorted({type(d).__name__ for part in msg.walk() for d in part.defects})
     content_type = msg.get_content_type()
     report_type = msg.get_param("report-type") if content_type == "multipart/report" else None
     mail.automatic = automatic_reason(mail.headers, sender, envelope_from, content_type,
@@ -139,7 +140,11 @@ def _fallback_text(msg: Message) -> str:
     """Text of a mail whose MIME structure is broken (no boundary found, ...)."""
     payload = msg.get_payload()
     if isinstance(payload, str):
-        data = payload.encode("utf-8", "surrogateescape")
+        data = msg.get_payload(decode=True)
+        data = data if isinstance(data, bytes) else payload.encode("utf-8", "surrogateescape")
+        repaired = _repair_boundary(data) if msg.get_content_maintype() == "multipart" else None
+        if repaired is not None:
+            return repaired
         text = decode_bytes(data, msg.get_content_charset())
         return html_to_text(text) if "<html" in text[:2000].lower() else text.strip()
     for part in msg.walk():
@@ -156,6 +161,17 @@ def _leaves(part: Message) -> list[Message]:
         return [part]
     payload = part.get_payload()
     return [leaf for p in (payload if isinstance(payload, list) else []) for leaf in _leaves(p)]
+
+
+def _repair_boundary(data: bytes) -> str | None:
+    """A multipart body whose declared boundary never appears: use the one that does."""
+    m = re.search(rb"^--([^\r\n]{1,70}?)\r?$", data, re.M)
+    if m is None:
+        return None
+    head = b'Content-Type: multipart/mixed; boundary="' + m.group(1).replace(b'"', b"") + b'"\r\n\r\n'
+    inner = email.message_from_bytes(head + data, policy=policy.default)
+    body = _body_part(inner) if isinstance(inner, EmailMessage) and inner.is_multipart() else None
+    return _part_text(body)[0] if body is not None else None
 
 
 def _collect_attachments(msg: Message, body: Message | None, mail: ParsedMail, limit: int) -> None:
