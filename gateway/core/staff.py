@@ -1,8 +1,12 @@
-"""Staff accounts and API tokens (tokens are stored hashed and can be revoked)."""
+"""Staff accounts, API tokens (stored hashed, revocable) and console passwords (argon2id)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
 
 from gateway.core.db import Database
 from gateway.core.models import ApiToken, Staff, Unit, utcnow
@@ -61,3 +65,70 @@ async def revoke_token(db: Database, token: str) -> bool:
             return False
         row.revoked_at = utcnow()
         return True
+
+
+# -- console passwords (argon2id), revocation, listing ------------------------------
+_hasher = PasswordHasher()
+# Verified against when the name is unknown, so a wrong name costs as much as a wrong password.
+_DUMMY_HASH = _hasher.hash("citizen-gateway dummy password")
+MIN_PASSWORD_CHARS = 10
+
+
+async def set_password(db: Database, name: str, password: str) -> None:
+    """Set a staff member's console password (stored as an argon2id hash)."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise StaffError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    hashed = await asyncio.to_thread(_hasher.hash, password)
+    async with db.session() as s:
+        member = (await s.execute(select(Staff).where(Staff.name == name))).scalar_one_or_none()
+        if member is None:
+            raise StaffError(f"no staff member named {name!r}")
+        member.password_hash = hashed
+
+
+async def check_password(db: Database, name: str, password: str) -> Staff | None:
+    """The active staff member if ``password`` is theirs; rehashes outdated hashes."""
+    async with db.session() as s:
+        member = (await s.execute(select(Staff).where(
+            Staff.name == name, Staff.active.is_(True)))).scalar_one_or_none()
+    stored = member.password_hash if member is not None and member.password_hash else _DUMMY_HASH
+    try:
+        await asyncio.to_thread(_hasher.verify, stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if member is None or not member.password_hash:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        new_hash = await asyncio.to_thread(_hasher.hash, password)
+        async with db.session() as s:
+            await s.execute(update(Staff).where(Staff.id == member.id).values(password_hash=new_hash))
+    return member
+
+
+async def staff_by_id(db: Database, staff_id: int) -> Staff | None:
+    """An active staff member by id."""
+    async with db.session() as s:
+        return (await s.execute(select(Staff).where(
+            Staff.id == staff_id, Staff.active.is_(True)))).scalar_one_or_none()
+
+
+async def revoke_all_tokens(db: Database, name: str) -> int:
+    """Revoke every live API token of a staff member; return how many."""
+    async with db.session() as s:
+        member = (await s.execute(select(Staff).where(Staff.name == name))).scalar_one_or_none()
+        if member is None:
+            raise StaffError(f"no staff member named {name!r}")
+        res = await s.execute(update(ApiToken).where(
+            ApiToken.staff_id == member.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+        return res.rowcount or 0
+
+
+async def list_staff(db: Database) -> list[dict[str, object]]:
+    """Every staff member with role, unit, whether a password is set and live token count."""
+    async with db.session() as s:
+        live = (select(ApiToken.staff_id, func.count().label("n")).where(ApiToken.revoked_at.is_(None))
+                .group_by(ApiToken.staff_id).subquery())
+        rows = await s.execute(select(Staff, func.coalesce(live.c.n, 0)).outerjoin(
+            live, live.c.staff_id == Staff.id).order_by(Staff.unit_code, Staff.name))
+        return [{"name": m.name, "unit": m.unit_code, "role": m.role, "active": m.active,
+                 "password": bool(m.password_hash), "tokens": int(n)} for m, n in rows.all()]

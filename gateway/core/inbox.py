@@ -1,0 +1,177 @@
+"""The staff inbox, read side: list and filter a viewer's cases, and one case in detail.
+
+Lists are keyset-paginated newest first on (created_at, id), so page N costs the same as
+page 1 and the ``ix_cases_unit_status_created`` index serves a unit's page by status.
+Text search folds Persian text the same way intake does (``gateway.core.text.fold``);
+a query that is a tracking code (any digit script) finds that case.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from gateway.core import tracking
+from gateway.core.access import Viewer, case_scope, redact
+from gateway.core.messages import Channel, Kind, Status
+from gateway.core.models import Attachment, AuditEvent, Case, Message
+from gateway.core.text import fold
+
+MAX_PAGE = 200
+LIST_COLUMNS = (Case.id, Case.code, Case.kind, Case.status, Case.channel, Case.unit_code,
+                Case.subject, Case.contact, Case.contact_name, Case.confidential,
+                Case.created_at, Case.due_at, Case.answered_at)
+OPEN = (Status.NEW.value, Status.ROUTED.value)
+
+
+class FilterError(ValueError):
+    """A list filter has a bad value; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(slots=True)
+class CaseFilter:
+    """Filters of the case list; every field optional."""
+
+    status: str | None = None
+    kind: str | None = None
+    channel: str | None = None
+    overdue: bool = False
+    q: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+    @classmethod
+    def from_query(cls, query: Any) -> CaseFilter:
+        """Build from URL query parameters, checking each value."""
+        def pick(name: str, allowed: tuple[str, ...]) -> str | None:
+            value = (query.get(name) or "").strip() or None
+            if value is not None and value not in allowed:
+                raise FilterError(name, f"{name} must be one of {', '.join(allowed)}")
+            return value
+        raw_limit = (query.get("limit") or "50").strip()
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+            raise FilterError("limit", f"limit must be a number from 1 to {MAX_PAGE}")
+        overdue = (query.get("overdue") or "").strip().lower()
+        if overdue not in ("", "0", "1", "true", "false"):
+            raise FilterError("overdue", "overdue must be true or false")
+        return cls(status=pick("status", tuple(s.value for s in Status)),
+                   kind=pick("kind", tuple(k.value for k in Kind)),
+                   channel=pick("channel", tuple(c.value for c in Channel)),
+                   overdue=overdue in ("1", "true"), q=(query.get("q") or "").strip()[:200] or None,
+                   limit=int(raw_limit), cursor=(query.get("cursor") or "").strip() or None)
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """Open cases past their due date."""
+    return and_(Case.status.in_(OPEN), Case.due_at < now)
+
+
+def encode_cursor(created_at: datetime, case_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{case_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, ident = raw.partition("|")
+        return datetime.fromisoformat(when), int(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise FilterError("cursor", "cursor is not valid") from None
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    try:
+        return Case.code == tracking.parse(q)
+    except tracking.CodeError:
+        pass
+    folded = fold(q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Case.search_text.like(f"%{folded}%", escape="\\")
+
+
+def list_statement(viewer: Viewer, flt: CaseFilter, now: datetime) -> Any:
+    """The SELECT for one page (one row more than the page, to know if more follow)."""
+    conds = [case_scope(viewer)]
+    if flt.status:
+        conds.append(Case.status == flt.status)
+    if flt.kind:
+        conds.append(Case.kind == flt.kind)
+    if flt.channel:
+        conds.append(Case.channel == flt.channel)
+    if flt.overdue:
+        conds.append(overdue_clause(now))
+    if flt.q:
+        conds.append(_search(flt.q))
+    if flt.cursor:
+        when, ident = decode_cursor(flt.cursor)
+        conds.append(or_(Case.created_at < when, and_(Case.created_at == when, Case.id < ident)))
+    return (select(*LIST_COLUMNS).where(*conds)
+            .order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit + 1))
+
+
+async def list_cases(s: AsyncSession, viewer: Viewer, flt: CaseFilter,
+                     now: datetime) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the viewer's cases (newest first) and the cursor of the next page."""
+    rows = (await s.execute(list_statement(viewer, flt, now))).all()
+    more = len(rows) > flt.limit
+    rows = rows[:flt.limit]
+    items = []
+    for r in rows:
+        item = {"code": r.code, "kind": r.kind, "status": r.status, "channel": r.channel,
+                "unit": r.unit_code, "subject": r.subject, "contact": r.contact,
+                "contact_name": r.contact_name, "created_at": r.created_at, "due_at": r.due_at,
+                "answered_at": r.answered_at,
+                "overdue": r.status in OPEN and r.due_at is not None and r.due_at < now}
+        items.append(redact(viewer, _RowCase(r.kind, r.confidential), item))  # type: ignore[arg-type]
+    cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    return items, cursor
+
+
+@dataclass(slots=True)
+class _RowCase:
+    """Just enough of a case for :func:`gateway.core.access.may_see_reporter`."""
+
+    kind: str
+    confidential: bool
+
+
+async def case_detail(s: AsyncSession, viewer: Viewer, case: Case, now: datetime) -> dict[str, Any]:
+    """A case with its messages (inbound, outbound, notes), attachments and audit events."""
+    msgs = (await s.execute(select(Message).where(Message.case_id == case.id)
+                            .options(selectinload(Message.attachments))
+                            .order_by(Message.id))).scalars().all()
+    events = (await s.execute(select(AuditEvent).where(AuditEvent.case_id == case.id)
+                              .order_by(AuditEvent.id))).scalars().all()
+    data = {"code": case.code, "kind": case.kind, "status": case.status, "channel": case.channel,
+            "unit": case.unit_code, "service": case.service_code, "subject": case.subject,
+            "language": case.language, "contact": case.contact, "contact_name": case.contact_name,
+            "confidential": case.confidential, "anonymous": case.anonymous,
+            "created_at": case.created_at, "updated_at": case.updated_at, "due_at": case.due_at,
+            "first_response_at": case.first_response_at, "answered_at": case.answered_at,
+            "closed_at": case.closed_at,
+            "overdue": case.status in OPEN and case.due_at is not None and case.due_at < now}
+    data = redact(viewer, case, data)
+    data["messages"] = [redact(viewer, case, {
+        "id": m.id, "direction": m.direction, "channel": m.channel, "sender": m.sender,
+        "recipient": m.recipient, "subject": m.subject, "text": m.text, "automatic": m.automatic,
+        "author": m.author, "purpose": (m.meta or {}).get("purpose"), "created_at": m.created_at,
+        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
+                         "size": a.size} for a in m.attachments]}) for m in msgs]
+    data["events"] = [{"actor": e.actor, "action": e.action, "at": e.at} for e in events]
+    return data
+
+
+async def find_attachment(s: AsyncSession, case: Case, attachment_id: int) -> Attachment | None:
+    """An attachment of one of the case's messages (None if it belongs elsewhere)."""
+    return (await s.execute(select(Attachment).join(Message, Message.id == Attachment.message_id)
+                            .where(Attachment.id == attachment_id, Message.case_id == case.id))
+            ).scalar_one_or_none()
