@@ -9,10 +9,11 @@ is not the case's citizen opens a new case that references the old one.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from gateway.core import tracking
 from gateway.core.context import GatewayContext
@@ -20,7 +21,7 @@ from gateway.core.messages import (InboundAttachment, InboundMessage, IntakeResu
                                    Outcome, Status)
 from gateway.core.models import (Attachment, AuditEvent, Case, InboundKey, Message, Service,
                                  utcnow)
-from gateway.core.outbox import queue_outbound
+from gateway.core.outbox import add_outbound
 from gateway.core.replies import answer_status_query, record_survey_reply, send_reply
 from gateway.core.routing import RouteInput, classify, route
 from gateway.core.store import safe_filename
@@ -37,30 +38,50 @@ def guess_language(text: str, default: str) -> str:
     return "en" if _LATIN_LETTERS.search(text) else default
 
 
-async def process(s: AsyncSession, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult:
+@dataclass(slots=True)
+class _Draft:
+    """An outcome whose rows may not be flushed yet (ids are read after the one flush)."""
+
+    outcome: Outcome
+    case: Case | None = None
+    message: Message | None = None
+    reason: str | None = None
+
+    def result(self) -> IntakeResult:
+        return IntakeResult(self.outcome, self.case.code if self.case else None,
+                            self.case.id if self.case else None,
+                            self.message.id if self.message else None, self.reason)
+
+
+def process(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult:
     """Carry out one inbound message; the caller owns the savepoint and the commit."""
     if msg.external_id:
-        seen = (await s.execute(select(InboundKey).where(
+        seen = (s.execute(select(InboundKey).where(
             InboundKey.channel == msg.channel.value, InboundKey.provider == msg.provider,
             InboundKey.external_id == msg.external_id))).scalar_one_or_none()
         if seen is not None:
-            code = (await s.get(Case, seen.case_id)).code if seen.case_id else None
+            code = (s.get(Case, seen.case_id)).code if seen.case_id else None
             return IntakeResult(Outcome.DUPLICATE, code, seen.case_id, seen.message_id,
                                 reason=f"already {seen.outcome}")
-    result = await _dispatch(s, ctx, msg)
+    outcome = _dispatch(s, ctx, msg)
     if msg.external_id:
-        s.add(InboundKey(channel=msg.channel.value, provider=msg.provider,
-                         external_id=msg.external_id, outcome=result.outcome.value,
-                         case_id=result.case_id, message_id=result.message_id))
-        await s.flush()  # the unique constraint catches a concurrent twin here
-    return result
+        if isinstance(outcome, _Draft):
+            key = InboundKey(case=outcome.case, message=outcome.message, outcome=outcome.outcome.value)
+        else:
+            key = InboundKey(case_id=outcome.case_id, message_id=outcome.message_id,
+                             outcome=outcome.outcome.value)
+        key.channel, key.provider, key.external_id = msg.channel.value, msg.provider, msg.external_id
+        s.add(key)
+    s.flush()  # one flush for the whole graph; a concurrent twin's key clashes here
+    return outcome.result() if isinstance(outcome, _Draft) else outcome
 
 
-async def _dispatch(s: AsyncSession, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult:
+def _dispatch(s: Session, ctx: GatewayContext,
+                    msg: InboundMessage) -> IntakeResult | _Draft:
     if msg.intent is Intent.STATUS_QUERY:
-        return await answer_status_query(s, ctx, msg)
+        return answer_status_query(s, ctx, msg)
     if msg.intent is Intent.SURVEY_RESPONSE:
-        result = await record_survey_reply(s, ctx, msg)
+        result = record_survey_reply(s, ctx, msg)
         if result is not None:
             return result
     text = normalize(msg.text)
@@ -68,24 +89,33 @@ async def _dispatch(s: AsyncSession, ctx: GatewayContext, msg: InboundMessage) -
         if msg.automatic:
             return IntakeResult(Outcome.IGNORED, reason="automatic")
         if msg.sender and msg.acknowledge:
-            await send_reply(s, ctx, msg, "help", None)
+            send_reply(s, ctx, msg, "help", None)
         return IntakeResult(Outcome.REJECTED, reason="empty")
-    case, related = await find_thread(s, ctx, msg)
+    case, related = find_thread(s, ctx, msg)
     if case is not None:
-        message = await add_message(s, ctx, case, msg, text)
-        await _reopen_if_needed(s, case, msg)
-        return IntakeResult(Outcome.APPENDED, case.code, case.id, message.id)
+        message = add_message(s, ctx, case, msg, text)
+        _reopen_if_needed(s, case, msg)
+        return _Draft(Outcome.APPENDED, case, message)
     if msg.automatic:
         return IntakeResult(Outcome.IGNORED, reason="automatic")
-    return await open_case(s, ctx, msg, text, related)
+    return open_case(s, ctx, msg, text, related)
 
 
-async def find_thread(s: AsyncSession, ctx: GatewayContext,
+def find_thread(s: Session, ctx: GatewayContext,
                       msg: InboundMessage) -> tuple[Case | None, Case | None]:
     """Return (case to append to, case to reference) for a message."""
+    reserved = msg.meta.get("reserved_key")
+    if reserved:
+        # Voice: the case this call reserved over FastAGI (its key is set by our channel code
+        # only, never by citizen input), so an anonymous caller's recording still appends.
+        case_id = (s.execute(select(InboundKey.case_id).where(
+            InboundKey.channel == msg.channel.value, InboundKey.provider == msg.provider,
+            InboundKey.external_id == str(reserved)))).scalar_one_or_none()
+        if case_id is not None:
+            return s.get(Case, case_id), None
     candidates: list[Case] = []
     if msg.thread_refs:
-        rows = await s.execute(select(Case).join(Message, Message.case_id == Case.id).where(
+        rows = s.execute(select(Case).join(Message, Message.case_id == Case.id).where(
             Message.direction == "out", Message.external_id.in_(msg.thread_refs[-50:])))
         candidates += list(rows.scalars().unique())
     codes = ([msg.tracking_code] if msg.tracking_code else []) + list(msg.body_codes)
@@ -94,7 +124,7 @@ async def find_thread(s: AsyncSession, ctx: GatewayContext,
             code = tracking.parse(raw)
         except tracking.CodeError:
             continue
-        found = (await s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
+        found = (s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
         if found is not None:
             candidates.append(found)
     for case in candidates:
@@ -102,7 +132,7 @@ async def find_thread(s: AsyncSession, ctx: GatewayContext,
             return case, None
     if not candidates and msg.meta.get("thread_by_contact") and msg.sender:
         hours = int(msg.meta.get("follow_up_window_hours", 72))
-        recent = (await s.execute(select(Case).where(
+        recent = (s.execute(select(Case).where(
             Case.contact == msg.sender, Case.channel == msg.channel.value,
             Case.status != Status.CLOSED.value,
             Case.updated_at >= utcnow() - timedelta(hours=hours))
@@ -116,7 +146,7 @@ def _same_contact(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and a.strip().casefold() == b.strip().casefold()
 
 
-async def add_message(s: AsyncSession, ctx: GatewayContext, case: Case, msg: InboundMessage,
+def add_message(s: Session, ctx: GatewayContext, case: Case, msg: InboundMessage,
                       text: str) -> Message:
     """Store an inbound message (and its attachments) on a case."""
     limit = ctx.config.intake.max_text_chars
@@ -127,15 +157,16 @@ async def add_message(s: AsyncSession, ctx: GatewayContext, case: Case, msg: Inb
         attachments.append(_full_text_attachment(text))
         meta["truncated_from_chars"] = len(text)
         text = text[:limit].rsplit(" ", 1)[0] + " …"
-    message = Message(case_id=case.id, direction="in", channel=msg.channel.value,
+    message = Message(case=case, direction="in", channel=msg.channel.value,
                       provider=msg.provider, external_id=msg.external_id, sender=msg.sender,
                       recipient=msg.recipient, subject=msg.subject, text=text,
                       automatic=msg.automatic, meta=meta, created_at=msg.received_at or utcnow())
     s.add(message)
-    await s.flush()
-    for att in attachments:
-        digest = await ctx.store.put(att.data)
-        s.add(Attachment(message_id=message.id, filename=safe_filename(att.filename),
+    digests = list(msg.attachment_digests)
+    for i, att in enumerate(attachments):
+        # stored by the writer before the batch; the cut-text file is stored here (rare)
+        digest = digests[i] if i < len(digests) else ctx.store.put_sync(att.data)
+        s.add(Attachment(message=message, filename=safe_filename(att.filename),
                          content_type=att.content_type[:127] or "application/octet-stream",
                          size=len(att.data), sha256=digest, inline=att.inline))
     if not msg.automatic and len(case.search_text) < 20000:
@@ -148,31 +179,31 @@ def _full_text_attachment(text: str) -> InboundAttachment:
     return InboundAttachment("message.txt", "text/plain; charset=utf-8", text.encode("utf-8"))
 
 
-async def _reopen_if_needed(s: AsyncSession, case: Case, msg: InboundMessage) -> None:
+def _reopen_if_needed(s: Session, case: Case, msg: InboundMessage) -> None:
     if msg.automatic or case.status not in (Status.ANSWERED.value, Status.CLOSED.value):
         return
-    s.add(AuditEvent(case_id=case.id, actor="citizen", action="reopened",
+    s.add(AuditEvent(case=case, actor="citizen", action="reopened",
                      detail={"from": case.status, "channel": msg.channel.value}))
     case.status, case.closed_at = Status.ROUTED.value, None
 
 
-async def new_code(s: AsyncSession, attempts: int = 20) -> str:
+def new_code(s: Session, attempts: int = 20) -> str:
     """A fresh tracking code not yet in use (a clash is retried)."""
     for _ in range(attempts):
         code = tracking.generate()
-        if (await s.execute(select(Case.id).where(Case.code == code))).first() is None:
+        if (s.execute(select(Case.id).where(Case.code == code))).first() is None:
             return code
     raise RuntimeError("could not find a free tracking code")
 
 
-async def open_case(s: AsyncSession, ctx: GatewayContext, msg: InboundMessage, text: str,
-                    related: Case | None) -> IntakeResult:
+def open_case(s: Session, ctx: GatewayContext, msg: InboundMessage, text: str,
+                    related: Case | None) -> _Draft:
     """Open a new case: classify, route, set the due date, acknowledge."""
     cfg = ctx.config
     kind = classify(f"{msg.subject or ''}\n{text}", msg.kind_hint, cfg.intake.kind_keywords)
     service = None
     if msg.service_code:
-        service = (await s.execute(select(Service).where(Service.code == msg.service_code))).scalar_one_or_none()
+        service = (s.execute(select(Service).where(Service.code == msg.service_code))).scalar_one_or_none()
     unit = route(RouteInput(kind, msg.channel, msg.recipient, msg.service_code, text),
                  cfg.routing.rules, cfg.default_unit, cfg.routing.oversight_unit)
     if msg.unit_hint and kind is not Kind.VIOLATION_REPORT:
@@ -182,7 +213,7 @@ async def open_case(s: AsyncSession, ctx: GatewayContext, msg: InboundMessage, t
     now = utcnow()
     sla_days = service.sla_days if service is not None else cfg.sla.days.get(kind, 10)
     language = msg.meta.get("language") or guess_language(f"{msg.subject or ''} {text}", cfg.gateway.language)
-    case = Case(code=await new_code(s), kind=kind.value, status=Status.ROUTED.value,
+    case = Case(code=new_code(s), kind=kind.value, status=Status.ROUTED.value,
                 channel=msg.channel.value, contact=msg.sender, contact_name=msg.sender_name,
                 unit_code=unit, service_code=service.code if service else None,
                 subject=(normalize(msg.subject or "") or text[:80])[:500], language=language,
@@ -191,17 +222,16 @@ async def open_case(s: AsyncSession, ctx: GatewayContext, msg: InboundMessage, t
                 search_text=fold(f"{msg.subject or ''} {text}")[:20000], created_at=now,
                 updated_at=now, due_at=now + timedelta(days=sla_days))
     s.add(case)
-    await s.flush()
-    message = await add_message(s, ctx, case, msg, text)
-    s.add(AuditEvent(case_id=case.id, actor="system", action="created",
+    message = add_message(s, ctx, case, msg, text)
+    s.add(AuditEvent(case=case, actor="system", action="created",
                      detail={"kind": kind.value, "unit": unit, "channel": msg.channel.value,
                              "related": related.code if related else None}))
     if msg.acknowledge and msg.sender:
-        await queue_ack(s, ctx, case, msg)
-    return IntakeResult(Outcome.CREATED, case.code, case.id, message.id)
+        queue_ack(s, ctx, case, msg)
+    return _Draft(Outcome.CREATED, case, message)
 
 
-async def queue_ack(s: AsyncSession, ctx: GatewayContext, case: Case, msg: InboundMessage) -> None:
+def queue_ack(s: Session, ctx: GatewayContext, case: Case, msg: InboundMessage) -> None:
     """Queue the acknowledgement with the tracking code, on the citizen's channel."""
     channel = str(msg.meta.get("ack_channel") or msg.channel.value)
     lang = case.language
@@ -210,7 +240,7 @@ async def queue_ack(s: AsyncSession, ctx: GatewayContext, case: Case, msg: Inbou
     if msg.external_id and channel == msg.channel.value:
         payload["in_reply_to"] = msg.external_id
         payload["references"] = [*msg.thread_refs[-20:], msg.external_id]
-    await queue_outbound(s, channel=channel, purpose="ack", recipient=msg.sender or "",
+    add_outbound(s, channel=channel, purpose="ack", recipient=msg.sender or "",
                          text=ctx.templates.render("ack", lang, **values),
                          subject=ctx.templates.render("ack_subject", lang, **values),
                          key=ctx.new_key(channel), case=case, language=lang, payload=payload)

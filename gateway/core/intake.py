@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.core.cases import process
 from gateway.core.context import GatewayContext
@@ -39,11 +40,15 @@ class IntakeWriter:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # for metrics and benchmarks
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
+        self._sessionmaker: sessionmaker[Session] | None = None
 
     async def submit(self, message: InboundMessage) -> IntakeResult:
         """Hand one message to the writer; return once its transaction has committed."""
         if self._task is None or self._task.done():
             raise DatabaseUnavailable("intake writer is not running")
+        # Files first (content-addressed, fsynced): a committed row never points at nothing.
+        message.attachment_digests = [await self.ctx.store.put(a.data) for a in message.attachments]
         future: asyncio.Future[IntakeResult] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(message, future))
         # shield: a caller that gives up must not cancel the write others share
@@ -61,6 +66,8 @@ class IntakeWriter:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
+        self._executor.shutdown(wait=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
 
     async def _run(self) -> None:
         while True:
@@ -74,11 +81,16 @@ class IntakeWriter:
                     self._queue.task_done()
 
     async def _write(self, batch: list[_Job]) -> None:
-        outcomes: list[IntakeResult | BaseException] = []
+        messages = [job.message for job in batch]
+        outcomes: list[IntakeResult | BaseException]
         try:
-            async with self.ctx.db.sessionmaker() as s, s.begin():
-                for job in batch:
-                    outcomes.append(await self._one(s, job.message))
+            if self.ctx.db.is_sqlite:
+                # the writer thread owns the one SQLite write connection (see Database)
+                outcomes = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._write_sqlite, messages)
+            else:
+                async with self.ctx.db.sessionmaker() as s, s.begin():
+                    outcomes = await s.run_sync(self._process_all, messages)
         except Exception as e:  # noqa: BLE001 - the commit failed: nobody is acknowledged
             log.error("intake batch of %d failed to commit: %s", len(batch), type(e).__name__)
             error = DatabaseUnavailable(str(e)[:200])
@@ -96,12 +108,21 @@ class IntakeWriter:
         if dispatcher is not None:
             dispatcher.wake()  # acknowledgements go out within moments, not at the next poll
 
-    async def _one(self, s: AsyncSession, message: InboundMessage) -> IntakeResult | BaseException:
+    def _write_sqlite(self, messages: list[InboundMessage]) -> list[IntakeResult | BaseException]:
+        if self._sessionmaker is None:
+            self._sessionmaker = self.ctx.db.writer_sessionmaker()
+        with self._sessionmaker() as s, s.begin():
+            return self._process_all(s, messages)
+
+    def _process_all(self, s: Session, messages: list[InboundMessage]) -> list[IntakeResult | BaseException]:
+        return [self._one(s, m) for m in messages]
+
+    def _one(self, s: Session, message: InboundMessage) -> IntakeResult | BaseException:
         """Process one message in its own savepoint; retry once after a unique clash."""
         for attempt in (1, 2):
             try:
-                async with s.begin_nested():
-                    return await process(s, self.ctx, message)
+                with s.begin_nested():
+                    return process(s, self.ctx, message)
             except IntegrityError as e:
                 # A twin committed by another process in the meantime: the retry finds it.
                 if attempt == 2 or not is_unique_violation(e):

@@ -111,6 +111,7 @@ class InboundMessage:
     survey_answers: list[int] = field(default_factory=list)
     received_at: datetime | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    attachment_digests: list[str] = field(default_factory=list)  # filled in by the intake writer
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,6 +188,10 @@ class Outbox(Base):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
 
+    # one-way many-to-one links, so intake can add a whole case graph and flush once
+    case: Mapped[Case | None] = relationship()
+    message: Mapped[Message | None] = relationship()
+
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 
 
@@ -199,6 +203,8 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case | None] = relationship()
 
 
 class SurveyInvitation(Base):
@@ -278,6 +284,9 @@ class InboundKey(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case | None] = relationship()
+    message: Mapped[Message | None] = relationship()
 
     __table_args__ = (UniqueConstraint("channel", "provider", "external_id",
                                        name="uq_inbound_keys_channel_provider_external_id"),)

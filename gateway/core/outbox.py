@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from gateway.core.messages import Channel, OutboundMessage
 from gateway.core.models import AuditEvent, Case, Message, Outbox, utcnow
@@ -44,24 +45,30 @@ def is_our_message_id(value: str, signer: Signer, domain: str) -> bool:
     return dom.lower() == domain.lower() and bool(token) and mac == signer.mac("msgid", token, 6)
 
 
-async def queue_outbound(s: AsyncSession, *, channel: str, purpose: str, recipient: str,
-                         text: str, key: str, case: Case | None = None, subject: str = "",
-                         html: str | None = None, language: str = "fa",
-                         payload: dict[str, Any] | None = None, author: str | None = None,
-                         not_before: datetime | None = None) -> Outbox:
-    """Record an outgoing message on its case (if any) and queue it for the dispatcher."""
+def add_outbound(s: Session, *, channel: str, purpose: str, recipient: str, text: str, key: str,
+                 case: Case | None = None, subject: str = "", html: str | None = None,
+                 language: str = "fa", payload: dict[str, Any] | None = None,
+                 author: str | None = None, not_before: datetime | None = None) -> Outbox:
+    """Add an outgoing message (on its case, if any) and its outbox row to a sync session.
+
+    Nothing is flushed: the intake writer flushes a whole case graph at once.
+    """
     message = None
     if case is not None:
-        message = Message(case_id=case.id, direction="out", channel=channel, provider="gateway",
+        message = Message(case=case, direction="out", channel=channel, provider="gateway",
                           external_id=key, recipient=recipient, subject=subject, text=text,
                           author=author, meta={"purpose": purpose})
         s.add(message)
-        await s.flush()
-    row = Outbox(case_id=case.id if case else None, message_id=message.id if message else None,
-                 channel=channel, purpose=purpose, recipient=recipient, subject=subject, text=text,
-                 html=html, language=language, payload=payload or {}, idempotency_key=key,
-                 next_attempt_at=not_before or utcnow())
+    row = Outbox(case=case, message=message, channel=channel, purpose=purpose,
+                 recipient=recipient, subject=subject, text=text, html=html, language=language,
+                 payload=payload or {}, idempotency_key=key, next_attempt_at=not_before or utcnow())
     s.add(row)
+    return row
+
+
+async def queue_outbound(s: AsyncSession, **fields: Any) -> Outbox:
+    """Async form of :func:`add_outbound` (same keywords); flushes, so the row has an id."""
+    row = add_outbound(s.sync_session, **fields)
     await s.flush()
     return row
 

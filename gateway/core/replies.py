@@ -7,18 +7,18 @@ to the contact the case came from (DESIGN.md section 4).
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from gateway.core import tracking
 from gateway.core.context import GatewayContext
 from gateway.core.messages import InboundMessage, IntakeResult, Outcome
 from gateway.core.models import AuditEvent, Case, Message, SurveyInvitation, SurveyResponse, utcnow
-from gateway.core.outbox import queue_outbound
+from gateway.core.outbox import add_outbound
 
 SURVEY_QUESTIONS = ("workflow", "information_match", "staff_behaviour", "timeliness")
 
 
-async def send_reply(s: AsyncSession, ctx: GatewayContext, msg: InboundMessage, template: str,
+def send_reply(s: Session, ctx: GatewayContext, msg: InboundMessage, template: str,
                      case: Case | None, language: str | None = None, **values: object) -> str:
     """Render a template and (if the message wants replies) queue it to the sender."""
     lang = language or (case.language if case else ctx.config.gateway.language)
@@ -26,55 +26,56 @@ async def send_reply(s: AsyncSession, ctx: GatewayContext, msg: InboundMessage, 
         values = ctx.templates.case_values(case, lang, **values)
     text = ctx.templates.render(template, lang, **values)
     if msg.acknowledge and msg.sender and not msg.automatic:
-        await queue_outbound(s, channel=msg.channel.value, purpose=template, recipient=msg.sender,
+        add_outbound(s, channel=msg.channel.value, purpose=template, recipient=msg.sender,
                              text=text, key=ctx.new_key(msg.channel.value), case=case, language=lang,
                              payload={"auto_submitted": "auto-replied"})
     return text
 
 
-async def latest_answer(s: AsyncSession, case: Case) -> str | None:
+def latest_answer(s: Session, case: Case) -> str | None:
     """The text of the most recent staff answer on a case."""
-    row = (await s.execute(select(Message.text).where(
+    row = (s.execute(select(Message.text).where(
         Message.case_id == case.id, Message.direction == "out",
         Message.meta["purpose"].as_string() == "answer").order_by(Message.id.desc()).limit(1))).first()
     return row[0] if row else None
 
 
-async def answer_status_query(s: AsyncSession, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult:
+def answer_status_query(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult:
     """Look a case up by the code in the message and reply with its status."""
     try:
         code = tracking.parse(msg.tracking_code or msg.text)
     except tracking.CodeError as e:
-        text = await send_reply(s, ctx, msg, "check_code", None)
+        text = send_reply(s, ctx, msg, "check_code", None)
         return IntakeResult(Outcome.REJECTED, reason=e.reason, reply_text=text)
-    case = (await s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
+    case = (s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
     if case is None:
-        text = await send_reply(s, ctx, msg, "unknown_code", None,
+        text = send_reply(s, ctx, msg, "unknown_code", None,
                                 code=tracking.display(code, ctx.config.gateway.language))
         return IntakeResult(Outcome.REJECTED, reason="unknown_code", reply_text=text)
     own = bool(msg.sender) and (case.contact or "").casefold() == msg.sender.casefold()
-    answer = await latest_answer(s, case) if own and case.answered_at else None
+    answer = latest_answer(s, case) if own and case.answered_at else None
     template = "status_answer" if answer else "status"
-    text = await send_reply(s, ctx, msg, template, case, answer=answer)
+    text = send_reply(s, ctx, msg, template, case, answer=answer)
     s.add(AuditEvent(case_id=case.id, actor="citizen" if own else "public", action="status_query",
                      detail={"channel": msg.channel.value, "own": own}))
-    return IntakeResult(Outcome.STATUS, case.code, case.id, reply_text=text)
+    # reason names the template, so a voice channel knows whether the answer is in the reply
+    return IntakeResult(Outcome.STATUS, case.code, case.id, reason=template, reply_text=text)
 
 
-async def pending_invitation(s: AsyncSession, channel: str, contact: str) -> SurveyInvitation | None:
+def pending_invitation(s: Session, channel: str, contact: str) -> SurveyInvitation | None:
     """The newest unanswered, unexpired survey invitation sent to ``contact`` on ``channel``."""
-    return (await s.execute(select(SurveyInvitation).where(
+    return (s.execute(select(SurveyInvitation).where(
         SurveyInvitation.recipient == contact, SurveyInvitation.channel == channel,
         SurveyInvitation.responded_at.is_(None), SurveyInvitation.expires_at > utcnow())
         .order_by(SurveyInvitation.id.desc()).limit(1))).scalar_one_or_none()
 
 
-async def record_survey_reply(s: AsyncSession, ctx: GatewayContext,
+def record_survey_reply(s: Session, ctx: GatewayContext,
                               msg: InboundMessage) -> IntakeResult | None:
     """Store digits answering a pending survey; None if there is no pending survey."""
     if not msg.sender or not msg.survey_answers:
         return None
-    invitation = await pending_invitation(s, msg.channel.value, msg.sender)
+    invitation = pending_invitation(s, msg.channel.value, msg.sender)
     if invitation is None:
         return None
     scores = [d for d in msg.survey_answers if 1 <= d <= 5]
@@ -85,9 +86,9 @@ async def record_survey_reply(s: AsyncSession, ctx: GatewayContext,
     s.add(SurveyResponse(invitation_id=invitation.id, answers=answers, improper_request=improper,
                          comment="", channel=msg.channel.value))
     invitation.responded_at = utcnow()
-    case = await s.get(Case, invitation.case_id)
+    case = s.get(Case, invitation.case_id)
     s.add(AuditEvent(case_id=invitation.case_id, actor="citizen", action="survey_response",
                      detail={"channel": msg.channel.value, "answers": answers}))
-    text = await send_reply(s, ctx, msg, "survey_thanks", case)
+    text = send_reply(s, ctx, msg, "survey_thanks", case)
     return IntakeResult(Outcome.SURVEY, case.code if case else None, invitation.case_id,
                         reply_text=text)

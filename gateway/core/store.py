@@ -41,7 +41,8 @@ class FileStore:
             raise ValueError("not a sha256 hex digest")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def _put_sync(self, data: bytes) -> str:
+    def put_sync(self, data: bytes) -> str:
+        """Store bytes durably (blocking); return their SHA-256 hex digest."""
         digest = hashlib.sha256(data).hexdigest()
         target = self.path_for(digest)
         if target.exists():
@@ -61,7 +62,7 @@ class FileStore:
 
     async def put(self, data: bytes) -> str:
         """Store bytes durably; return their SHA-256 hex digest."""
-        return await asyncio.to_thread(self._put_sync, data)
+        return await asyncio.to_thread(self.put_sync, data)
 
     async def get(self, sha256: str) -> bytes:
         """Read a stored file back."""

@@ -1,0 +1,196 @@
+"""Benchmark: cases created per second through core.intake with 50 concurrent submitters,
+beside a baseline in the same run that inserts the same rows (case, message, audit event,
+outbound message, outbox row, inbound key) with hand-batched commits and no logic.
+
+    .venv/bin/python bench/intake.py [--n 5000] [--pg postgresql+asyncpg://postgres@127.0.0.1/test]
+
+Also: tracking-code lookup latency at 1,000,000 cases (--lookup) beside a bare indexed SELECT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gateway.core import tracking  # noqa: E402
+from gateway.core.config import parse_config  # noqa: E402
+from gateway.core.messages import Channel, InboundMessage  # noqa: E402
+from gateway.core.models import (AuditEvent, Case, InboundKey, Message, Outbox,  # noqa: E402
+                                 utcnow)
+from gateway.core.runtime import running_context  # noqa: E402
+
+CONCURRENCY = 50
+
+
+def make_config(url: str, data_dir: str):
+    return parse_config({"gateway": {"database_url": url, "data_dir": data_dir},
+                         "units": [{"code": "oversight", "name": "o"}, {"code": "pr", "name": "p"}],
+                         "routing": {"default_unit": "pr"}}, Path(data_dir))
+
+
+async def reset_pg(url: str) -> None:
+    eng = create_async_engine(url, poolclass=NullPool)
+    async with eng.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await eng.dispose()
+
+
+async def run_intake(url: str, n: int, data_dir: str) -> float:
+    async with running_context(make_config(url, data_dir), dispatch=False) as ctx:
+        queue = list(range(n))
+
+        async def submitter() -> None:
+            while queue:
+                i = queue.pop()
+                await ctx.intake.submit(InboundMessage(
+                    Channel.SMS, f"شکایت شماره {i} درباره خدمات اداره", external_id=f"bench-{i}",
+                    provider="kannel", sender=f"+98912{i:07d}"))
+        t0 = time.perf_counter()
+        await asyncio.gather(*(submitter() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - t0
+        batches = ctx.intake.batches
+    print(f"    intake: {n} cases in {elapsed:.2f}s, {batches} commits")
+    return n / elapsed
+
+
+async def run_baseline(url: str, n: int, data_dir: str, batch: int = 25) -> float:
+    """The same rows, inserted by hand in batches of ``batch`` per commit."""
+    async with running_context(make_config(url, data_dir), dispatch=False) as ctx:
+        t0 = time.perf_counter()
+        for start in range(0, n, batch):
+            now = utcnow()
+            async with ctx.db.session() as s:
+                cases = [Case(code=tracking.generate(), kind="complaint", status="routed", channel="sms",
+                              contact=f"+98913{i:07d}", unit_code="pr", subject="s", language="fa",
+                              search_text="x", created_at=now, updated_at=now, due_at=now)
+                         for i in range(start, min(n, start + batch))]
+                s.add_all(cases)
+                await s.flush()
+                msgs = [Message(case_id=c.id, direction="in", channel="sms", provider="kannel",
+                                external_id=f"base-{c.id}", sender=c.contact, text="متن") for c in cases]
+                outs = [Message(case_id=c.id, direction="out", channel="sms", provider="gateway",
+                                external_id=f"gw-{c.id}", recipient=c.contact, text="ack") for c in cases]
+                s.add_all(msgs + outs)
+                await s.flush()
+                s.add_all([AuditEvent(case_id=c.id, actor="system", action="created") for c in cases])
+                s.add_all([Outbox(case_id=c.id, message_id=o.id, channel="sms", purpose="ack",
+                                  recipient=c.contact, text="ack", idempotency_key=f"k-{c.id}")
+                           for c, o in zip(cases, outs)])
+                s.add_all([InboundKey(channel="sms", provider="kannel", external_id=m.external_id,
+                                      outcome="created", case_id=m.case_id, message_id=m.id) for m in msgs])
+        elapsed = time.perf_counter() - t0
+    return n / elapsed
+
+
+async def compare(label: str, url: str, n: int, fresh) -> None:
+    await fresh()
+    with tempfile.TemporaryDirectory() as d:
+        base = await run_baseline(url, n, d)
+    await fresh()
+    with tempfile.TemporaryDirectory() as d:
+        rate = await run_intake(url, n, d)
+    print(f"{label}: intake {rate:,.0f} cases/s, batched baseline {base:,.0f} rows-sets/s "
+          f"-> {rate / base:.0%} of baseline")
+
+
+async def lookups(url: str, fresh, total: int = 1_000_000, samples: int = 2000) -> None:
+    """Tracking-code lookup latency at ``total`` cases: our query path vs a bare SELECT."""
+    await fresh()
+    with tempfile.TemporaryDirectory() as d:
+        async with running_context(make_config(url, d), dispatch=False) as ctx:
+            codes: list[str] = []
+            now = utcnow()
+            t0 = time.perf_counter()
+            chunk = 20000
+            for start in range(0, total, chunk):
+                rows = []
+                for _ in range(chunk):
+                    code = tracking.generate()
+                    rows.append({"code": code, "kind": "request", "status": "routed", "channel": "sms",
+                                 "unit_code": "pr", "language": "fa", "confidential": False,
+                                 "anonymous": False, "search_text": "", "created_at": now,
+                                 "updated_at": now})
+                    if len(codes) < samples:
+                        codes.append(code)
+                async with ctx.db.engine.begin() as conn:
+                    await conn.execute(insert(Case).prefix_with("OR IGNORE" if ctx.db.is_sqlite else ""), rows)
+            print(f"    loaded {total:,} cases in {time.perf_counter() - t0:.0f}s")
+
+            async def ours(code: str) -> None:
+                async with ctx.db.session() as s:
+                    (await s.execute(select(Case).where(Case.code == tracking.parse(code)))).scalar_one_or_none()
+
+            async def bare(code: str) -> None:
+                async with ctx.db.engine.connect() as conn:
+                    await conn.execute(text("SELECT id, status FROM cases WHERE code = :c"), {"c": code})
+
+            for name, fn in (("bare SELECT", bare), ("gateway lookup", ours), ("bare SELECT", bare)):
+                lat = []
+                for code in codes:
+                    t = time.perf_counter()
+                    await fn(code)
+                    lat.append((time.perf_counter() - t) * 1000)
+                lat.sort()
+                print(f"    {name}: p50 {statistics.median(lat):.3f} ms, p99 {lat[int(len(lat) * 0.99)]:.3f} ms")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--pg", default="")
+    ap.add_argument("--lookup", action="store_true")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    counter = iter(range(100))
+
+    async def fresh_sqlite() -> None:
+        nonlocal sqlite_url
+        sqlite_url = f"sqlite+aiosqlite:///{tmp / f'bench{next(counter)}.db'}"
+
+    sqlite_url = ""
+    if args.lookup:
+        await fresh_sqlite()
+        print("SQLite lookups:")
+        await lookups_sqlite(tmp)
+        if args.pg:
+            print("PostgreSQL lookups:")
+            await lookups(args.pg, lambda: reset_pg(args.pg))
+        return
+
+    async def sqlite_compare() -> None:
+        for label in ("SQLite (WAL, synchronous=FULL)",):
+            await fresh_sqlite()
+            with tempfile.TemporaryDirectory() as d:
+                base = await run_baseline(sqlite_url, args.n, d)
+            await fresh_sqlite()
+            with tempfile.TemporaryDirectory() as d:
+                rate = await run_intake(sqlite_url, args.n, d)
+            print(f"{label}: intake {rate:,.0f} cases/s, batched baseline {base:,.0f}/s -> {rate / base:.0%}")
+
+    await sqlite_compare()
+    if args.pg:
+        await compare("PostgreSQL", args.pg, args.n, lambda: reset_pg(args.pg))
+
+
+async def lookups_sqlite(tmp: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp / 'lookup.db'}"
+
+    async def nothing() -> None:
+        return None
+    await lookups(url, nothing)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
