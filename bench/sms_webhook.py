@@ -1,0 +1,146 @@
+"""Kannel-style SMS webhook throughput: the gateway (durable group commit on SQLite with
+synchronous=FULL, one case + one queued acknowledgement per request) beside a bare aiohttp
+app on the same route that parses the request and stores nothing.  Same run, same client.
+
+    .venv/bin/python bench/sms_webhook.py [--seconds 10] [--connections 50]
+
+Each server runs in its own process; the load client (asyncio + aiohttp, keep-alive, one
+connection per worker) runs in this one.  Every request is a new MO with a unique Kannel
+id and a unique sender, so each one opens a case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TEXT = quote("شکایت درباره آسفالت خیابان ۱۲ و چاله‌های بزرگ جلوی مدرسه")
+
+
+async def serve_gateway(port: int, workdir: str) -> None:
+    from gateway.channels.sms import create
+    from gateway.core.config import parse_config
+    from gateway.core.runtime import running_context
+    from gateway.web.app import create_app
+
+    config = parse_config({"gateway": {"database_url": f"sqlite+aiosqlite:///{workdir}/bench.db",
+                                       "data_dir": f"{workdir}/var"},
+                           "sms": {"provider": "kannel", "new_cases_per_hour": 1_000_000}}, Path(workdir))
+    async with running_context(config, migrate=True, dispatch=False) as ctx:
+        plugin = create(ctx)
+        assert plugin is not None
+        await run_app(create_app(ctx, [plugin.routes()]), port)
+
+
+async def serve_bare(port: int) -> None:
+    from gateway.channels.sms.providers.kannel import parse_mo, raw_query
+
+    async def mo(request: web.Request) -> web.Response:
+        parse_mo(raw_query(request))
+        return web.Response(text="created")
+    app = web.Application()
+    app.router.add_get("/sms/kannel/mo", mo)
+    await run_app(app, port)
+
+
+async def run_app(app: web.Application, port: int) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def url(port: int, n: int) -> str:
+    sender = f"0912{random.randrange(10**7):07d}"
+    return (f"http://127.0.0.1:{port}/sms/kannel/mo?from={sender}&to=30001234&text={TEXT}"
+            f"&charset=UTF-8&coding=0&id=bench-{os.getpid()}-{port}-{n}&ts={int(time.time())}&smsc=FAKE")
+
+
+async def load(port: int, seconds: float, connections: int) -> tuple[float, float, float, int]:
+    """Return (requests/s, p50 ms, p99 ms, errors) for ``seconds`` of closed-loop load."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(10**9))
+    deadline = time.perf_counter() + seconds
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            async with session.get(url(port, next(counter))) as r:
+                await r.read()
+                if r.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - t0)
+
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(connections)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return len(latencies) / elapsed, pick(0.50), pick(0.99), errors
+
+
+async def start_server(kind: str, port: int, workdir: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", kind, str(port), workdir)
+    for _ in range(300):
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return proc
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{kind} server did not start")
+
+
+async def main(seconds: float, connections: int) -> None:
+    from tests.peers import free_port
+
+    results = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for kind in ("bare", "gateway"):
+            port = free_port()
+            proc = await start_server(kind, port, workdir)
+            try:
+                await load(port, 1.0, connections)  # warm-up
+                results[kind] = await load(port, seconds, connections)
+            finally:
+                proc.terminate()
+                await proc.wait()
+    for kind, (rps, p50, p99, errors) in results.items():
+        print(f"{kind:8s} {rps:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  errors {errors}")
+    ratio = results["gateway"][0] / results["bare"][0]
+    print(f"gateway/bare throughput: {ratio:.0%} (target >= 40%), gateway p99 {results['gateway'][2]:.1f} ms "
+          f"(target < 100 ms); {connections} connections, {seconds:.0f} s each")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        kind, port = sys.argv[2], int(sys.argv[3])
+        try:
+            asyncio.run(serve_bare(port) if kind == "bare" else serve_gateway(port, sys.argv[4]))
+        except KeyboardInterrupt:
+            pass
+        sys.exit(0)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--connections", type=int, default=50)
+    args = ap.parse_args()
+    asyncio.run(main(args.seconds, args.connections))
