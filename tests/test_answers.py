@@ -17,7 +17,8 @@ from gateway.core.messages import (Channel, InboundAttachment, InboundMessage, I
                                    Outcome)
 from gateway.core.models import AuditEvent, Case, Staff, SurveyInvitation, SurveyResponse
 from gateway.core.sla import queue_daily_digests
-from tests.test_staff_support import auth, make_staff, outbox_rows, sent_files, staff_client, submit  # noqa: F401
+from tests.test_staff_support import (auth, make_staff, outbox_rows, send_all, sent_files,  # noqa: F401
+                                      staff_client, submit)
 
 
 async def _case(ctx, code: str) -> Case:
@@ -46,8 +47,9 @@ async def test_sms_answer_via_api_arrives_with_digit_survey(ctx, staff_client):
     assert resp.status == 200, await resp.text()
     result = await resp.json()
     assert result["status"] == "answered" and result["channel"] == "sms" and result["survey"]
-    while await ctx.dispatcher.run_once():
-        pass
+    answer_row, survey_row = [r for r in await outbox_rows(ctx) if r.id in result["outbox_ids"]]
+    assert survey_row.next_attempt_at > answer_row.next_attempt_at  # never overtakes the answer
+    await send_all(ctx)
     sent = [m for m in sent_files(ctx, "sms") if m["case"] == code]
     assert [m["purpose"] for m in sent] == ["ack", "answer", "survey"]
     answer, survey = sent[1], sent[2]
@@ -79,8 +81,7 @@ async def test_email_answer_threads_and_carries_survey_link(ctx, staff_client):
     resp = await staff_client.post(f"/api/v1/cases/{code}/answer", headers=auth(token),
                                    json={"text": "گواهی آماده است.", "close": True})
     assert (await resp.json())["status"] == "closed"
-    while await ctx.dispatcher.run_once():
-        pass
+    await send_all(ctx)
     mails = {m["purpose"]: m for m in sent_files(ctx, "email") if m["case"] == code}
     answer, survey = mails["answer"], mails["survey"]
     assert answer["to"] == "ali@example.com" and f"[#{code}]" in answer["subject"]

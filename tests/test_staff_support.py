@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.core.context import GatewayContext
 from gateway.core.messages import Channel, InboundAttachment, InboundMessage, IntakeResult, Kind
-from gateway.core.models import Outbox
+from gateway.core.models import Outbox, utcnow
 from gateway.core.staff import add_staff, set_password
 from gateway.web.app import create_app
 
@@ -66,8 +66,16 @@ async def outbox_rows(ctx: GatewayContext, purpose: str | None = None) -> list[O
 def sent_files(ctx: GatewayContext, channel: str) -> list[dict[str, Any]]:
     """What the FileSender wrote for a channel, oldest first."""
     folder = Path(ctx.config.data_dir) / "outbox" / channel
-    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns) if folder.exists() else []
-    return [json.loads(p.read_text(encoding="utf-8")) for p in files]
+    files = list(folder.glob("*.json")) if folder.exists() else []
+    return sorted((json.loads(p.read_text(encoding="utf-8")) for p in files), key=lambda m: m["outbox_id"])
+
+
+async def send_all(ctx: GatewayContext) -> None:
+    """Make every pending row due (as if the survey delay had passed) and send them all."""
+    async with ctx.db.session() as s:
+        await s.execute(update(Outbox).where(Outbox.status == "pending").values(next_attempt_at=utcnow()))
+    while await ctx.dispatcher.run_once():
+        pass
 
 
 @pytest_asyncio.fixture

@@ -85,10 +85,11 @@ def _clean_text(text: object, limit: int, what: str) -> str:
 
 
 async def _latest_answer(s: AsyncSession, case: Case) -> str | None:
-    row = (await s.execute(select(Message.text).where(
-        Message.case_id == case.id, Message.direction == "out",
-        Message.meta["purpose"].as_string() == "answer").order_by(Message.id.desc()).limit(1))).first()
-    return row[0] if row else None
+    """The staff's text of the newest answer, as the audit log holds it."""
+    row = (await s.execute(select(AuditEvent.detail).where(
+        AuditEvent.case_id == case.id, AuditEvent.action.in_(("answered", "reanswered")))
+        .order_by(AuditEvent.id.desc()).limit(1))).first()
+    return str(row[0].get("text", "")) if row and isinstance(row[0], dict) else None
 
 
 def answer_route(case: Case) -> tuple[str, str] | None:
@@ -167,9 +168,12 @@ async def _queue_survey(s: AsyncSession, ctx: GatewayContext, case: Case, channe
         invitation.channel = channel
         text = ctx.templates.render("survey_sms", lang, **ctx.templates.case_values(case, lang))
         payload, subject = {"survey": "digits"}, ""
+    # A little later than the answer, so it never overtakes it (the dispatcher sends a batch
+    # concurrently and providers do not keep order).
+    later = utcnow() + timedelta(seconds=ctx.config.staff.survey_delay_seconds)
     row = await queue_outbound(s, channel=channel, purpose="survey", recipient=recipient, text=text,
                                subject=subject, key=ctx.new_key(channel), case=case,
-                               language=lang, payload=payload)
+                               language=lang, payload=payload, not_before=later)
     return row.id
 
 
@@ -197,9 +201,9 @@ async def answer_case(ctx: GatewayContext, viewer: Viewer, code: str, text: obje
         case.first_response_at = case.first_response_at or now
         case.closed_at = now if close else None
         detail: dict[str, Any] = {"channel": route[0] if route else None, "close": close,
-                                  "from": old_status, "chars": len(text)}
+                                  "from": old_status, "text": text}
         if previous is not None:
-            detail["previous_text"] = previous[:4000]
+            detail["previous_text"] = previous
         s.add(AuditEvent(case_id=case.id, actor=viewer.actor,
                          action="reanswered" if previous is not None else "answered", detail=detail))
         survey_id = await _queue_survey(s, ctx, case, *route) if route else None

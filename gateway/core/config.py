@@ -301,6 +301,7 @@ class StaffSection(Section):
     cookie_secure: Literal["auto", "always", "never"] = "auto"  # auto: when public_base_url is https
     digest_hour: int = Field(7, ge=0, le=23)  # local hour after which the daily digest is queued
     digest_check_minutes: float = Field(10, gt=0)
+    survey_delay_seconds: float = Field(120, ge=0)  # survey invitation after the answer
 
 
 class LoggingSection(Section):

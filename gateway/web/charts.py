@@ -25,7 +25,7 @@ def bar_chart(items: list[tuple[str, float]], maximum: float | None = None) -> d
         shown = f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
         bars.append({"label": label, "value": to_persian_digits(shown), "width": width,
                      "x": PLOT_WIDTH - width, "y": i * (BAR_HEIGHT + GAP)})
-    return {"bars": bars, "width": PLOT_WIDTH + LABEL_WIDTH, "label_x": PLOT_WIDTH + 8,
+    return {"bars": bars, "width": PLOT_WIDTH + LABEL_WIDTH,
             "height": max(len(items), 1) * (BAR_HEIGHT + GAP), "bar_height": BAR_HEIGHT}
 
 
