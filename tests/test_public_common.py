@@ -4,15 +4,19 @@ the states the tests need, made through core functions."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.core.config import Config
 from gateway.core.context import GatewayContext
 from gateway.core.messages import Channel, InboundMessage, Kind, Outcome
 from gateway.core.models import Case, SurveyInvitation, utcnow
 from gateway.core.outbox import queue_outbound
+from gateway.core.runtime import running_context
 from gateway.core.surveys import create_invitation, survey_link
 from gateway.web.app import create_app
 
@@ -55,3 +59,14 @@ async def make_case(ctx: GatewayContext, *, sender: str | None = PHONE, text: st
             assert made.invitation is not None
             made.link = survey_link(ctx, made.invitation)
     return made
+
+
+@pytest.fixture
+def aiohttp_free_client():
+    """Start the app for a given config (its own context), as ``async with f(cfg) as (client, ctx)``."""
+    @asynccontextmanager
+    async def start(cfg: Config) -> AsyncIterator[tuple[TestClient, GatewayContext]]:
+        async with running_context(cfg, migrate=False, dispatch=False) as ctx:
+            async with TestClient(TestServer(create_app(ctx))) as c:
+                yield c, ctx
+    return start

@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.context import GatewayContext
 from gateway.core.models import Case, Message, utcnow
-from gateway.core.replies import latest_answer
 from gateway.core.text import to_ascii_digits
 
 TRACK_PURPOSE = "track"
@@ -124,6 +123,14 @@ async def case_by_code(s: AsyncSession, code: str) -> Case | None:
     return (await s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
 
 
+async def answer_text(s: AsyncSession, case_id: int) -> str | None:
+    """The newest staff answer of a case (outbound messages whose purpose is ``answer``)."""
+    row = (await s.execute(select(Message.text).where(
+        Message.case_id == case_id, Message.direction == "out",
+        Message.meta["purpose"].as_string() == "answer").order_by(Message.id.desc()).limit(1))).first()
+    return row[0] if row else None
+
+
 async def track_case(ctx: GatewayContext, code: str, contact: str | None = None,
                      token: str | None = None) -> TrackResult:
     """Look a (parsed, valid) code up; give the answer only to a proven caller."""
@@ -135,7 +142,7 @@ async def track_case(ctx: GatewayContext, code: str, contact: str | None = None,
         if case is None:
             return TrackResult(None)
         proved = matched or signed
-        answer = await latest_answer(s, case) if proved and case.answered_at else None
+        answer = await answer_text(s, case.id) if proved and case.answered_at else None
         return TrackResult(public_view(case), answer, proved)
 
 

@@ -29,6 +29,7 @@ from gateway.core.db import DatabaseUnavailable
 from gateway.core.lookup import OPEN311_WINDOW, RequestRow, normalize_contact, open311_requests
 from gateway.core.messages import Channel, InboundMessage, Outcome
 from gateway.core.templates import STATUS_NAMES
+from gateway.core.text import to_persian_digits
 from gateway.web.ratelimit import (OPEN311_LIMITER, TRACK_LIMITER, TokenBucketLimiter, client_key,
                                    retry_after)
 
@@ -257,7 +258,7 @@ async def post_request(request: web.Request, ctx: GatewayContext, fmt: str,
     lang = ctx.config.gateway.language
     return respond(fmt, "service_requests", [{
         "service_request_id": result.case_code,
-        "service_notice": NOTICE[lang].format(days=sv.sla_days),
+        "service_notice": NOTICE[lang].format(days=to_persian_digits(str(sv.sla_days)) if lang == "fa" else sv.sla_days),
         "account_id": params.get("account_id") or None}])
 
 

@@ -226,16 +226,33 @@ async def services_page(request: web.Request) -> web.Response:
     """GET /services: the service identity cards, searchable (Persian-aware folding)."""
     ctx = _ctx(request)
     query = request.query.get("q", "")[:200]
-    words = fold(query).split()
+    words = [_word_keys(w) for w in fold(query).split()]
     units = _unit_names(ctx)
-    found = [sv for sv in ctx.config.services
-             if all(w in _service_haystack(sv, units) for w in words)]
+    found = []
+    for sv in ctx.config.services:
+        hay = [_word_keys(h) for h in fold(" ".join([
+            sv.code, sv.title, sv.description, units.get(sv.unit, sv.unit), *sv.keywords])).split()]
+        if all(any(h[0].startswith(w[0]) or w[1] & h[1] for h in hay) for w in words):
+            found.append(sv)
     return await render(request, "services.html", {"q": query, "services": found})
 
 
-def _service_haystack(sv: Any, units: dict[str, str]) -> str:
-    parts = [sv.code, sv.title, sv.description, units.get(sv.unit, sv.unit), *sv.keywords]
-    return fold(" ".join(parts))
+# Persian plural and attached suffixes, longest first (شکایات ~ شکایت, راه‌های ~ راه).
+_SUFFIXES = ("های", "ها", "ات", "ان", "ی")
+
+
+def _word_keys(word: str) -> tuple[str, set[str]]:
+    """A folded word and its search keys: itself, minus a plural or attached suffix, minus
+    a final ت or ه (Arabic plurals in ات drop it: شکایت, شکایات)."""
+    word = word.strip(".,:;!?،؛؟«»()[]-")
+    keys = {word}
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 2:
+            keys.add(word[: -len(suffix)])
+            break
+    if word.endswith(("ت", "ه")) and len(word) > 3:
+        keys.add(word[:-1])
+    return word, keys
 
 
 async def service_page(request: web.Request) -> web.Response:
