@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     outbox.add_argument("action", choices=["list", "retry"])
     outbox.add_argument("--status", default=None, help="filter: pending, sending, sent, delivered, failed")
     outbox.add_argument("ids", nargs="*", type=int, help="outbox ids to retry (default: all failed)")
+    eml = sub.add_parser("import-eml", help="import .eml files or maildirs (idempotent by Message-ID)")
+    eml.add_argument("paths", nargs="+", metavar="PATH", help=".eml file, maildir or folder of .eml files")
+    eml.add_argument("--ack", action="store_true", help="send acknowledgements for new cases (default: no)")
+    eml.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -171,7 +175,25 @@ async def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_import_eml(config: Config, args: argparse.Namespace) -> int:
+    from gateway.channels.email.importer import find_mails, import_mails
+    from gateway.core.runtime import running_context
+    try:
+        files = find_mails(args.paths)
+    except FileNotFoundError as e:
+        return _fail(str(e), EXIT_NOT_FOUND)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    async with running_context(config, dispatch=args.ack) as ctx:
+        summary = await import_mails(ctx, files, acknowledge=args.ack, show_progress=not args.quiet)
+        if args.ack:
+            while await ctx.dispatcher.run_once():
+                pass
+    print(f"imported {len(files)} file(s): " + ", ".join(f"{k} {v}" for k, v in sorted(summary.items())))
+    return EXIT_FAILED if summary.get("error") else 0
+
+
 COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
     "check-config": cmd_check_config, "migrate": cmd_migrate, "init": cmd_init, "run": cmd_run,
     "staff": cmd_staff, "case": cmd_case, "outbox": cmd_outbox,
+    "import-eml": cmd_import_eml,
 }

@@ -44,7 +44,8 @@ def build_message(out: OutboundMessage, cfg: EmailSection, from_address: str | N
     refs = [str(r) for r in payload.get("references") or [] if r]
     if refs:
         msg["References"] = _clean(" ".join(refs[-20:]))
-    msg["Auto-Submitted"] = str(payload.get("auto_submitted") or "auto-generated")
+    if payload.get("auto_submitted"):  # RFC 3834: acknowledgements; staff answers are not
+        msg["Auto-Submitted"] = _clean(str(payload["auto_submitted"]))
     # Ask Exchange/Outlook not to answer us with out-of-office replies (MS-OXCMAIL 2.2.3.2.14).
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Content-Language"] = out.language
