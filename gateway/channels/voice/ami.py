@@ -1,0 +1,325 @@
+"""A small asyncio client for the Asterisk Manager Interface (AMI), owned by the gateway.
+
+Why not panoramisk 1.4 (see README "Voice"): it decodes each TCP read on its own (drops a
+Persian character split across reads), resends unfinished actions after a reconnect (an
+``Originate`` could ring a citizen twice), never checks Ping replies and needs a wrapper
+for timeouts.  Framing here is on bytes (``readuntil(b"\\r\\n\\r\\n")``, decoded per whole
+message), every action has a timeout, a Ping watchdog drops half-open links, nothing is
+resent, and a raising event handler cannot stop the reader.
+
+Errors: :class:`AmiError` <- :class:`AmiUnavailable` (no link, lost, timed out: a retry
+can help) and :class:`AmiActionError` (Asterisk answered ``Response: Error``).
+Protocol facts: the banner line, ``Login``, ``EventList: start``/``Complete`` lists and the
+async ``OriginateResponse`` keyed by our ActionID (shared/reference/voice-asterisk.md §2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+BANNER_PREFIX = b"Asterisk Call Manager/"
+FRAME_END = b"\r\n\r\n"
+EventHandler = Callable[["AmiMessage"], Awaitable[None] | None]
+LoginHandler = Callable[[], Awaitable[None] | None]
+
+
+class AmiError(Exception):
+    """Base of AMI failures."""
+
+
+class AmiUnavailable(AmiError):
+    """Not connected, connection lost, or no answer in time (retry later)."""
+
+
+class AmiActionError(AmiError):
+    """Asterisk refused the action (``Response: Error``); ``message`` says why."""
+
+    def __init__(self, action: str, message: str) -> None:
+        super().__init__(f"{action}: {message}")
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AmiMessage:
+    """One AMI message: ordered headers, repeats kept (``Variable``, ``ChanVariable``)."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+    def get(self, key: str, default: str = "") -> str:
+        """The first value of a header (names are case-insensitive)."""
+        key = key.lower()
+        return next((v for k, v in self.pairs if k.lower() == key), default)
+
+    def getall(self, key: str) -> list[str]:
+        key = key.lower()
+        return [v for k, v in self.pairs if k.lower() == key]
+
+    def headers(self) -> dict[str, str]:
+        """Lower-cased header names to their first value."""
+        out: dict[str, str] = {}
+        for k, v in self.pairs:
+            out.setdefault(k.lower(), v)
+        return out
+
+    @property
+    def event(self) -> str:
+        return self.get("Event")
+
+
+def parse_frame(raw: bytes) -> AmiMessage:
+    """Parse one message (``Key: Value`` lines); decoded only once it is whole."""
+    pairs = []
+    for line in raw.decode("utf-8", "replace").split("\r\n"):
+        key, sep, value = line.partition(":")
+        if sep and key:
+            pairs.append((key.strip(), value.strip()))
+    return AmiMessage(tuple(pairs))
+
+
+def build_frame(pairs: Iterable[tuple[str, str]]) -> bytes:
+    """Serialise an action; CR/LF in values would inject headers, so they are dropped."""
+    clean = (f"{k}: {str(v).replace(chr(13), ' ').replace(chr(10), ' ')}\r\n" for k, v in pairs)
+    return ("".join(clean) + "\r\n").encode("utf-8")
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: asyncio.Future[AmiMessage | list[AmiMessage]]
+    items: list[AmiMessage] | None = None  # set when the reply opened an event list
+    originate: asyncio.Future[AmiMessage] | None = None
+
+
+@dataclass
+class AmiClient:
+    """Keeps one logged-in AMI session alive; reconnects with backoff."""
+
+    host: str
+    port: int
+    username: str
+    secret: str
+    action_timeout: float = 10.0
+    ping_seconds: float = 20.0
+    reconnect_max: float = 30.0
+    on_event: EventHandler | None = None
+    on_login: LoginHandler | None = None
+    state: str = "stopped"  # stopped | connecting | connected | auth_failed | down
+    logins: int = 0
+    _pending: dict[str, _Pending] = field(default_factory=dict)
+    _writer: asyncio.StreamWriter | None = None
+    _connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+    _prefix: str = field(default_factory=lambda: "gw-" + secrets.token_hex(3))
+
+    def start(self) -> None:
+        """Connect in the background (and again whenever the link drops)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ami-client")
+
+    async def stop(self) -> None:
+        """Log off politely (bounded), close and stop reconnecting."""
+        task, self._task = self._task, None
+        if task is not None and self._connected.is_set():
+            try:
+                await self.action("Logoff", timeout=1)
+            except AmiError:
+                pass
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.state = "stopped"
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def action(self, name: str, headers: Iterable[tuple[str, str]] = (), *,
+                     timeout: float | None = None) -> AmiMessage | list[AmiMessage]:
+        """Send an action; return its response (a list for event-list actions)."""
+        timeout = timeout or self.action_timeout
+        pending = await self._send(name, headers, timeout)
+        return await self._wait(name, pending, timeout)
+
+    async def originate(self, headers: Iterable[tuple[str, str]], *, action_id: str,
+                        timeout: float) -> AmiMessage:
+        """Queue an ``Originate`` with ``Async: true``; return its ``OriginateResponse`` event."""
+        loop = asyncio.get_running_loop()
+        pending = await self._send("Originate", [*headers, ("Async", "true")], timeout,
+                                   action_id=action_id, originate=loop.create_future())
+        assert pending.originate is not None
+        try:
+            await self._wait("Originate", pending, timeout)
+            return await self._wait_future(pending.originate, timeout)
+        finally:
+            self._pending.pop(action_id, None)
+
+    # -- internals ------------------------------------------------------------------------
+    async def _send(self, name: str, headers: Iterable[tuple[str, str]], timeout: float, *,
+                    action_id: str | None = None,
+                    originate: asyncio.Future[AmiMessage] | None = None) -> _Pending:
+        if name.lower() != "login" and not await self.wait_connected(timeout):
+            raise AmiUnavailable(f"{name}: not connected")
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            raise AmiUnavailable(f"{name}: not connected")
+        aid = action_id or f"{self._prefix}-{next(self._ids)}"
+        if aid in self._pending:
+            raise AmiActionError(name, "ActionID already in use")
+        pending = _Pending(asyncio.get_running_loop().create_future(), originate=originate)
+        self._pending[aid] = pending
+        writer.write(build_frame([("Action", name), ("ActionID", aid), *headers]))
+        return pending
+
+    async def _wait(self, name: str, pending: _Pending, timeout: float) -> AmiMessage | list[AmiMessage]:
+        reply = await self._wait_future(pending.future, timeout)
+        first = reply[0] if isinstance(reply, list) else reply
+        if first.get("Response").lower() == "error":
+            raise AmiActionError(name, first.get("Message"))
+        return reply
+
+    async def _wait_future(self, future: asyncio.Future, timeout: float):  # type: ignore[type-arg]
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            raise AmiUnavailable("no answer in time") from None
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                ok = await self._session()
+                delay = 0.5 if ok else min(delay * 2, self.reconnect_max)
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, AmiError) as e:
+                log.warning("AMI link down: %s", type(e).__name__)
+                delay = min(delay * 2, self.reconnect_max)
+            finally:
+                self._teardown()
+            await asyncio.sleep(delay)
+
+    async def _session(self) -> bool:
+        """One connection: banner, login, read until it drops; False if login failed."""
+        self.state = "connecting"
+        reader, self._writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port, limit=1 << 20), self.action_timeout)
+        banner = await asyncio.wait_for(reader.readline(), self.action_timeout)
+        if not banner.startswith(BANNER_PREFIX):
+            raise AmiUnavailable("not an AMI server")
+        reading = asyncio.create_task(self._read(reader), name="ami-reader")
+        try:
+            login = self.action("Login", [("Username", self.username), ("Secret", self.secret),
+                                          ("Events", "on")])
+            await login
+        except AmiActionError:
+            self.state = "auth_failed"
+            log.error("AMI login refused for user %s", self.username)
+            reading.cancel()
+            return False
+        except BaseException:
+            reading.cancel()
+            raise
+        self.state, self.logins = "connected", self.logins + 1
+        self._connected.set()
+        log.info("AMI logged in (login %d)", self.logins)
+        if self.on_login is not None:
+            self._spawn(self.on_login)
+        pinger = asyncio.create_task(self._watchdog(), name="ami-ping")
+        try:
+            await reading
+        finally:
+            pinger.cancel()
+        return True
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                self._dispatch(parse_frame(await reader.readuntil(FRAME_END)))
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            log.warning("AMI connection lost")
+        finally:
+            self._connected.clear()
+            self._fail_pending()  # waiters learn at once, not at their timeout
+
+    def _dispatch(self, msg: AmiMessage) -> None:
+        aid = msg.get("ActionID")
+        pending = self._pending.get(aid) if aid else None
+        if msg.get("Response") and pending is not None and not pending.future.done():
+            if msg.get("EventList").lower() == "start" or "will follow" in msg.get("Message"):
+                pending.items = [msg]
+            else:
+                pending.future.set_result(msg)
+                if pending.originate is None:
+                    self._pending.pop(aid, None)
+            return
+        if msg.event and pending is not None:
+            if pending.items is not None and not pending.future.done():
+                pending.items.append(msg)
+                if msg.get("EventList").lower() == "complete":
+                    pending.future.set_result(pending.items)
+                    self._pending.pop(aid, None)
+                return
+            if pending.originate is not None and msg.event == "OriginateResponse":
+                if not pending.originate.done():
+                    pending.originate.set_result(msg)
+                return
+        if msg.event and self.on_event is not None:
+            self._spawn(self.on_event, msg)
+
+    def _spawn(self, fn: Callable[..., Awaitable[None] | None], *args: AmiMessage) -> None:
+        """Run a handler; its failure is logged and never reaches the reader."""
+        try:
+            result = fn(*args)
+        except Exception:  # noqa: BLE001 - a handler bug must not stop the AMI reader
+            log.exception("AMI handler failed")
+            return
+        if isinstance(result, Awaitable):
+            task = asyncio.ensure_future(result)
+            self._tasks.add(task)
+            task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("AMI handler failed: %r", task.exception())
+
+    async def _watchdog(self) -> None:
+        """Ping; a link that does not answer is closed so that the reconnect path runs."""
+        while True:
+            await asyncio.sleep(self.ping_seconds)
+            try:
+                await self.action("Ping", timeout=min(self.action_timeout, 5))
+            except AmiError:
+                log.warning("AMI ping unanswered: reconnecting")
+                if self._writer is not None:
+                    self._writer.transport.abort()
+                return
+
+    def _teardown(self) -> None:
+        self._connected.clear()
+        if self.state == "connected":
+            self.state = "down"
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        for pending in self._pending.values():
+            for fut in (pending.future, pending.originate):
+                if fut is not None and not fut.done():
+                    fut.set_exception(AmiUnavailable("connection lost"))
+                    fut.exception()  # mark retrieved: a waiter may have given up already
+        self._pending.clear()

@@ -1,0 +1,178 @@
+"""Recordings from the spool become cases; nothing is lost, nothing ingested twice.
+
+The file on Asterisk's disk is the source of truth (shared/reference/voice-asterisk.md
+§3.e).  The ``FeedbackRecorded`` UserEvent is only the fast path; :meth:`reconcile` scans
+``incoming/`` on start, on every AMI login and periodically, through the same
+:meth:`RecordingIngest.ingest`.  The key is the call's Asterisk uniqueid (the intake dedupe
+ledger turns a second ingest into ``duplicate``); files move to ``done/`` only after
+``ctx.intake.submit`` returned, i.e. after the commit that holds the case and its audio.
+A sidecar without its ``status=`` line is a call still in progress, unless it is older than
+the longest recording plus a margin (Asterisk died mid-call): then it is ingested as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+from gateway.channels.voice.calls import PROVIDER, SUBJECT, reserve_key
+from gateway.channels.voice.parse import (CATEGORY_KINDS, Sidecar, caller_e164, describe,
+                                          is_iranian_mobile, parse_sidecar, safe_uniqueid,
+                                          uniqueid_from_event, wav_info)
+from gateway.channels.voice.spool import SpoolPaths
+from gateway.core.context import GatewayContext
+from gateway.core.db import DatabaseUnavailable
+from gateway.core.messages import Channel, InboundAttachment, InboundMessage
+
+log = logging.getLogger(__name__)
+
+CRASH_MARGIN_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A call's sidecar and audio as read from the spool."""
+
+    sidecar: Sidecar
+    audio: bytes | None
+
+
+class RecordingIngest:
+    """Turns spool entries into intake submissions and files them away afterwards."""
+
+    def __init__(self, ctx: GatewayContext, spool: SpoolPaths) -> None:
+        self.ctx, self.spool, self.voice = ctx, spool, ctx.config.voice
+        self.stats: Counter[str] = Counter()
+        self._busy: set[str] = set()  # uniqueids in flight (an event racing a scan)
+        self._scan = asyncio.Lock()
+
+    async def on_event(self, headers: dict[str, str]) -> str:
+        """Handle a ``FeedbackRecorded`` UserEvent (headers lower-cased)."""
+        uid = uniqueid_from_event(headers)
+        if uid is None:
+            log.warning("FeedbackRecorded event without a usable file name")
+            return self._count("bad_event")
+        return await self.ingest(uid, source="event")
+
+    async def reconcile(self) -> Counter[str]:
+        """Scan ``incoming/`` and ingest every finished call; one scan at a time."""
+        async with self._scan:
+            names = await asyncio.to_thread(self._list)
+            gate = asyncio.Semaphore(self.voice.reconcile_concurrency)
+
+            async def one(uid: str) -> str:
+                async with gate:
+                    return await self.ingest(uid, source="scan")
+            outcomes = Counter(await asyncio.gather(*(one(u) for u in names)))
+        if outcomes:
+            log.info("voice reconcile: %s", dict(outcomes))
+        return outcomes
+
+    def _list(self) -> list[str]:
+        with os.scandir(self.spool.incoming) as it:
+            return sorted(n for e in it if e.name.endswith(".meta")
+                          and (n := safe_uniqueid(e.name[:-5])) is not None)
+
+    async def ingest(self, uid: str, source: str = "scan") -> str:
+        """Ingest one call; return an outcome word (ingested, duplicate, pending, ...)."""
+        if uid in self._busy:
+            return self._count("busy")
+        self._busy.add(uid)
+        try:
+            loaded = await asyncio.to_thread(self._load, uid)
+            if loaded is None:
+                log.info("voice %s: no sidecar for %s (already filed or never written)", source, uid)
+                return self._count("missing")
+            if not loaded.sidecar.complete:
+                return self._count("pending")
+            return self._count(await self._ingest(loaded, source))
+        finally:
+            self._busy.discard(uid)
+
+    def _load(self, uid: str) -> Loaded | None:
+        meta = self.spool.incoming / f"{uid}.meta"
+        try:
+            text = meta.read_text("utf-8", errors="replace")
+            mtime = meta.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        sidecar = parse_sidecar(text, uid)
+        if not sidecar.complete:
+            age = time.time() - (sidecar.started or mtime)
+            if age < self.voice.max_record_seconds + CRASH_MARGIN_SECONDS:
+                return Loaded(sidecar, None)
+            sidecar = replace(sidecar, status="CRASHED")  # the hangup handler never ran
+        try:
+            audio: bytes | None = (self.spool.incoming / f"{uid}.wav").read_bytes()
+        except FileNotFoundError:
+            audio = None
+        return Loaded(sidecar, audio)
+
+    async def _ingest(self, loaded: Loaded, source: str) -> str:
+        sc, uid = loaded.sidecar, loaded.sidecar.uniqueid
+        if loaded.audio is None:
+            if (self.spool.done / f"{uid}.wav").exists():
+                await asyncio.to_thread(self._file, uid, self.spool.done)  # crashed mid-move
+                return "duplicate"
+            log.info("voice %s: call %s left no recording (%s)", source, uid, sc.status)
+            await asyncio.to_thread(self._file, uid, self.spool.dropped)
+            return "no_audio"
+        info = wav_info(loaded.audio)
+        seconds = info.seconds if info else 0.0
+        short = info is None or seconds < self.voice.min_seconds or info.peak < self.voice.silence_peak
+        if short and self.voice.short_recordings == "drop":
+            log.info("voice: dropped short or silent recording %s (%.1f s)", uid, seconds)
+            await asyncio.to_thread(self._file, uid, self.spool.dropped)
+            return "dropped"
+        try:
+            result = await self.ctx.intake.submit(self.message(sc, loaded.audio, seconds, source))
+        except DatabaseUnavailable:
+            log.warning("voice: database unavailable; %s stays in the spool", uid)
+            return "failed"
+        except Exception:  # noqa: BLE001 - keep the files for the next reconcile
+            log.exception("voice: intake failed for %s; it stays in the spool", uid)
+            return "failed"
+        if not result.stored:
+            log.warning("voice: recording %s not stored (%s); parked", uid, result.reason)
+            await asyncio.to_thread(self._file, uid, self.spool.dropped)
+            return "rejected"
+        await asyncio.to_thread(self._file, uid, self.spool.done)
+        return "duplicate" if result.outcome.value == "duplicate" else "ingested"
+
+    def message(self, sc: Sidecar, audio: bytes, seconds: float, source: str) -> InboundMessage:
+        """The InboundMessage for one finished recording."""
+        caller = caller_e164(sc.caller)
+        code = sc.case_code if sc.case_code.isdigit() else ""
+        meta: dict[str, object] = {"uniqueid": sc.uniqueid, "record_status": sc.status,
+                                   "seconds": round(seconds, 1), "category": sc.category,
+                                   "source": source, "language": "fa"}
+        ack = False
+        if code:
+            meta["reserved_key"] = reserve_key(sc.uniqueid)  # the code was spoken in the call
+        elif caller and is_iranian_mobile(caller) and self.voice.sms_to_mobiles:
+            meta["ack_channel"], ack = "sms", True  # gateway was unreachable: text the code
+        elif caller and self.voice.callback.ack_by_callback:
+            meta["ack_channel"], ack = "voice", True
+        started = datetime.fromtimestamp(sc.started, timezone.utc) if sc.started else None
+        return InboundMessage(channel=Channel.VOICE, provider=PROVIDER, external_id=sc.uniqueid,
+                              sender=caller, subject=SUBJECT, text=describe(seconds),
+                              attachments=[InboundAttachment(f"{sc.uniqueid}.wav", "audio/wav", audio)],
+                              kind_hint=CATEGORY_KINDS.get(sc.category), tracking_code=code or None,
+                              acknowledge=ack, received_at=started, meta=meta)
+
+    def _file(self, uid: str, folder: os.PathLike[str]) -> None:
+        """Move a call's files out of incoming/ (audio first: the sidecar is the scan key)."""
+        for suffix in (".wav", ".meta"):
+            try:
+                os.replace(self.spool.incoming / f"{uid}{suffix}", os.path.join(folder, f"{uid}{suffix}"))
+            except FileNotFoundError:
+                pass
+
+    def _count(self, outcome: str) -> str:
+        self.stats[outcome] += 1
+        return outcome
