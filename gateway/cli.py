@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 
+from gateway import cli_staff
 from gateway.core.config import Config, ConfigError, load_config
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--unit", required=True, help="unit code")
     add.add_argument("--role", default="staff", choices=["staff", "supervisor", "oversight", "admin"])
     add.add_argument("--email")
+    cli_staff.add_parsers(sub, staff)
     case = sub.add_parser("case", help="look at cases").add_subparsers(dest="case_cmd", required=True)
     show = case.add_parser("show", help="show one case by tracking code")
     show.add_argument("code")
@@ -128,6 +130,8 @@ async def cmd_run(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_staff(config: Config, args: argparse.Namespace) -> int:
+    if args.staff_cmd != "add":
+        return await cli_staff.run_staff(config, args)
     from gateway.core.db import Database
     from gateway.core.staff import StaffError, add_staff
     db = Database(config.database_url)
@@ -195,5 +199,6 @@ async def cmd_import_eml(config: Config, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
     "check-config": cmd_check_config, "migrate": cmd_migrate, "init": cmd_init, "run": cmd_run,
     "staff": cmd_staff, "case": cmd_case, "outbox": cmd_outbox,
+    "report": cli_staff.cmd_report,
     "import-eml": cmd_import_eml,
 }
