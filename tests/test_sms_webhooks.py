@@ -277,3 +277,30 @@ async def test_flood_of_new_cases_is_dropped_and_reported(make_config: Callable[
             assert len(list((await s.execute(select(Case))).scalars())) == 2
         report = await gw.ctx.state.get(FLOOD_KEY)
         assert report is not None and report["+989121234567"]["kind"] == "new_cases"
+
+
+async def outbox_purposes(ctx: GatewayContext) -> list[str]:
+    async with ctx.db.session() as s:
+        return list((await s.execute(select(Outbox.purpose).order_by(Outbox.id))).scalars())
+
+
+async def test_text_semantics_end_to_end(make_config: Callable[..., Any]) -> None:
+    """New case, follow-up from the same number, empty text, status query, survey digits."""
+    from gateway.core.surveys import create_invitation
+
+    async with gateway(make_config, provider="kannel") as gw:
+        get = lambda text, i: gw.client.get(kannel_mo(text, id=f"s-{i}"))  # noqa: E731
+        assert await (await get("درخواست تعمیر چراغ کوچه", 1)).text() == "created"
+        assert await (await get("چراغ هنوز خاموش است", 2)).text() == "appended"
+        assert await (await get("", 3)).text() == "rejected"
+        async with gw.ctx.db.session() as s:
+            case = (await s.execute(select(Case))).scalar_one()
+            code = case.code
+            case.status = "answered"
+            await create_invitation(s, gw.ctx, case)
+        assert await (await get(code, 4)).text() == "status"
+        assert await (await get("۵ ۴ ۵ ۴ ۲", 5)).text() == "survey"
+        assert await outbox_purposes(gw.ctx) == ["ack", "help", "status", "survey_thanks"]
+        bad = code[:9] + str((int(code[9]) + 1) % 10)
+        assert await (await get(bad, 6)).text() == "rejected"
+        assert (await outbox_purposes(gw.ctx))[-1] == "check_code"
