@@ -32,6 +32,8 @@ from gateway.web.auth import (LOGIN_COOKIE, SESSION_COOKIE, LoginLimiter, Sessio
 from gateway.web.charts import bar_chart, jalali_time
 
 CHANNEL_NAMES = {"email": "ایمیل", "sms": "پیامک", "voice": "پیام صوتی", "web": "وب"}
+PURPOSE_NAMES = {"ack": "رسید", "answer": "پاسخ", "survey": "نظرسنجی", "status": "وضعیت",
+                 "help": "راهنما", "digest": "گزارش روزانه"}
 QUESTION_NAMES = {"workflow": "روند و مراحل کار", "information_match": "انطباق با اطلاعات اعلام‌شده",
                   "staff_behaviour": "رفتار کارکنان", "timeliness": "به‌موقع بودن"}
 ERRORS_FA = {"not_found": "پرونده یافت نشد.", "validation_error": "ورودی نادرست است.",
@@ -60,7 +62,8 @@ async def current(request: web.Request) -> Session:
 async def page(request: web.Request, name: str, session: Session | None,
                status: int = 200, **values: Any) -> web.Response:
     base = {"viewer": session.viewer if session else None, "csrf": session.csrf if session else "",
-            "kinds": KIND_NAMES["fa"], "statuses": STATUS_NAMES["fa"], "channels": CHANNEL_NAMES}
+            "kinds": KIND_NAMES["fa"], "statuses": STATUS_NAMES["fa"], "channels": CHANNEL_NAMES,
+            "purposes": PURPOSE_NAMES}
     return await aiohttp_jinja2.render_template_async(f"staff/{name}", request, {**base, **values},
                                                       status=status)
 
