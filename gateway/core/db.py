@@ -24,6 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
 
+READ_ONLY = "gateway_read_only"  # execution option of Database.read_session's engine
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or is locked; a retry later may work."""
 
@@ -41,7 +44,10 @@ def _sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (Database.read_session) begin deferred: in WAL mode they read a snapshot
+        # beside the writer instead of queueing for the write lock.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -96,6 +102,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool, marked for reads: on SQLite its transactions begin deferred.
+        self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._writer: Engine | None = None
 
     @property
@@ -123,6 +132,13 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction that commits on success and rolls back on error."""
         async with self.sessionmaker() as s, s.begin():
+            yield s
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads: on SQLite a deferred BEGIN, so concurrent readers (the
+        tracking page) do not serialise on the write lock that BEGIN IMMEDIATE takes."""
+        async with self.read_sessionmaker() as s, s.begin():
             yield s
 
     async def migrate(self, target: str = "head") -> None:

@@ -11,7 +11,7 @@ that ``core.answers.answer_link`` puts in SMS answers is accepted as well.
 
 Unknown codes and wrong contacts take the same path: one indexed SELECT by code, then
 :func:`contact_matches` against the case's contact or a dummy value, so neither the work
-done nor the reply tells them apart.
+done nor the reply tells them apart.  Reads use ``db.read_session()`` (no write lock).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import phonenumbers
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core.context import GatewayContext
 from gateway.core.models import Case, Message, utcnow
@@ -32,7 +32,6 @@ from gateway.core.text import to_ascii_digits
 TRACK_PURPOSE = "track"
 ANSWER_VIEW_PURPOSE = "answer-view"  # gateway.core.answers.answer_view_mac
 _DUMMY_CONTACT = "\x00no-such-contact\x00"
-_DUMMY_PHONE = "+989000000000"  # normalised in place of a missing contact
 OPEN311_LIMIT = 1000  # GeoReport v2: "first 1000 requests"
 OPEN311_WINDOW = timedelta(days=90)
 
@@ -102,10 +101,11 @@ def normalize_contact(value: str | None, region: str = "IR") -> str | None:
 def contact_matches(given: str | None, stored: str | None) -> bool:
     """Compare a normalised contact with a case's contact in constant time.
 
-    Called on every lookup path, also for unknown codes and anonymous cases: a dummy
-    number is normalised and compared instead, so the work done is the same."""
+    Called whenever a contact is given, for unknown codes and anonymous cases too (then
+    against a dummy), so both neutral paths do the same work.  Channels store phone
+    numbers as E.164 already; emails compare case-insensitively."""
     real = stored is not None
-    stored_norm = normalize_contact(stored if real else _DUMMY_PHONE) or _DUMMY_CONTACT
+    stored_norm = (stored if real else _DUMMY_CONTACT).strip().casefold()
     same = hmac.compare_digest((given or _DUMMY_CONTACT).encode("utf-8"),
                                stored_norm.encode("utf-8"))
     return same and real and given is not None
@@ -118,12 +118,21 @@ def public_view(case: Case) -> PublicCase:
                       case.closed_at)
 
 
-async def case_by_code(s: AsyncSession, code: str) -> Case | None:
-    """One indexed SELECT on the unique ``cases.code``."""
-    return (await s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
+# What /track reads: the public fields, plus id and contact for the answer check only.
+_TRACK_COLUMNS = (Case.code, Case.kind, Case.status, Case.unit_code, Case.service_code,
+                  Case.created_at, Case.updated_at, Case.due_at, Case.answered_at,
+                  Case.closed_at, Case.id, Case.contact)
 
 
-async def answer_text(s: AsyncSession, case_id: int) -> str | None:
+async def case_by_code(s: AsyncSession | AsyncConnection, code: str) -> tuple[PublicCase, int, str | None] | None:
+    """One indexed SELECT on the unique ``cases.code``: (public view, id, contact)."""
+    row = (await s.execute(select(*_TRACK_COLUMNS).where(Case.code == code))).first()
+    if row is None:
+        return None
+    return PublicCase(*row[:10]), row[10], row[11]
+
+
+async def answer_text(s: AsyncSession | AsyncConnection, case_id: int) -> str | None:
     """The newest staff answer of a case (outbound messages whose purpose is ``answer``)."""
     row = (await s.execute(select(Message.text).where(
         Message.case_id == case_id, Message.direction == "out",
@@ -133,17 +142,23 @@ async def answer_text(s: AsyncSession, case_id: int) -> str | None:
 
 async def track_case(ctx: GatewayContext, code: str, contact: str | None = None,
                      token: str | None = None) -> TrackResult:
-    """Look a (parsed, valid) code up; give the answer only to a proven caller."""
-    given = normalize_contact(contact) if contact else None
-    async with ctx.db.session() as s:
-        case = await case_by_code(s, code)
-        matched = contact_matches(given, case.contact if case else None)
-        signed = verify_track_token(ctx, code, token)
-        if case is None:
+    """Look a (parsed, valid) code up; give the answer only to a proven caller.
+
+    With a contact, the unknown-code path and the wrong-contact path both run the SELECT,
+    the normalisation and :func:`contact_matches`, and answer alike."""
+    given = normalize_contact(contact) if contact is not None else None
+    async with ctx.db.read_engine.connect() as s:  # Core, no ORM session: the hot path
+        found = await case_by_code(s, code)
+        matched = False
+        if contact is not None:
+            matched = contact_matches(given, found[2] if found else None)
+        signed = verify_track_token(ctx, code, token) if token else False
+        if found is None:
             return TrackResult(None)
+        view, case_id, _ = found
         proved = matched or signed
-        answer = await answer_text(s, case.id) if proved and case.answered_at else None
-        return TrackResult(public_view(case), answer, proved)
+        answer = await answer_text(s, case_id) if proved and view.answered_at else None
+        return TrackResult(view, answer, proved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +189,7 @@ async def open311_requests(ctx: GatewayContext, *, codes: list[str] | None = Non
         if statuses:
             stmt = stmt.where(Case.status.in_(statuses))
     stmt = stmt.order_by(Case.created_at.desc()).limit(OPEN311_LIMIT)
-    async with ctx.db.session() as s:
+    async with ctx.db.read_session() as s:
         cases = list((await s.execute(stmt)).scalars())
         firsts = await _first_messages(s, [c.id for c in cases])
     rows = []
