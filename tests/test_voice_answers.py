@@ -5,12 +5,13 @@ from __future__ import annotations
 import wave
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from gateway.core.models import Case, Outbox, SurveyResponse, utcnow
 from gateway.core.outbox import queue_outbound
-from gateway.core.surveys import create_invitation
 from gateway.core import tracking
+from gateway.core.surveys import create_invitation
 from tests.peers import require_binary
 from tests.peers.agi_client import FakeAsterisk
 from tests.test_voice_channel import Line, line_factory, sim  # noqa: F401 - fixtures
@@ -104,10 +105,13 @@ async def test_status_by_keypad_typos_and_unknown_codes(line_factory: Any) -> No
     assert unknown.variables == {"CASE_STATE": "notfound"}
 
 
-async def test_keypad_survey_after_answer(line_factory: Any) -> None:
+@pytest.mark.parametrize("callerid, number", [("09121234567", ""), ("02155550000", "+989121234567")],
+                         ids=["citizen-called-in", "callback-to-citizen"])
+async def test_keypad_survey_after_answer(line_factory: Any, callerid: str, number: str) -> None:
     line: Line = await line_factory()
     case = await answered_case(line, "+989121234567")
-    agi = await FakeAsterisk(line.agi_port, "survey", [case.code], keypad=["5", "4", "3", "5"]).call()
+    agi = await FakeAsterisk(line.agi_port, "survey", [case.code, "", number], callerid=callerid,
+                             keypad=["5", "4", "3", "5"]).call()
     assert [c for c in agi.commands if c.startswith("GET DATA")] == [
         f"GET DATA feedback/survey-q{n} 6000 1" for n in (1, 2, 3, 4)]
     assert agi.variables["SURVEY_STATE"] == "recorded"

@@ -7,10 +7,9 @@ for timeouts.  Framing here is on bytes (``readuntil(b"\\r\\n\\r\\n")``, decoded
 message), every action has a timeout, a Ping watchdog drops half-open links, nothing is
 resent, and a raising event handler cannot stop the reader.
 
-Errors: :class:`AmiError` <- :class:`AmiUnavailable` (no link, lost, timed out: a retry
-can help) and :class:`AmiActionError` (Asterisk answered ``Response: Error``).
-Protocol facts: the banner line, ``Login``, ``EventList: start``/``Complete`` lists and the
-async ``OriginateResponse`` keyed by our ActionID (shared/reference/voice-asterisk.md §2).
+Errors and the wire format are in :mod:`ami_frames`.  Protocol facts: the banner line,
+``Login``, ``EventList: start``/``Complete`` lists and the async ``OriginateResponse``
+keyed by our ActionID (shared/reference/voice-asterisk.md section 2).
 """
 
 from __future__ import annotations
@@ -22,71 +21,17 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from gateway.channels.voice.ami_frames import (FRAME_END, AmiActionError, AmiError, AmiMessage,
+                                               AmiUnavailable, build_frame, parse_frame)
+
 log = logging.getLogger(__name__)
 
+__all__ = ["AmiActionError", "AmiClient", "AmiError", "AmiMessage", "AmiUnavailable",
+           "build_frame", "parse_frame"]
+
 BANNER_PREFIX = b"Asterisk Call Manager/"
-FRAME_END = b"\r\n\r\n"
 EventHandler = Callable[["AmiMessage"], Awaitable[None] | None]
 LoginHandler = Callable[[], Awaitable[None] | None]
-
-
-class AmiError(Exception):
-    """Base of AMI failures."""
-
-
-class AmiUnavailable(AmiError):
-    """Not connected, connection lost, or no answer in time (retry later)."""
-
-
-class AmiActionError(AmiError):
-    """Asterisk refused the action (``Response: Error``); ``message`` says why."""
-
-    def __init__(self, action: str, message: str) -> None:
-        super().__init__(f"{action}: {message}")
-        self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class AmiMessage:
-    """One AMI message: ordered headers, repeats kept (``Variable``, ``ChanVariable``)."""
-
-    pairs: tuple[tuple[str, str], ...]
-
-    def get(self, key: str, default: str = "") -> str:
-        """The first value of a header (names are case-insensitive)."""
-        key = key.lower()
-        return next((v for k, v in self.pairs if k.lower() == key), default)
-
-    def getall(self, key: str) -> list[str]:
-        key = key.lower()
-        return [v for k, v in self.pairs if k.lower() == key]
-
-    def headers(self) -> dict[str, str]:
-        """Lower-cased header names to their first value."""
-        out: dict[str, str] = {}
-        for k, v in self.pairs:
-            out.setdefault(k.lower(), v)
-        return out
-
-    @property
-    def event(self) -> str:
-        return self.get("Event")
-
-
-def parse_frame(raw: bytes) -> AmiMessage:
-    """Parse one message (``Key: Value`` lines); decoded only once it is whole."""
-    pairs = []
-    for line in raw.decode("utf-8", "replace").split("\r\n"):
-        key, sep, value = line.partition(":")
-        if sep and key:
-            pairs.append((key.strip(), value.strip()))
-    return AmiMessage(tuple(pairs))
-
-
-def build_frame(pairs: Iterable[tuple[str, str]]) -> bytes:
-    """Serialise an action; CR/LF in values would inject headers, so they are dropped."""
-    clean = (f"{k}: {str(v).replace(chr(13), ' ').replace(chr(10), ' ')}\r\n" for k, v in pairs)
-    return ("".join(clean) + "\r\n").encode("utf-8")
 
 
 @dataclass(slots=True)

@@ -113,7 +113,10 @@ class CallRoutes:
         await agi.set_variable("CASE_STATE", state)
 
     async def survey(self, agi: AgiSession) -> None:
-        """Ask the survey questions (1-5 on the keypad) unless the digits came as an argument."""
+        """Ask the survey questions (1-5 on the keypad) unless the digits came as an argument.
+
+        Arguments: case code, digits already collected (or empty), the citizen's number.
+        """
         code, given = agi.arg(0), agi.arg(1)
         answers = [int(d) for d in given if d.isdigit()]
         if not answers:
@@ -125,8 +128,9 @@ class CallRoutes:
         if not answers:
             await agi.set_variable("SURVEY_STATE", "none")
             return
-        msg = InboundMessage(channel=Channel.VOICE, provider=PROVIDER, text="",
-                             sender=caller_e164(agi.env.get("agi_callerid")),
+        # In a callback the citizen is the called party: the dialplan passes the number we dialled.
+        sender = caller_e164(agi.arg(2)) or caller_e164(agi.env.get("agi_callerid"))
+        msg = InboundMessage(channel=Channel.VOICE, provider=PROVIDER, text="", sender=sender,
                              tracking_code=code or None, intent=Intent.SURVEY_RESPONSE,
                              survey_answers=answers, acknowledge=False,
                              external_id=f"survey:{self._call_id(agi)}")

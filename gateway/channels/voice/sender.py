@@ -53,7 +53,8 @@ class VoiceSender:
                    ("Timeout", str(cb.ring_seconds * 1000)), ("ChannelId", channel_id),
                    ("Variable", f"CASE_CODE={message.case_code or ''}"),
                    ("Variable", f"ANSWER_AUDIO={audio}"),
-                   ("Variable", f"GW_PURPOSE={message.purpose}")]
+                   ("Variable", f"GW_PURPOSE={message.purpose}"),
+                   ("Variable", f"GW_NUMBER={number}")]  # the survey's respondent
         if cb.caller_id:
             headers.append(("CallerID", cb.caller_id))
         return headers
