@@ -100,6 +100,9 @@ async def test_persian_sms_makes_a_case_and_a_ucs2_ack_that_is_delivered(rig: Ri
     text = "".join(p.text for p in parts)
     assert to_persian_digits(case.code) in text and text.startswith("پیام شما ثبت شد")
     assert parts[0].receiver == CITIZEN_E164 and parts[0].sender == SHORT_CODE
+    async with rig.ctx.db.session() as s:
+        queued = (await s.execute(select(Outbox.text).where(Outbox.purpose == "ack"))).scalar_one()
+    assert text == queued  # exactly the Persian text we queued, decoded from UCS-2
 
     async def delivered() -> bool:
         async with rig.ctx.db.session() as s:
