@@ -238,3 +238,43 @@ async def test_reserve_opens_a_case_without_text(ctx):
 async def test_kind_hint_wins_over_keywords(ctx):
     res = await ctx.intake.submit(sms("شکایت", "h1", kind_hint=Kind.SUGGESTION))
     assert (await get_case(ctx, res.case_code)).kind == "suggestion"
+
+
+# -- the batch fast path and its fallback --------------------------------------------------
+
+async def test_fast_path_and_per_message_path_give_the_same_case(ctx, monkeypatch):
+    from gateway.core import fastpath
+    fast = await ctx.intake.submit(sms("پیشنهاد: ساعت کاری بیشتر", "fp1"))
+    monkeypatch.setattr(fastpath, "is_plain", lambda m, limit: False)
+    slow = await ctx.intake.submit(sms("پیشنهاد: ساعت کاری بیشتر", "fp2", sender=OTHER))
+
+    async def shape(res):
+        async with ctx.db.session() as s:
+            case = (await s.execute(select(Case).where(Case.code == res.case_code))).scalar_one()
+            msgs = (await s.execute(select(Message.direction, Message.text).where(
+                Message.case_id == case.id).order_by(Message.id))).all()
+            outs = (await s.execute(select(Outbox.purpose, Outbox.channel).where(Outbox.case_id == case.id))).all()
+            keys = (await s.execute(select(InboundKey.outcome, InboundKey.message_id).where(
+                InboundKey.case_id == case.id))).all()
+        return (case.kind, case.status, case.unit_code, case.language, [d for d, _ in msgs], outs,
+                [(o, m is not None) for o, m in keys])
+    assert await shape(fast) == await shape(slow)
+
+
+async def test_a_failing_fast_path_falls_back_to_one_savepoint_per_message(ctx, monkeypatch):
+    from gateway.core import fastpath
+
+    def broken(*args, **kwargs):
+        raise ValueError("simulated bad item")
+    monkeypatch.setattr(fastpath, "insert_plain", broken)
+    results = await asyncio.gather(*(ctx.intake.submit(sms(f"متن {i}", f"fb{i}")) for i in range(10)))
+    assert all(r.outcome is Outcome.CREATED for r in results)
+    assert await count(ctx, Case) == 10
+
+
+async def test_two_texts_from_one_number_in_one_batch_make_one_case(ctx):
+    meta = {"thread_by_contact": True, "follow_up_window_hours": 24}
+    results = await asyncio.gather(*(ctx.intake.submit(sms(f"بخش {i}", f"mp{i}", meta=dict(meta)))
+                                     for i in range(3)))
+    assert sorted(r.outcome.value for r in results) == ["appended", "appended", "created"]
+    assert len({r.case_code for r in results}) == 1

@@ -197,8 +197,12 @@ def new_code(s: Session, attempts: int = 20) -> str:
 
 
 def open_case(s: Session, ctx: GatewayContext, msg: InboundMessage, text: str,
-                    related: Case | None) -> _Draft:
-    """Open a new case: classify, route, set the due date, acknowledge."""
+              related: Case | None, code: str | None = None) -> _Draft:
+    """Open a new case: classify, route, set the due date, acknowledge.
+
+    Only ``s.add`` is used when ``code`` is given and the message names no service, so the
+    batch fast path (gateway.core.fastpath) can run this with a row collector.
+    """
     cfg = ctx.config
     kind = classify(f"{msg.subject or ''}\n{text}", msg.kind_hint, cfg.intake.kind_keywords)
     service = None
@@ -213,7 +217,7 @@ def open_case(s: Session, ctx: GatewayContext, msg: InboundMessage, text: str,
     now = utcnow()
     sla_days = service.sla_days if service is not None else cfg.sla.days.get(kind, 10)
     language = msg.meta.get("language") or guess_language(f"{msg.subject or ''} {text}", cfg.gateway.language)
-    case = Case(code=new_code(s), kind=kind.value, status=Status.ROUTED.value,
+    case = Case(code=code or new_code(s), kind=kind.value, status=Status.ROUTED.value,
                 channel=msg.channel.value, contact=msg.sender, contact_name=msg.sender_name,
                 unit_code=unit, service_code=service.code if service else None,
                 subject=(normalize(msg.subject or "") or text[:80])[:500], language=language,

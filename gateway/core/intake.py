@@ -17,12 +17,20 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.core import fastpath
 from gateway.core.cases import process
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable, is_unavailable, is_unique_violation
-from gateway.core.messages import InboundMessage, IntakeResult
+from gateway.core.messages import InboundMessage, IntakeResult, Outcome
+from gateway.core.models import Case, InboundKey
 
 log = logging.getLogger(__name__)
+
+
+def _duplicate(s: Session, seen: InboundKey) -> IntakeResult:
+    code = s.get(Case, seen.case_id).code if seen.case_id else None
+    return IntakeResult(Outcome.DUPLICATE, code, seen.case_id, seen.message_id,
+                        reason=f"already {seen.outcome}")
 
 
 @dataclass(slots=True)
@@ -115,7 +123,51 @@ class IntakeWriter:
             return self._process_all(s, messages)
 
     def _process_all(self, s: Session, messages: list[InboundMessage]) -> list[IntakeResult | BaseException]:
-        return [self._one(s, m) for m in messages]
+        """Dedupe the batch, insert its plain new cases in bulk, the rest one by one."""
+        results: list[IntakeResult | BaseException | None] = [None] * len(messages)
+        ledger = fastpath.existing_keys(s, messages)
+        first_of: dict[tuple[str, str, str], int] = {}
+        twins: dict[int, int] = {}
+        for i, m in enumerate(messages):
+            if not m.external_id:
+                continue
+            key = (m.channel.value, m.provider, m.external_id)
+            if key in ledger:
+                results[i] = _duplicate(s, ledger[key])
+            elif key in first_of:
+                twins[i] = first_of[key]
+            else:
+                first_of[key] = i
+        recent = fastpath.contacts_with_recent_cases(s, messages)
+        limit, plain, slow, senders = self.ctx.config.intake.max_text_chars, [], [], set()
+        for i, m in enumerate(messages):
+            if results[i] is not None or i in twins:
+                continue
+            contact = (m.channel.value, m.sender)
+            if fastpath.is_plain(m, limit) and contact not in recent and contact not in senders:
+                plain.append(i)
+                if m.meta.get("thread_by_contact"):
+                    senders.add(contact)  # a second text from this number threads: slow path
+            else:
+                slow.append(i)
+        if plain:
+            try:
+                with s.begin_nested():
+                    for i, r in zip(plain, fastpath.insert_plain(s, self.ctx, [messages[i] for i in plain])):
+                        results[i] = r
+            except Exception as e:  # noqa: BLE001 - fall back to one savepoint per message
+                if is_unavailable(e):
+                    raise
+                log.warning("intake fast path fell back: %s", type(e).__name__)
+                slow = sorted(slow + plain)
+        for i in slow:
+            results[i] = self._one(s, messages[i])
+        for i, j in twins.items():
+            first = results[j]
+            results[i] = (IntakeResult(Outcome.DUPLICATE, first.case_code, first.case_id, first.message_id,
+                                       reason=f"already {first.outcome.value}")
+                          if isinstance(first, IntakeResult) else first)
+        return [r if r is not None else RuntimeError("not processed") for r in results]
 
     def _one(self, s: Session, message: InboundMessage) -> IntakeResult | BaseException:
         """Process one message in its own savepoint; retry once after a unique clash."""
