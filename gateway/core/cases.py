@@ -8,7 +8,6 @@ is not the case's citizen opens a new case that references the old one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,25 +16,14 @@ from sqlalchemy.orm import Session
 
 from gateway.core import tracking
 from gateway.core.context import GatewayContext
-from gateway.core.messages import (InboundAttachment, InboundMessage, IntakeResult, Intent, Kind,
-                                   Outcome, Status)
-from gateway.core.models import (Attachment, AuditEvent, Case, InboundKey, Message, Service,
-                                 utcnow)
-from gateway.core.outbox import add_outbound
+from gateway.core.messages import InboundMessage, IntakeResult, Intent, Outcome, Status
+from gateway.core.models import (Attachment, AuditEvent, Case, InboundKey, Message, Outbox,
+                                 Service, utcnow)
+from gateway.core.plan import ServiceInfo, plan_case, plan_message
 from gateway.core.replies import answer_status_query, record_survey_reply, send_reply
-from gateway.core.routing import RouteInput, classify, route
-from gateway.core.store import safe_filename
 from gateway.core.text import fold, normalize
 
-_PERSIAN_LETTERS = re.compile("[\u0600-\u06ff]")
-_LATIN_LETTERS = re.compile("[A-Za-z]")
-
-
-def guess_language(text: str, default: str) -> str:
-    """Persian if the text has Persian/Arabic letters, English if only Latin ones."""
-    if _PERSIAN_LETTERS.search(text):
-        return "fa"
-    return "en" if _LATIN_LETTERS.search(text) else default
+__all__ = ["find_thread", "new_code", "open_case", "process"]
 
 
 @dataclass(slots=True)
@@ -147,36 +135,18 @@ def _same_contact(a: str | None, b: str | None) -> bool:
 
 
 def add_message(s: Session, ctx: GatewayContext, case: Case, msg: InboundMessage,
-                      text: str) -> Message:
-    """Store an inbound message (and its attachments) on a case."""
-    limit = ctx.config.intake.max_text_chars
-    attachments = list(msg.attachments)
-    meta = dict(msg.meta)
-    if len(text) > limit:
-        # Keep everything: the stored text is cut, the whole text goes along as a file.
-        attachments.append(_full_text_attachment(text))
-        meta["truncated_from_chars"] = len(text)
-        text = text[:limit].rsplit(" ", 1)[0] + " …"
-    message = Message(case=case, direction="in", channel=msg.channel.value,
-                      provider=msg.provider, external_id=msg.external_id, sender=msg.sender,
-                      recipient=msg.recipient, subject=msg.subject, text=text,
-                      automatic=msg.automatic, meta=meta, created_at=msg.received_at or utcnow())
+                text: str) -> Message:
+    """Store an inbound message (and its attachments) on an existing case."""
+    now = utcnow()
+    values, files = plan_message(ctx, msg, text, now, ctx.store.put_sync)
+    message = Message(case=case, **values)
     s.add(message)
-    digests = list(msg.attachment_digests)
-    for i, att in enumerate(attachments):
-        # stored by the writer before the batch; the cut-text file is stored here (rare)
-        digest = digests[i] if i < len(digests) else ctx.store.put_sync(att.data)
-        s.add(Attachment(message=message, filename=safe_filename(att.filename),
-                         content_type=att.content_type[:127] or "application/octet-stream",
-                         size=len(att.data), sha256=digest, inline=att.inline))
+    for f in files:
+        s.add(Attachment(message=message, **f))
     if not msg.automatic and len(case.search_text) < 20000:
-        case.search_text = (case.search_text + " " + fold(text))[:20000]
-    case.updated_at = utcnow()
+        case.search_text = (case.search_text + " " + fold(values["text"]))[:20000]
+    case.updated_at = now
     return message
-
-
-def _full_text_attachment(text: str) -> InboundAttachment:
-    return InboundAttachment("message.txt", "text/plain; charset=utf-8", text.encode("utf-8"))
 
 
 def _reopen_if_needed(s: Session, case: Case, msg: InboundMessage) -> None:
@@ -197,54 +167,19 @@ def new_code(s: Session, attempts: int = 20) -> str:
 
 
 def open_case(s: Session, ctx: GatewayContext, msg: InboundMessage, text: str,
-              related: Case | None, code: str | None = None) -> _Draft:
-    """Open a new case: classify, route, set the due date, acknowledge.
-
-    Only ``s.add`` is used when ``code`` is given and the message names no service, so the
-    batch fast path (gateway.core.fastpath) can run this with a row collector.
-    """
-    cfg = ctx.config
-    kind = classify(f"{msg.subject or ''}\n{text}", msg.kind_hint, cfg.intake.kind_keywords)
+              related: Case | None) -> _Draft:
+    """Open a new case from its plan (classify, route, due date, acknowledgement)."""
     service = None
     if msg.service_code:
-        service = (s.execute(select(Service).where(Service.code == msg.service_code))).scalar_one_or_none()
-    unit = route(RouteInput(kind, msg.channel, msg.recipient, msg.service_code, text),
-                 cfg.routing.rules, cfg.default_unit, cfg.routing.oversight_unit)
-    if msg.unit_hint and kind is not Kind.VIOLATION_REPORT:
-        unit = msg.unit_hint
-    elif service is not None and kind is not Kind.VIOLATION_REPORT:
-        unit = service.unit_code
-    now = utcnow()
-    sla_days = service.sla_days if service is not None else cfg.sla.days.get(kind, 10)
-    language = msg.meta.get("language") or guess_language(f"{msg.subject or ''} {text}", cfg.gateway.language)
-    case = Case(code=code or new_code(s), kind=kind.value, status=Status.ROUTED.value,
-                channel=msg.channel.value, contact=msg.sender, contact_name=msg.sender_name,
-                unit_code=unit, service_code=service.code if service else None,
-                subject=(normalize(msg.subject or "") or text[:80])[:500], language=language,
-                confidential=kind is Kind.VIOLATION_REPORT, anonymous=msg.sender is None,
-                related_case_id=related.id if related else None,
-                search_text=fold(f"{msg.subject or ''} {text}")[:20000], created_at=now,
-                updated_at=now, due_at=now + timedelta(days=sla_days))
-    s.add(case)
-    message = add_message(s, ctx, case, msg, text)
-    s.add(AuditEvent(case=case, actor="system", action="created",
-                     detail={"kind": kind.value, "unit": unit, "channel": msg.channel.value,
-                             "related": related.code if related else None}))
-    if msg.acknowledge and msg.sender:
-        queue_ack(s, ctx, case, msg)
+        row = (s.execute(select(Service).where(Service.code == msg.service_code))).scalar_one_or_none()
+        service = ServiceInfo(row.code, row.unit_code, row.sla_days) if row else None
+    plan = plan_case(ctx, msg, text, new_code(s), service,
+                     (related.id, related.code) if related else None, utcnow(), ctx.store.put_sync)
+    case = Case(**plan.case)
+    message = Message(case=case, **plan.message)
+    s.add_all([case, message, AuditEvent(case=case, **plan.audit)])
+    s.add_all([Attachment(message=message, **f) for f in plan.attachments])
+    if plan.ack_message is not None and plan.ack_outbox is not None:
+        ack = Message(case=case, **plan.ack_message)
+        s.add_all([ack, Outbox(case=case, message=ack, **plan.ack_outbox)])
     return _Draft(Outcome.CREATED, case, message)
-
-
-def queue_ack(s: Session, ctx: GatewayContext, case: Case, msg: InboundMessage) -> None:
-    """Queue the acknowledgement with the tracking code, on the citizen's channel."""
-    channel = str(msg.meta.get("ack_channel") or msg.channel.value)
-    lang = case.language
-    values = ctx.templates.case_values(case, lang, track_link=ctx.track_link(case.code))
-    payload: dict[str, object] = {"auto_submitted": "auto-replied"}
-    if msg.external_id and channel == msg.channel.value:
-        payload["in_reply_to"] = msg.external_id
-        payload["references"] = [*msg.thread_refs[-20:], msg.external_id]
-    add_outbound(s, channel=channel, purpose="ack", recipient=msg.sender or "",
-                         text=ctx.templates.render("ack", lang, **values),
-                         subject=ctx.templates.render("ack_subject", lang, **values),
-                         key=ctx.new_key(channel), case=case, language=lang, payload=payload)

@@ -3,8 +3,8 @@
 Measured here, the per-message ORM path costs ~5 ms of CPU per case (unit-of-work flushes of
 six objects), which capped one writer near 150 cases/s.  Most of a batch is plain new cases
 (no thread hints, no codes, no intents), so the writer first does one dedupe query and one
-"recent case of this contact" query for the whole batch, builds those cases with the same
-``open_case`` code into a row collector, and inserts each table with one multi-row INSERT.
+"recent case of this contact" query for the whole batch, plans those cases with the same
+``plan_case`` the per-message path uses, and inserts each table with one multi-row INSERT.
 The group runs in one savepoint; if anything in it fails, the writer falls back to the
 per-message path (each message in its own savepoint), so one bad item still cannot sink the
 batch.  Results are the same as the slow path's.
@@ -12,7 +12,6 @@ batch.  Results are the same as the slow path's.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -24,35 +23,8 @@ from gateway.core.context import GatewayContext
 from gateway.core.messages import InboundMessage, IntakeResult, Intent, Outcome, Status
 from gateway.core.models import (Attachment, AuditEvent, Base, Case, InboundKey, Message, Outbox,
                                  utcnow)
+from gateway.core.plan import plan_case
 from gateway.core.text import normalize
-
-# Insert order follows the foreign keys.
-_ORDER = (Case, Message, Attachment, AuditEvent, Outbox, InboundKey)
-_LINKS = {  # model -> (fk column, relationship attribute)
-    Message: (("case_id", "case"),),
-    Attachment: (("message_id", "message"),),
-    AuditEvent: (("case_id", "case"),),
-    Outbox: (("case_id", "case"), ("message_id", "message")),
-    InboundKey: (("case_id", "case"), ("message_id", "message")),
-}
-
-
-class RowCollector:
-    """Stands in for a Session where only ``add`` is called; anything else is refused."""
-
-    def __init__(self) -> None:
-        self.objects: dict[type, list[Any]] = defaultdict(list)
-
-    def add(self, obj: Any) -> None:
-        self.objects[type(obj)].append(obj)
-
-    def __getattr__(self, name: str) -> Any:
-        raise _NotSimple(f"fast path cannot {name}")
-
-
-class _NotSimple(Exception):
-    pass
-
 
 def existing_keys(s: Session, messages: list[InboundMessage]) -> dict[tuple[str, str, str], InboundKey]:
     """The dedupe ledger rows for every keyed message of the batch, in one query."""
@@ -98,45 +70,39 @@ def free_codes(s: Session, n: int) -> list[str]:
 
 
 def insert_plain(s: Session, ctx: GatewayContext, messages: list[InboundMessage]) -> list[IntakeResult]:
-    """Open one case per message with multi-row INSERTs; caller holds the savepoint."""
-    from gateway.core.cases import open_case  # late: cases imports the writer's helpers
+    """Open one case per message with one multi-row INSERT per table; the caller holds
+    the savepoint.  The rows are the same :func:`~gateway.core.plan.plan_case` gives the
+    per-message path."""
+    now = utcnow()
+    plans = [plan_case(ctx, m, normalize(m.text), code, None, None, now)
+             for m, code in zip(messages, free_codes(s, len(messages)))]
+    case_ids = _insert(s, Case, [p.case for p in plans], returning=True)
+    in_rows, out_rows = [], []
+    for p, case_id in zip(plans, case_ids):
+        in_rows.append({**p.message, "case_id": case_id})
+        if p.ack_message is not None:
+            out_rows.append({**p.ack_message, "case_id": case_id})
+    message_ids = _insert(s, Message, in_rows + out_rows, returning=True)
+    in_ids, out_ids = message_ids[:len(in_rows)], iter(message_ids[len(in_rows):])
+    _insert(s, Attachment, [{**f, "message_id": mid} for p, mid in zip(plans, in_ids) for f in p.attachments])
+    _insert(s, AuditEvent, [{**p.audit, "case_id": cid} for p, cid in zip(plans, case_ids)])
+    _insert(s, Outbox, [{**p.ack_outbox, "case_id": cid, "message_id": next(out_ids)}
+                        for p, cid in zip(plans, case_ids) if p.ack_outbox is not None])
+    _insert(s, InboundKey, [{"channel": m.channel.value, "provider": m.provider,
+                             "external_id": m.external_id, "outcome": Outcome.CREATED.value,
+                             "case_id": cid, "message_id": mid, "created_at": now}
+                            for m, cid, mid in zip(messages, case_ids, in_ids) if m.external_id])
+    return [IntakeResult(Outcome.CREATED, p.case["code"], cid, mid)
+            for p, cid, mid in zip(plans, case_ids, in_ids)]
 
-    collector = RowCollector()
-    drafts = []
-    for msg, code in zip(messages, free_codes(s, len(messages))):
-        draft = open_case(collector, ctx, msg, normalize(msg.text), None, code=code)  # type: ignore[arg-type]
-        if msg.external_id:
-            collector.add(InboundKey(channel=msg.channel.value, provider=msg.provider,
-                                     external_id=msg.external_id, outcome=Outcome.CREATED.value,
-                                     case=draft.case, message=draft.message))
-        drafts.append(draft)
-    for model in _ORDER:
-        objs = collector.objects.get(model, [])
-        if objs:
-            _insert_all(s, model, objs)
-    return [d.result() for d in drafts]
 
-
-def _insert_all(s: Session, model: type[Base], objs: list[Any]) -> None:
-    for fk, rel in _LINKS.get(model, ()):
-        for obj in objs:
-            parent = getattr(obj, rel)
-            if parent is not None:
-                setattr(obj, fk, parent.id)
+def _insert(s: Session, model: type[Base], rows: list[dict[str, Any]], returning: bool = False) -> list[int]:
+    """One multi-row INSERT; with ``returning``, the new ids in the order of ``rows``."""
+    if not rows:
+        return []
     table = model.__table__
-    columns = [c for c in table.columns if not c.primary_key]
-    rows = [{c.key: _value(obj, c) for c in columns} for obj in objs]
-    if model in (Case, Message):  # ids are needed by the rows that point at them
-        ids = s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
-        for obj, new_id in zip(objs, ids):
-            obj.id = new_id
-    else:
-        s.execute(insert(table), rows)
-
-
-def _value(obj: Any, column: Any) -> Any:
-    value = getattr(obj, column.key)
-    if value is None and column.default is not None:
-        default = column.default
-        value = default.arg(None) if default.is_callable else default.arg
-    return value
+    if returning:
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(s.execute(stmt, rows).scalars().all())
+    s.execute(insert(table), rows)
+    return []

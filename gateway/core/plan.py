@@ -1,0 +1,139 @@
+"""What a new case consists of, as plain column values: the one place that decides kind,
+unit, due date, language, stored text and acknowledgement for a new submission.
+
+Both intake paths use it: the per-message path turns a :class:`CasePlan` into ORM objects,
+the batch fast path (``gateway.core.fastpath``) into multi-row INSERTs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from gateway.core.context import GatewayContext
+from gateway.core.messages import InboundMessage, Kind, Status
+from gateway.core.routing import RouteInput, classify, route
+from gateway.core.store import safe_filename
+from gateway.core.text import fold, normalize
+
+_PERSIAN_LETTERS = re.compile("[\u0600-\u06ff]")
+_LATIN_LETTERS = re.compile("[A-Za-z]")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """The parts of a service card that intake needs."""
+
+    code: str
+    unit: str
+    sla_days: int
+
+
+@dataclass(slots=True)
+class CasePlan:
+    """Column values for a new case and the rows that come with it (no ids yet)."""
+
+    case: dict[str, Any]
+    message: dict[str, Any]
+    attachments: list[dict[str, Any]]
+    audit: dict[str, Any]
+    ack_message: dict[str, Any] | None
+    ack_outbox: dict[str, Any] | None
+
+
+def guess_language(text: str, default: str) -> str:
+    """Persian if the text has Persian/Arabic letters, English if only Latin ones."""
+    if _PERSIAN_LETTERS.search(text):
+        return "fa"
+    return "en" if _LATIN_LETTERS.search(text) else default
+
+
+def plan_message(ctx: GatewayContext, msg: InboundMessage, text: str, now: datetime,
+                 put: Callable[[bytes], str] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Values of an inbound message row and its attachment rows.
+
+    A text longer than ``intake.max_text_chars`` is stored cut, and the whole text goes
+    along as ``message.txt`` (stored with ``put``): nothing is lost.
+    """
+    limit = ctx.config.intake.max_text_chars
+    meta = dict(msg.meta)
+    files = [(a.filename, a.content_type, len(a.data), digest, a.inline)
+             for a, digest in zip(msg.attachments, msg.attachment_digests)]
+    if len(text) > limit:
+        if put is None:
+            raise ValueError("an oversize text needs a file store")
+        whole = text.encode("utf-8")
+        files.append(("message.txt", "text/plain; charset=utf-8", len(whole), put(whole), False))
+        meta["truncated_from_chars"] = len(text)
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    message = {"direction": "in", "channel": msg.channel.value, "provider": msg.provider,
+               "external_id": msg.external_id, "sender": msg.sender, "recipient": msg.recipient,
+               "subject": msg.subject, "text": text, "automatic": msg.automatic, "author": None,
+               "meta": meta, "created_at": msg.received_at or now}
+    attachments = [{"filename": safe_filename(name), "size": size, "sha256": digest, "inline": inline,
+                    "content_type": ctype[:127] or "application/octet-stream"}
+                   for name, ctype, size, digest, inline in files]
+    return message, attachments
+
+
+def plan_case(ctx: GatewayContext, msg: InboundMessage, text: str, code: str,
+              service: ServiceInfo | None, related: tuple[int, str] | None, now: datetime,
+              put: Callable[[bytes], str] | None = None) -> CasePlan:
+    """Classify, route, date and acknowledge a new case (pure: no database access)."""
+    cfg = ctx.config
+    subject = msg.subject or ""
+    kind = classify(f"{subject}\n{text}", msg.kind_hint, cfg.intake.kind_keywords)
+    unit = route(RouteInput(kind, msg.channel, msg.recipient, msg.service_code, text),
+                 cfg.routing.rules, cfg.default_unit, cfg.routing.oversight_unit)
+    if kind is not Kind.VIOLATION_REPORT:
+        unit = msg.unit_hint or (service.unit if service else unit)
+    sla_days = service.sla_days if service is not None else cfg.sla.days.get(kind, 10)
+    language = msg.meta.get("language") or guess_language(f"{subject} {text}", cfg.gateway.language)
+    message, attachments = plan_message(ctx, msg, text, now, put)
+    case = {"code": code, "kind": kind.value, "status": Status.ROUTED.value, "channel": msg.channel.value,
+            "contact": msg.sender, "contact_name": msg.sender_name, "unit_code": unit,
+            "service_code": service.code if service else None,
+            "subject": (normalize(subject) or text[:80])[:500], "language": language,
+            "confidential": kind is Kind.VIOLATION_REPORT, "anonymous": msg.sender is None,
+            "related_case_id": related[0] if related else None,
+            "search_text": fold(f"{subject} {text}")[:20000], "created_at": now, "updated_at": now,
+            "due_at": now + timedelta(days=sla_days), "first_response_at": None,
+            "answered_at": None, "closed_at": None}
+    audit = {"actor": "system", "action": "created", "at": now,
+             "detail": {"kind": kind.value, "unit": unit, "channel": msg.channel.value,
+                        "related": related[1] if related else None}}
+    ack_message = ack_outbox = None
+    if msg.acknowledge and msg.sender:
+        ack_message, ack_outbox = plan_ack(ctx, msg, case, now)
+    return CasePlan(case, message, attachments, audit, ack_message, ack_outbox)
+
+
+def plan_ack(ctx: GatewayContext, msg: InboundMessage, case: dict[str, Any],
+             now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The acknowledgement with the tracking code, on the citizen's channel (or the one
+    ``meta["ack_channel"]`` names), threaded to the message it answers."""
+    channel = str(msg.meta.get("ack_channel") or msg.channel.value)
+    lang = case["language"]
+    values = ctx.templates.case_values(SimpleNamespace(**case), lang,
+                                       track_link=ctx.track_link(case["code"]))
+    payload: dict[str, Any] = {"auto_submitted": "auto-replied"}
+    if msg.external_id and channel == msg.channel.value:
+        payload["in_reply_to"] = msg.external_id
+        payload["references"] = [*msg.thread_refs[-20:], msg.external_id]
+    key = ctx.new_key(channel)
+    text = ctx.templates.render("ack", lang, **values)
+    subject = ctx.templates.render("ack_subject", lang, **values)
+    recipient = msg.sender or ""
+    message = {"direction": "out", "channel": channel, "provider": "gateway", "external_id": key,
+               "sender": None, "recipient": recipient, "subject": subject, "text": text,
+               "automatic": False, "author": None, "meta": {"purpose": "ack"}, "created_at": now}
+    outbox = {"channel": channel, "purpose": "ack", "recipient": recipient, "subject": subject,
+              "text": text, "html": None, "language": lang, "payload": payload,
+              "idempotency_key": key, "status": "pending", "attempts": 0, "next_attempt_at": now,
+              "claimed_by": None, "claimed_at": None, "provider_id": None, "last_error": None,
+              "created_at": now, "sent_at": None, "delivered_at": None}
+    return message, outbox
