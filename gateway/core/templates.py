@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import jdatetime
@@ -77,10 +78,15 @@ def format_date(value: datetime | None, language: str, tz: str = "Asia/Tehran") 
     """A date for people: Jalali with Persian digits in Persian, ISO date in English."""
     if value is None:
         return "—" if language == "fa" else "-"
-    local = value.astimezone(ZoneInfo(tz))
+    return _format_day(value.astimezone(ZoneInfo(tz)).date(), language)
+
+
+@lru_cache(maxsize=4096)
+def _format_day(day: date, language: str) -> str:
+    # cached: the Jalali conversion showed up in intake profiles, and days repeat a lot
     if language == "fa":
-        return to_persian_digits(jdatetime.date.fromgregorian(date=local.date()).strftime("%Y/%m/%d"))
-    return local.date().isoformat()
+        return to_persian_digits(jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d"))
+    return day.isoformat()
 
 
 class _Blank(dict[str, str]):
