@@ -51,7 +51,7 @@ async def test_a_service_card_shows_every_field(cards_config, aiohttp_free_clien
         missing = await c.get("/services/999")
     for text in ("شناسهٔ خدمت", "۱۰۰۱۱۰۰۳۱۱۳", "پاسخگویی به شکایات", "رسیدگی به شکایات شهروندان",
                  "حراست و بازرسی", "شرح شکایت", "مدارک مرتبط", "متوسط مدت", "۷", "مهلت رسیدگی", "۱۰",
-                 "رایگان", "email", "منشور حقوق شهروندی"):
+                 "رایگان", "ایمیل، پیامک، درگاه اینترنتی", "منشور حقوق شهروندی"):
         assert text in html, text
     assert '<html lang="en" dir="ltr">' in en and "Required documents" in en and "10011003113" in en
     assert missing.status == 404

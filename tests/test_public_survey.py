@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gateway.core.lookup import track_token
 from gateway.core.models import SurveyInvitation, SurveyResponse

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import phonenumbers
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core.context import GatewayContext
@@ -122,11 +122,13 @@ def public_view(case: Case) -> PublicCase:
 _TRACK_COLUMNS = (Case.code, Case.kind, Case.status, Case.unit_code, Case.service_code,
                   Case.created_at, Case.updated_at, Case.due_at, Case.answered_at,
                   Case.closed_at, Case.id, Case.contact)
+_TRACK_BY_CODE = select(*_TRACK_COLUMNS).where(Case.code == bindparam("code"))  # built once
 
 
-async def case_by_code(s: AsyncSession | AsyncConnection, code: str) -> tuple[PublicCase, int, str | None] | None:
+async def case_by_code(s: AsyncSession | AsyncConnection,
+                       code: str) -> tuple[PublicCase, int, str | None] | None:
     """One indexed SELECT on the unique ``cases.code``: (public view, id, contact)."""
-    row = (await s.execute(select(*_TRACK_COLUMNS).where(Case.code == code))).first()
+    row = (await s.execute(_TRACK_BY_CODE, {"code": code})).first()
     if row is None:
         return None
     return PublicCase(*row[:10]), row[10], row[11]

@@ -84,6 +84,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "free": "رایگان",
         "not_found": "صفحه یافت نشد.",
         "back_services": "بازگشت به فهرست خدمات",
+        "channel_email": "ایمیل", "channel_sms": "پیامک", "channel_voice": "تلفن (صندوق صوتی)",
+        "channel_web": "درگاه اینترنتی",
     },
     "en": {
         "site": "Citizen contact gateway",
@@ -153,6 +155,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "free": "Free",
         "not_found": "Page not found.",
         "back_services": "Back to the service catalogue",
+        "channel_email": "email", "channel_sms": "SMS", "channel_voice": "phone (voice mail)",
+        "channel_web": "web portal",
     },
 }
 

@@ -15,7 +15,7 @@ import hmac
 import json
 import math
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -254,11 +254,12 @@ async def post_request(request: web.Request, ctx: GatewayContext, fmt: str,
     except DatabaseUnavailable:
         raise Open311Error(503, "The service is temporarily unavailable; try again later.") from None
     if result.outcome not in (Outcome.CREATED, Outcome.DUPLICATE) or not result.case_code:
-        raise Open311Error(400, f"The request could not be created ({result.reason or result.outcome.value}).")
+        why = result.reason or result.outcome.value
+        raise Open311Error(400, f"The request could not be created ({why}).")
     lang = ctx.config.gateway.language
+    days = to_persian_digits(str(sv.sla_days)) if lang == "fa" else str(sv.sla_days)
     return respond(fmt, "service_requests", [{
-        "service_request_id": result.case_code,
-        "service_notice": NOTICE[lang].format(days=to_persian_digits(str(sv.sla_days)) if lang == "fa" else sv.sla_days),
+        "service_request_id": result.case_code, "service_notice": NOTICE[lang].format(days=days),
         "account_id": params.get("account_id") or None}])
 
 
@@ -317,7 +318,8 @@ async def get_requests(request: web.Request, ctx: GatewayContext, fmt: str,
             return error_response(fmt, 429, "Too many requests; try again later.", retry_after(wait))
         rows = await open311_requests(ctx, codes=_codes(raw) or ["-"])
         return respond(fmt, "service_requests", [_request_entry(ctx, r) for r in rows])
-    start, end = _parse_w3(params.get("start_date", ""), "start_date"), _parse_w3(params.get("end_date", ""), "end_date")
+    start = _parse_w3(params.get("start_date", ""), "start_date")
+    end = _parse_w3(params.get("end_date", ""), "end_date")
     if start and end and (end < start or end - start > OPEN311_WINDOW):
         raise Open311Error(400, "start_date to end_date may not span more than 90 days")
     if start and not end:

@@ -167,7 +167,7 @@ async def _survey_problem(request: web.Request, reason: str) -> web.Response:
 async def survey_page(request: web.Request) -> web.Response:
     """GET /s/{token}: the Article 9(5) questions."""
     ctx = _ctx(request)
-    async with ctx.db.session() as s:
+    async with ctx.db.read_session() as s:
         try:
             inv = await invitation_for_token(s, ctx, request.match_info["token"])
         except SurveyError as e:
