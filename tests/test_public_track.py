@@ -74,6 +74,12 @@ async def test_the_answer_needs_the_right_contact(ctx, client):
     assert ANSWER not in await r.text()
 
 
+async def test_an_anonymous_case_shows_its_answer_to_the_code_holder(ctx, client):
+    made = await make_case(ctx, sender=None, channel=Channel.WEB, answered=True)
+    r = await client.get("/track", params={"code": made.code})
+    assert r.status == 200 and ANSWER in await r.text()
+
+
 async def test_email_contacts_compare_case_insensitively(ctx, client):
     made = await make_case(ctx, sender="Sara.Karimi@Example.IR", channel=Channel.EMAIL, answered=True)
     r = await client.post("/track", data={"code": made.code, "contact": "sara.karimi@example.ir"})

@@ -144,7 +144,8 @@ async def answer_text(s: AsyncSession | AsyncConnection, case_id: int) -> str | 
 
 async def track_case(ctx: GatewayContext, code: str, contact: str | None = None,
                      token: str | None = None) -> TrackResult:
-    """Look a (parsed, valid) code up; give the answer only to a proven caller.
+    """Look a (parsed, valid) code up; give the answer only to a proven caller (or to the
+    code holder of an anonymous case, which has no contact to prove).
 
     With a contact, the unknown-code path and the wrong-contact path both run the SELECT,
     the normalisation and :func:`contact_matches`, and answer alike."""
@@ -157,8 +158,11 @@ async def track_case(ctx: GatewayContext, code: str, contact: str | None = None,
         signed = verify_track_token(ctx, code, token) if token else False
         if found is None:
             return TrackResult(None)
-        view, case_id, _ = found
-        proved = matched or signed
+        view, case_id, case_contact = found
+        # An anonymous citizen (no email or number on the case: a voice call without caller
+        # id, an anonymous web report) has nothing but the code to prove with, so for such
+        # cases the code alone shows the answer (the code is 1 in 10^9 and rate limited).
+        proved = matched or signed or case_contact is None
         answer = await answer_text(s, case_id) if proved and view.answered_at else None
         return TrackResult(view, answer, proved)
 
