@@ -46,14 +46,14 @@ class IntakeWriter:
         self.ctx = ctx
         self.batch_max = batch_max or ctx.config.intake.batch_max
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.batches = 0  # for metrics and benchmarks
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
         self._sessionmaker: sessionmaker[Session] | None = None
 
     async def submit(self, message: InboundMessage) -> IntakeResult:
         """Hand one message to the writer; return once its transaction has committed."""
-        if self._task is None or self._task.done():
+        if not any(not t.done() for t in self._tasks):
             raise DatabaseUnavailable("intake writer is not running")
         # Files first (content-addressed, fsynced): a committed row never points at nothing.
         message.attachment_digests = [await self.ctx.store.put(a.data) for a in message.attachments]
@@ -63,17 +63,21 @@ class IntakeWriter:
         return await asyncio.shield(future)
 
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="intake-writer")
+        """Start the one writer task.  (Several concurrent writers were tried on PostgreSQL:
+        no gain with a closed loop of clients, and two texts from one number could then
+        open two cases, since neither transaction sees the other's uncommitted case.)"""
+        if not any(not t.done() for t in self._tasks):
+            self._tasks = [asyncio.create_task(self._run(), name="intake-writer")]
 
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
-        if self._task is None:
+        if not self._tasks:
             return
         await self._queue.join()
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         self._executor.shutdown(wait=True)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
 

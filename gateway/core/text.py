@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
 ARABIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
@@ -48,7 +49,16 @@ def normalize(text: str, *, ascii_digits: bool = False) -> str:
 
 def fold(text: str) -> str:
     """A search key: normalised, ASCII digits, lower case, ZWNJ as a space."""
+    if len(text) <= 4096:
+        return _fold_cached(text)  # intake folds the same text for kind, unit and search
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     return normalize(text, ascii_digits=True).replace("\u200c", " ").casefold()
+
+
+_fold_cached = lru_cache(maxsize=512)(_fold)
 
 
 def first_word(text: str) -> str:
