@@ -1,0 +1,322 @@
+"""``core.spool``: store first, process after (DESIGN.md section 2, the edge spool).
+
+:class:`SpoolWriter` group-commits raw inbound requests into ``InboundSpool``: concurrent
+``put`` calls share one transaction (one multi-row ``INSERT … ON CONFLICT DO NOTHING``), and
+each caller is answered only after that commit, so "acknowledged" still means "durable".
+A failed commit raises :class:`DatabaseUnavailable` to every caller of the batch.
+
+:class:`SpoolDrainer` turns pending rows into cases afterwards: it parses each row, submits
+the messages concurrently to ``ctx.intake`` (so they share its group commits) and marks rows
+``processed`` only after intake answered.  A crash in between leaves rows ``pending``; they
+are replayed on the next pass and intake's dedupe on (channel, provider, external id) makes
+the replay harmless.  A row whose parse raises becomes ``failed`` with the error (raw kept);
+a parse that returns None (dropped on purpose, e.g. a rate limit) marks it ``skipped``.
+
+One process drains a channel at a time: the drainer holds the lease ``spool:<channel>``
+(``ctx.state.acquire``, renewed every third of its life) rather than ``SKIP LOCKED``
+claims, which would need a claim column or a transaction held across intake.  Other
+processes only put rows; the holder finds them at its next poll.  A stall longer than the
+lease could let two processes submit the same rows: intake's dedupe absorbs that too.
+
+On SQLite both classes run their statements on their own thread with a plain sqlite3
+connection (``Database.writer_sessionmaker``): aiosqlite costs ~0.65 ms per statement here
+against ~0.09 ms.  On PostgreSQL they use the async session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.core.context import GatewayContext
+from gateway.core.db import DatabaseUnavailable
+from gateway.core.messages import InboundMessage, IntakeResult
+from gateway.core.models import InboundSpool, utcnow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Parsed = InboundMessage | None
+Parse = Callable[[bytes, dict[str, Any]], Parsed | Awaitable[Parsed]]
+OnResult = Callable[[int, InboundMessage, IntakeResult], Awaitable[None] | None]
+LEASE_SECONDS = 30.0
+_OFF = {"synchronize_session": False}
+
+
+def wake_key(channel: str) -> str:
+    """The ``ctx.extras`` slot where a channel's drainer leaves its wake-up event."""
+    return f"spool-wake:{channel}"
+
+
+class _Runner:
+    """Runs ``fn(session)`` in one committed transaction on the right connection."""
+
+    def __init__(self, ctx: GatewayContext, name: str) -> None:
+        self.ctx, self.name = ctx, name
+        self._maker: sessionmaker[Session] | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=name) if ctx.db.is_sqlite else None
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        if self._pool is None:
+            async with self.ctx.db.sessionmaker() as s, s.begin():
+                return await s.run_sync(fn)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._sync, fn)
+
+    def _sync(self, fn: Callable[[Session], T]) -> T:
+        if self._maker is None:
+            self._maker = self.ctx.db.writer_sessionmaker()
+        with self._maker() as s, s.begin():
+            return fn(s)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix=self.name)
+
+
+@dataclass(slots=True)
+class _Put:
+    row: dict[str, Any]
+    future: asyncio.Future[tuple[int | None, bool]]
+
+
+def _insert(s: Session, rows: list[dict[str, Any]]) -> list[tuple[int | None, bool]]:
+    """One multi-row insert; a key already stored (or twice in the batch) is a duplicate."""
+    out: list[tuple[int | None, bool] | None] = [None] * len(rows)
+    first: dict[tuple[str, str], int] = {}
+    keyed, free, twins = [], [], []
+    for i, r in enumerate(rows):
+        key = (r["source"], r["external_id"])
+        if r["external_id"] is None:
+            free.append(i)
+        elif key in first:
+            twins.append((i, first[key]))
+        else:
+            first[key] = i
+            keyed.append(i)
+    if keyed:
+        ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = (ins(InboundSpool).values([rows[i] for i in keyed]).on_conflict_do_nothing()
+                .returning(InboundSpool.id, InboundSpool.source, InboundSpool.external_id))
+        got = {(src, ext): sid for sid, src, ext in s.execute(stmt)}
+        for i in keyed:
+            sid = got.get((rows[i]["source"], rows[i]["external_id"]))
+            out[i] = (sid, sid is None)
+    if free:
+        ids = s.execute(insert(InboundSpool).returning(InboundSpool.id, sort_by_parameter_order=True),
+                        [rows[i] for i in free]).scalars().all()
+        for i, sid in zip(free, ids):
+            out[i] = (sid, False)
+    for i, j in twins:
+        out[i] = (out[j] or (None, True))[0], True
+    return [r or (None, True) for r in out]
+
+
+class SpoolWriter:
+    """The group-commit writer of one channel's spool; ``start()`` before ``put``."""
+
+    def __init__(self, ctx: GatewayContext, channel: str, batch_max: int = 500) -> None:
+        self.ctx, self.channel, self.batch_max = ctx, channel, batch_max
+        self._queue: asyncio.Queue[_Put] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._runner = _Runner(ctx, f"spool-writer-{channel}")
+        self.batches = 0  # commits so far (tests, metrics, benchmarks)
+
+    async def put(self, raw: bytes, source: str, external_id: str | None,
+                  envelope: dict[str, Any]) -> tuple[int | None, bool]:
+        """Keep one raw input; return (spool id, duplicate?) once it is committed.
+
+        A duplicate (same channel, source and external id) gets (None, True), or the id of
+        its twin when both came in the same batch."""
+        if self._task is None or self._task.done():
+            raise DatabaseUnavailable(f"{self.channel} spool writer is not running")
+        row = {"channel": self.channel, "source": source, "external_id": external_id, "raw": raw,
+               "envelope": envelope, "status": "pending", "attempts": 0, "created_at": utcnow()}
+        future: asyncio.Future[tuple[int | None, bool]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Put(row, future))
+        return await asyncio.shield(future)  # a caller that gives up must not cancel the batch
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"spool-writer-{self.channel}")
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+        self._runner.close()
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[_Put]) -> None:
+        try:
+            results = await self._runner.run(partial(_insert, rows=[p.row for p in batch]))
+        except Exception as e:  # noqa: BLE001 - the commit failed: nobody is acknowledged
+            log.error("%s spool batch of %d failed to commit: %s", self.channel, len(batch), type(e).__name__)
+            error = DatabaseUnavailable(str(e)[:200])
+            error.__cause__ = e
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(error)
+            return
+        self.batches += 1
+        for p, result in zip(batch, results):
+            if not p.future.done():
+                p.future.set_result(result)
+        wake = self.ctx.extras.get(wake_key(self.channel))
+        if wake is not None:
+            wake.set()  # the drainer starts now, not at its next poll
+
+
+def _pending(s: Session, channel: str, limit: int) -> list[tuple[int, bytes, dict[str, Any]]]:
+    rows = s.execute(select(InboundSpool.id, InboundSpool.raw, InboundSpool.envelope).where(
+        InboundSpool.channel == channel, InboundSpool.status == "pending")
+        .order_by(InboundSpool.id).limit(limit))
+    return [(sid, raw, dict(envelope or {})) for sid, raw, envelope in rows]
+
+
+def _mark(s: Session, done: list[int], skipped: list[int], failed: list[tuple[int, str]]) -> None:
+    now, attempts = utcnow(), InboundSpool.attempts + 1
+    for ids, status in ((done, "processed"), (skipped, "skipped")):
+        if ids:
+            s.execute(update(InboundSpool).where(InboundSpool.id.in_(ids)).execution_options(**_OFF)
+                      .values(status=status, processed_at=now, attempts=attempts))
+    for sid, error in failed:
+        s.execute(update(InboundSpool).where(InboundSpool.id == sid).execution_options(**_OFF)
+                  .values(status="failed", error=error, processed_at=now, attempts=attempts))
+
+
+class SpoolDrainer:
+    """Turns one channel's pending spool rows into intake submissions (see module doc)."""
+
+    def __init__(self, ctx: GatewayContext, channel: str, parse: Parse, on_result: OnResult | None = None,
+                 *, batch: int = 500, poll_seconds: float = 2.0) -> None:
+        self.ctx, self.channel, self.parse, self.on_result = ctx, channel, parse, on_result
+        self.batch, self.poll_seconds = batch, poll_seconds
+        self.lease, self.holder = f"spool:{channel}", f"{ctx.dispatcher.name}:spool:{channel}"
+        self._event = ctx.extras.setdefault(wake_key(channel), asyncio.Event())
+        self._lock = asyncio.Lock()
+        self._runner = _Runner(ctx, f"spool-drainer-{channel}")
+        self._task: asyncio.Task[None] | None = None
+        self._renew_at = self._retry_at = 0.0
+        self.passes = 0  # drain passes that held the lease (tests, metrics)
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def start(self) -> None:
+        """Drain what is pending now (rows left by a crash too), then on every wake-up."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name=f"spool-drainer-{self.channel}")
+
+    async def stop(self) -> None:
+        """Stop (a pass cut short is replayed later) and give up the lease."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._renew_at:
+            self._renew_at = 0.0
+            try:
+                await self.ctx.state.release(self.lease, self.holder)
+            except Exception:  # noqa: BLE001 - it expires on its own
+                log.warning("could not release the %s spool lease", self.channel)
+        self._runner.close()
+
+    async def _loop(self) -> None:
+        while True:
+            self._event.clear()
+            try:
+                if await self.run_once() >= self.batch:
+                    continue  # more is waiting
+            except Exception as e:  # noqa: BLE001 - database down: rows stay pending, try later
+                log.warning("%s spool drain failed: %s", self.channel, type(e).__name__)
+                await asyncio.sleep(self.poll_seconds)
+                continue
+            try:
+                await asyncio.wait_for(self._event.wait(), self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def _hold(self) -> bool:
+        now = time.monotonic()
+        if now < self._renew_at:
+            return True
+        if now < self._retry_at:
+            return False
+        if await self.ctx.state.acquire(self.lease, self.holder, LEASE_SECONDS):
+            self._renew_at = now + LEASE_SECONDS / 3
+            return True
+        self._renew_at, self._retry_at = 0.0, now + self.poll_seconds
+        return False
+
+    async def run_once(self) -> int:
+        """One pass over up to ``batch`` pending rows; return how many rows it settled.
+
+        Raises DatabaseUnavailable (after marking the rest) when intake could not commit."""
+        async with self._lock:
+            if not await self._hold():
+                return 0
+            rows = await self._runner.run(partial(_pending, channel=self.channel, limit=self.batch))
+            self.passes += 1
+            jobs: list[tuple[int, InboundMessage]] = []
+            skipped: list[int] = []
+            failed: list[tuple[int, str]] = []
+            for sid, raw, envelope in rows:
+                try:
+                    parsed = self.parse(raw, envelope)
+                    msg = await parsed if inspect.isawaitable(parsed) else parsed
+                except Exception as e:  # noqa: BLE001 - keep the raw input for a replay
+                    log.warning("%s spool row %d does not parse: %s", self.channel, sid, type(e).__name__)
+                    failed.append((sid, f"{type(e).__name__}: {e}"[:500]))
+                    continue
+                (skipped.append(sid) if msg is None else jobs.append((sid, msg)))
+            results = await asyncio.gather(*(self.ctx.intake.submit(m) for _, m in jobs),
+                                           return_exceptions=True)
+            done, unavailable = [], 0
+            for (sid, msg), result in zip(jobs, results):
+                if isinstance(result, DatabaseUnavailable):
+                    unavailable += 1  # stays pending
+                elif isinstance(result, BaseException):
+                    failed.append((sid, f"intake: {type(result).__name__}: {result}"[:500]))
+                else:
+                    done.append(sid)
+                    await self._report(sid, msg, result)
+            await self._runner.run(partial(_mark, done=done, skipped=skipped, failed=failed))
+            if unavailable:
+                raise DatabaseUnavailable(f"{unavailable} {self.channel} spool rows left pending")
+            return len(rows)
+
+    async def _report(self, sid: int, msg: InboundMessage, result: IntakeResult) -> None:
+        if self.on_result is None:
+            return
+        try:
+            out = self.on_result(sid, msg, result)
+            if inspect.isawaitable(out):
+                await out
+        except Exception:  # noqa: BLE001 - a hook must not undo a committed case
+            log.exception("%s spool on_result hook failed", self.channel)

@@ -1,0 +1,180 @@
+"""core.spool: group-committed raw input, and the drainer that turns it into cases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from gateway.core import spool
+from gateway.core.context import GatewayContext
+from gateway.core.db import DatabaseUnavailable
+from gateway.core.messages import Channel, InboundMessage, IntakeResult, Outcome
+from gateway.core.models import Case, InboundSpool
+from gateway.core.spool import SpoolDrainer, SpoolWriter
+
+CHANNEL = "sms"
+
+
+def raw(i: int, text: str = "شکایت از تاخیر اتوبوس") -> bytes:
+    return json.dumps({"id": f"ext-{i}", "from": f"+98912{i:07d}", "text": text}, ensure_ascii=False).encode()
+
+
+def parse(data: bytes, envelope: dict[str, Any]) -> InboundMessage | None:
+    """The test channel's parser: JSON in; "skip" texts are dropped; "boom" texts fail."""
+    fields = json.loads(data)
+    if fields["text"] == "boom":
+        raise ValueError("cannot parse this row")
+    if fields["text"] == "skip":
+        return None
+    return InboundMessage(Channel.SMS, fields["text"], external_id=fields["id"], provider="test",
+                          sender=fields["from"])
+
+
+@pytest_asyncio.fixture
+async def writer(ctx: GatewayContext) -> AsyncIterator[SpoolWriter]:
+    w = SpoolWriter(ctx, CHANNEL)
+    w.start()
+    yield w
+    await w.stop()
+
+
+async def rows(ctx: GatewayContext) -> list[InboundSpool]:
+    async with ctx.db.session() as s:
+        return list((await s.execute(select(InboundSpool).order_by(InboundSpool.id))).scalars())
+
+
+async def case_count(ctx: GatewayContext) -> int:
+    async with ctx.db.session() as s:
+        return (await s.execute(select(func.count()).select_from(Case))).scalar_one()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20) -> Any:
+    """Poll until ``check`` is truthy (waits for the drainer task; not a speed test)."""
+    for _ in range(int(timeout / 0.05)):
+        if value := await check():
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+async def test_concurrent_puts_share_commits(ctx: GatewayContext, writer: SpoolWriter) -> None:
+    results = await asyncio.gather(*(writer.put(raw(i), "kannel", f"ext-{i}", {"n": i}) for i in range(80)))
+    ids = [sid for sid, _ in results]
+    assert not any(dup for _, dup in results) and len(set(ids)) == 80 and None not in ids
+    assert writer.batches < 80  # several requests per transaction
+    stored = await rows(ctx)
+    assert [(r.id, r.external_id, r.envelope["n"], r.status) for r in stored] == \
+        [(ids[i], f"ext-{i}", i, "pending") for i in range(80)]
+
+
+async def test_puts_without_external_id_are_all_kept(ctx: GatewayContext, writer: SpoolWriter) -> None:
+    results = await asyncio.gather(*(writer.put(raw(i), "kannel", None, {"n": i}) for i in range(10)))
+    by_id = {r.id: r for r in await rows(ctx)}
+    assert [by_id[sid].envelope["n"] for sid, dup in results if not dup] == list(range(10))
+
+
+async def test_duplicate_external_id_is_one_row(ctx: GatewayContext, writer: SpoolWriter) -> None:
+    same = await asyncio.gather(*(writer.put(raw(1), "kannel", "dup-1", {}) for _ in range(5)))
+    later = await writer.put(raw(1), "kannel", "dup-1", {})
+    other_source = await writer.put(raw(1), "generic", "dup-1", {})
+    assert [dup for _, dup in same].count(False) == 1 and later == (None, True)
+    assert other_source[1] is False  # the key is (channel, source, external id)
+    assert [(r.source, r.external_id) for r in await rows(ctx)] == [("kannel", "dup-1"), ("generic", "dup-1")]
+
+
+async def test_failed_commit_answers_every_caller_unavailable(ctx: GatewayContext, writer: SpoolWriter,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    real = spool._insert
+
+    def insert_then_fail(s: Session, rows: list[dict[str, Any]]) -> Any:
+        real(s, rows)  # the rows are written, then the transaction dies before its commit
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+    monkeypatch.setattr(spool, "_insert", insert_then_fail)
+    results = await asyncio.gather(*(writer.put(raw(i), "kannel", f"f-{i}", {}) for i in range(20)),
+                                   return_exceptions=True)
+    assert all(isinstance(r, DatabaseUnavailable) for r in results)
+    assert await rows(ctx) == []
+    monkeypatch.setattr(spool, "_insert", real)
+    assert (await writer.put(raw(1), "kannel", "f-1", {}))[1] is False  # the retry is stored
+
+
+async def test_drainer_crash_before_marking_replays_exactly_once(ctx: GatewayContext, writer: SpoolWriter,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(5):
+        await writer.put(raw(i), "kannel", f"ext-{i}", {})
+    real_mark = spool._mark
+
+    def crash(s: Session, **kw: Any) -> None:
+        raise OperationalError("UPDATE", {}, Exception("process killed"))
+    monkeypatch.setattr(spool, "_mark", crash)
+    first = SpoolDrainer(ctx, CHANNEL, parse)
+    with pytest.raises(OperationalError):
+        await first.run_once()  # intake committed the cases, the rows were never marked
+    assert await case_count(ctx) == 5 and {r.status for r in await rows(ctx)} == {"pending"}
+    await first.stop()
+
+    monkeypatch.setattr(spool, "_mark", real_mark)
+    outcomes: list[Outcome] = []
+    restarted = SpoolDrainer(ctx, CHANNEL, parse, lambda sid, msg, res: outcomes.append(res.outcome))
+    restarted.start()  # drains what the crash left pending, without any new put
+    try:
+        await eventually(lambda: _all_settled(ctx))
+    finally:
+        await restarted.stop()
+    assert outcomes == [Outcome.DUPLICATE] * 5  # the replay found every case: none twice
+    assert await case_count(ctx) == 5
+    assert {(r.status, r.attempts) for r in await rows(ctx)} == {("processed", 1)}
+
+
+async def _true(value: Any) -> bool:
+    return bool(value)
+
+
+async def _all_settled(ctx: GatewayContext) -> bool:
+    stored = await rows(ctx)
+    return bool(stored) and all(r.status != "pending" for r in stored)
+
+
+async def test_parse_failure_keeps_the_row_failed(ctx: GatewayContext, writer: SpoolWriter) -> None:
+    await writer.put(raw(1), "kannel", "ok-1", {})
+    await writer.put(raw(2, "boom"), "kannel", "bad-2", {})
+    await writer.put(raw(3, "skip"), "kannel", "skip-3", {})
+    assert await SpoolDrainer(ctx, CHANNEL, parse).run_once() == 3
+    ok, bad, skipped = await rows(ctx)
+    assert (ok.status, skipped.status, bad.status) == ("processed", "skipped", "failed")
+    assert bad.error == "ValueError: cannot parse this row" and bad.raw == raw(2, "boom")
+    assert await case_count(ctx) == 1
+
+
+async def test_drainer_is_woken_by_each_commit(ctx: GatewayContext, writer: SpoolWriter) -> None:
+    seen: list[tuple[str | None, IntakeResult]] = []
+
+    async def record(sid: int, msg: InboundMessage, result: IntakeResult) -> None:
+        seen.append((msg.external_id, result))
+    drainer = SpoolDrainer(ctx, CHANNEL, parse, record, poll_seconds=3600)  # no polling to rely on
+    drainer.start()
+    try:
+        await eventually(lambda: _true(drainer.passes))  # the first (empty) pass is over
+        await asyncio.gather(*(writer.put(raw(i), "kannel", f"ext-{i}", {}) for i in range(30)))
+        await eventually(lambda: _all_settled(ctx))
+    finally:
+        await drainer.stop()
+    assert sorted(e for e, _ in seen) == sorted(f"ext-{i}" for i in range(30))
+    assert all(r.outcome is Outcome.CREATED for _, r in seen) and await case_count(ctx) == 30
+
+
+async def test_one_process_drains_a_channel(ctx: GatewayContext, writer: SpoolWriter) -> None:
+    await writer.put(raw(1), "kannel", "l-1", {})
+    assert await ctx.state.acquire("spool:sms", "another-process", 60)
+    assert await SpoolDrainer(ctx, CHANNEL, parse).run_once() == 0
+    assert [r.status for r in await rows(ctx)] == ["pending"]
+    await ctx.state.release("spool:sms", "another-process")
+    assert await SpoolDrainer(ctx, CHANNEL, parse).run_once() == 1
