@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 from sqlalchemy import insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -128,12 +130,13 @@ async def lookups(url: str, fresh, total: int = 1_000_000, samples: int = 2000) 
                                  "updated_at": now})
                     if len(codes) < samples:
                         codes.append(code)
-                async with ctx.db.engine.begin() as conn:
-                    await conn.execute(insert(Case).prefix_with("OR IGNORE" if ctx.db.is_sqlite else ""), rows)
+                dialect_insert = sqlite_insert if ctx.db.is_sqlite else pg_insert
+                async with ctx.db.engine.begin() as conn:  # random codes clash now and then: skip those
+                    await conn.execute(dialect_insert(Case).on_conflict_do_nothing(), rows)
             print(f"    loaded {total:,} cases in {time.perf_counter() - t0:.0f}s")
 
             async def ours(code: str) -> None:
-                async with ctx.db.session() as s:
+                async with ctx.db.read_session() as s:  # parse (any digit script) + ORM read
                     (await s.execute(select(Case).where(Case.code == tracking.parse(code)))).scalar_one_or_none()
 
             async def bare(code: str) -> None:
