@@ -38,6 +38,12 @@ def to_persian_digits(text: str) -> str:
 
 def normalize(text: str, *, ascii_digits: bool = False) -> str:
     """Normalise Persian text: letters, invisible marks, whitespace; ZWNJ kept."""
+    if len(text) <= 4096:
+        return _normalize_cached(text, ascii_digits)  # intake normalises a text several times
+    return _normalize(text, ascii_digits)
+
+
+def _normalize(text: str, ascii_digits: bool) -> str:
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _INVISIBLE.sub("", text.translate(_LETTERS))
     text = _ZWNJ_RUNS.sub("\u200c", text)
@@ -45,6 +51,9 @@ def normalize(text: str, *, ascii_digits: bool = False) -> str:
         text = to_ascii_digits(text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+_normalize_cached = lru_cache(maxsize=1024)(_normalize)
 
 
 def fold(text: str) -> str:

@@ -56,7 +56,7 @@ def is_valid(code: str) -> bool:
 
 def generate() -> str:
     """Make a new random code: first digit 1-9, eight more digits, then the check digit."""
-    body = str(secrets.randbelow(9) + 1) + "".join(str(secrets.randbelow(10)) for _ in range(8))
+    body = str(10**8 + secrets.randbelow(9 * 10**8))  # 9 digits, uniform, first one 1-9
     return body + str(damm_digit(body))
 
 
