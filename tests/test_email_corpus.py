@@ -54,6 +54,7 @@ CASES: dict[str, Expect] = {
     "base64_garbage": Expect(Outcome.CREATED, "گزارش تخلف در اداره", defect="InvalidBase64CharactersDefect"),
     "out_of_office": Expect(Outcome.APPENDED, "out of the office", automatic="auto-submitted"),
     "postfix_bounce": Expect(Outcome.IGNORED, "could not", sender="MAILER-DAEMON@mx.example.org",
+                             sender_name="Mail Delivery System",
                              automatic="auto-submitted", bounce_marks_failed=True),
     "exchange_bounce": Expect(Outcome.IGNORED, "Delivery has failed", sender="postmaster@corp.example.com",
                               automatic="x-ms-exchange-generated-message-source", bounce_marks_failed=True,

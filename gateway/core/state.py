@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.core.db import Database
@@ -109,17 +109,19 @@ class StateStore:
                 row.attempts += 1
 
     async def spool_put_many(self, channel: str, items: list[tuple[bytes, dict[str, Any]]],
-                             *, source: str = "") -> list[int]:
+                             *, source: str = "") -> int:
         """Keep several raw inputs in one transaction (no external id: no dedupe here).
 
-        For edges that group-commit their own acknowledgements (the SMTP spool).
+        For edges that group-commit their own acknowledgements (the SMTP spool).  One
+        executemany INSERT without RETURNING: ~10x cheaper per row than ORM objects.
         """
+        now = utcnow()
+        values = [{"channel": channel, "source": source, "external_id": None, "raw": raw,
+                   "envelope": envelope, "status": "pending", "attempts": 0, "created_at": now}
+                  for raw, envelope in items]
         async with self.db.session() as s:
-            rows = [InboundSpool(channel=channel, source=source, external_id=None, raw=raw,
-                                 envelope=envelope) for raw, envelope in items]
-            s.add_all(rows)
-            await s.flush()
-            return [r.id for r in rows]
+            await s.execute(insert(InboundSpool), values)
+        return len(values)
 
     async def spool_done_many(self, spool_ids: list[int], status: str = "processed") -> None:
         """Mark several spool rows handled in one transaction."""

@@ -34,8 +34,9 @@ class EmailPlugin:
         self.ctx = ctx
         self.holder = ctx.config.gateway.instance_name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.intake = MailIntake(ctx)
-        self.drainer = SpoolDrainer(ctx, self.intake, self.holder)
-        self.spool = SpoolWriter(ctx, on_commit=self.drainer.wake)
+        self.spool = SpoolWriter(ctx)
+        self.drainer = SpoolDrainer(ctx, self.intake, self.holder, busy=self.spool.busy)
+        self.spool.on_commit = self.drainer.wake
         self.smtp: SmtpServer | None = None
         if ctx.config.email.smtp.enabled:
             self.smtp = SmtpServer(ctx.config, SmtpHandler(ctx.config, self.intake, self.spool))

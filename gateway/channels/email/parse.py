@@ -1,8 +1,10 @@
 """Raw RFC 5322 bytes -> :class:`ParsedMail` (pure; never raises on bad input).
 
-The stdlib parser never raises, but reading a header can (STACK_NOTES section 7), so every
-header goes through :func:`header`.  Parse defects are recorded, not fatal.  Text parts are
-decoded by :mod:`charsets` (legacy Persian charsets, unlabelled 8-bit data).
+We parse with the stdlib's ``compat32`` policy and decode the few headers we need
+ourselves (:func:`header`): ``policy.default`` costs ~30x more per mail (DESIGN.md section 2)
+and its lazy header parsing can raise (STACK_NOTES section 7).  Parse defects are recorded,
+not fatal.  Text parts are decoded by :mod:`charsets` (legacy Persian charsets, unlabelled
+8-bit data).
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from __future__ import annotations
 import email
 import re
 from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import getaddresses, parseaddr
 
 from gateway.channels.email.body import html_to_text
@@ -50,27 +51,18 @@ class ParsedMail:
 
 
 def header(msg: Message, name: str) -> str | None:
-    """A header's decoded value, or None; never raises (falls back to the raw value)."""
-    raw = None
-    for key, value in msg.raw_items():
-        if key.lower() == name.lower():
-            raw = value
-            break
-    if raw is None:
-        return None
-    if not isinstance(raw, str) or not raw.isascii() or "=?" in raw:
-        return decode_raw_header(str(raw))
-    try:
-        return str(msg[name])
-    except Exception:  # noqa: BLE001 - IndexError/AttributeError/TypeError from the policy
-        return decode_raw_header(raw)
+    """A header's decoded value (RFC 2047, 8-bit bytes), or None; never raises."""
+    lowered = name.lower()
+    for key, raw in msg.raw_items():  # unparsed: 8-bit bytes are still surrogate escapes
+        if key.lower() == lowered:
+            return decode_raw_header(str(raw))
+    return None
 
 
 def parse_mail(raw: bytes, max_attachment_bytes: int = 10 * 2**20,
                envelope_from: str | None = None) -> ParsedMail:
     """Parse one mail; bad parts degrade to defects and replacement characters."""
-    msg = email.message_from_bytes(raw, policy=policy.default)
-    assert isinstance(msg, EmailMessage)
+    msg = email.message_from_bytes(raw)  # compat32: see the module docstring
     sender_name, sender = _address(header(msg, "From"))
     mail = ParsedMail(
         message_id=_first_id(header(msg, "Message-ID")), sender=sender, sender_name=sender_name,
@@ -119,11 +111,21 @@ def _first_id(value: str | None) -> str | None:
     return found[0][:500] if found else None
 
 
-def _body_part(msg: EmailMessage) -> EmailMessage | None:
-    try:
-        return msg.get_body(preferencelist=("plain", "html"))  # type: ignore[return-value]
-    except Exception:  # noqa: BLE001 - broken structure: use the fallback
-        return None
+def _body_part(msg: Message) -> Message | None:
+    """The text a person wrote: the first inline text/plain leaf, else the first text/html.
+
+    For multipart/alternative and multipart/related this is the plain (or HTML) root, as
+    ``EmailMessage.get_body`` would choose; attachments and forwarded mails are skipped.
+    """
+    if not msg.is_multipart():
+        return msg if msg.get_content_type() in ("text/plain", "text/html") else None
+    leaves = [p for p in _leaves(msg) if (p.get_content_disposition() or "inline") == "inline"
+              and not _has_name(p)]
+    for ctype in ("text/plain", "text/html"):
+        for part in leaves:
+            if part.get_content_type() == ctype:
+                return part
+    return None
 
 
 def _part_text(part: Message) -> tuple[str, bool]:
@@ -169,8 +171,8 @@ def _repair_boundary(data: bytes) -> str | None:
     if m is None:
         return None
     head = b'Content-Type: multipart/mixed; boundary="' + m.group(1).replace(b'"', b"") + b'"\r\n\r\n'
-    inner = email.message_from_bytes(head + data, policy=policy.default)
-    body = _body_part(inner) if isinstance(inner, EmailMessage) and inner.is_multipart() else None
+    inner = email.message_from_bytes(head + data)
+    body = _body_part(inner) if inner.is_multipart() else None
     return _part_text(body)[0] if body is not None else None
 
 
@@ -214,7 +216,7 @@ def _as_bytes(part: Message) -> bytes:
 
 def _forwarded_text(inner: Message) -> str:
     lines = [f"{h}: {v}" for h in ("From", "Date", "Subject") if (v := header(inner, h))]
-    body = _body_part(inner) if isinstance(inner, EmailMessage) else None
+    body = _body_part(inner)
     text = _part_text(body)[0] if body is not None else _fallback_text(inner)
     return "\n".join(lines) + "\n\n" + text
 

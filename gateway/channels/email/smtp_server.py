@@ -66,8 +66,8 @@ class SmtpHandler:
                     log.warning("direct ingest failed (%s); spooling for replay", type(e).__name__)
             if self.spool is None:
                 raise DatabaseUnavailable("no spool")
-            spool_id = await self.spool.put(raw, env)
-            return REPLY["stored"].format(ref=f"spool-{spool_id}")
+            await self.spool.put(raw, env)
+            return REPLY["stored"].format(ref="queued")
         except Exception as e:  # noqa: BLE001 - nothing committed: the client must retry
             log.warning("mail not accepted, answering 451: %s", type(e).__name__)
             return REPLY["try_later"]

@@ -4,7 +4,9 @@
 DATA waiting at that moment goes into one transaction, and each client gets its 250 only
 after that commit.  :class:`SpoolDrainer` (one per deployment, by lease) parses pending rows
 and submits them to ``core.intake``; a row is marked processed only after the intake commit,
-so a crash replays it and the Message-ID dedupe makes the replay harmless.  A mail that
+so a crash replays it and the Message-ID dedupe makes the replay harmless.  While mail is
+pouring in, the drainer yields the CPU to the SMTP edge (small batches, a pause between
+them): a burst is taken in at full speed and parsed in the gaps, then at full speed after.  A mail that
 cannot be parsed stays in the spool as ``failed`` (raw kept for replay) and its sender gets
 a bounce.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +36,7 @@ BOUNCE_TEXT = ("Your message could not be read by the feedback gateway. It has b
 class _Put:
     raw: bytes
     envelope: dict[str, Any]
-    future: asyncio.Future[int]
+    future: asyncio.Future[None]
 
 
 class SpoolWriter:
@@ -43,6 +46,11 @@ class SpoolWriter:
         self.ctx, self.on_commit, self.batch_max = ctx, on_commit, batch_max
         self._queue: asyncio.Queue[_Put] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.last_put = 0.0  # loop time of the latest put (the drainer backs off while recent)
+
+    def busy(self, within: float = 0.25) -> bool:
+        """True while mail is arriving (a put in the last ``within`` seconds)."""
+        return asyncio.get_running_loop().time() - self.last_put < within
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -55,11 +63,13 @@ class SpoolWriter:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    async def put(self, raw: bytes, envelope: dict[str, Any]) -> int:
-        """Return the spool id once the raw mail is committed; raise DatabaseUnavailable."""
+    async def put(self, raw: bytes, envelope: dict[str, Any]) -> None:
+        """Return once the raw mail is committed; raise DatabaseUnavailable."""
         if self._task is None or self._task.done():
             raise DatabaseUnavailable("spool writer is not running")
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.last_put = loop.time()
+        future: asyncio.Future[None] = loop.create_future()
         await self._queue.put(_Put(raw, envelope, future))
         return await asyncio.shield(future)
 
@@ -69,16 +79,16 @@ class SpoolWriter:
             while len(batch) < self.batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                ids = await self.ctx.state.spool_put_many(CHANNEL, [(p.raw, p.envelope) for p in batch])
+                await self.ctx.state.spool_put_many(CHANNEL, [(p.raw, p.envelope) for p in batch])
             except Exception as e:  # noqa: BLE001 - nobody in this batch is acknowledged
                 log.error("spool commit of %d mails failed: %s", len(batch), type(e).__name__)
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(DatabaseUnavailable(type(e).__name__))
             else:
-                for p, spool_id in zip(batch, ids):
+                for p in batch:
                     if not p.future.done():
-                        p.future.set_result(spool_id)
+                        p.future.set_result(None)
                 if self.on_commit is not None:
                     self.on_commit()
             finally:
@@ -90,11 +100,13 @@ class SpoolDrainer:
     """Parse and submit pending spool rows; one drainer at a time holds the lease."""
 
     LEASE = "email:spool-drain"
+    BUSY_BATCH, BUSY_PAUSE = 20, 1.0  # while SMTP is busy: 20 mails per second, at least
 
     def __init__(self, ctx: GatewayContext, intake: MailIntake, holder: str,
-                 batch: int = 200, idle_seconds: float = 1.0) -> None:
+                 batch: int = 200, idle_seconds: float = 1.0,
+                 busy: Callable[[], bool] = lambda: False) -> None:
         self.ctx, self.intake, self.holder = ctx, intake, holder
-        self.batch, self.idle_seconds = batch, idle_seconds
+        self.batch, self.idle_seconds, self.busy = batch, idle_seconds, busy
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.processed = 0
@@ -114,23 +126,26 @@ class SpoolDrainer:
 
     async def _run(self) -> None:
         while True:
+            busy = self.busy()
             try:
-                handled = await self.drain_once()
+                handled = await self.drain_once(self.BUSY_BATCH if busy else self.batch)
             except Exception as e:  # noqa: BLE001 - database hiccup: try again shortly
                 log.warning("spool drain pass failed: %s", type(e).__name__)
                 handled = 0
-            if not handled:
+            if busy:
+                await asyncio.sleep(self.BUSY_PAUSE)
+            elif not handled:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
                 except asyncio.TimeoutError:
                     pass
 
-    async def drain_once(self) -> int:
+    async def drain_once(self, limit: int | None = None) -> int:
         """Handle one batch of pending rows; return how many were finished."""
         if not await self.ctx.state.acquire(self.LEASE, self.holder, ttl_seconds=60):
             return 0
-        rows = await self.ctx.state.spool_pending(CHANNEL, self.batch)
+        rows = await self.ctx.state.spool_pending(CHANNEL, limit or self.batch)
         outcomes = await asyncio.gather(*(self._one(i, raw, env) for i, raw, env in rows))
         done = [i for (i, _, _), ok in zip(rows, outcomes) if ok]
         await self.ctx.state.spool_done_many(done)
