@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.core import tracking  # noqa: E402
 from gateway.core.config import parse_config  # noqa: E402
+from gateway.core.fastpath import fresh_codes  # noqa: E402
 from gateway.core.messages import Channel, InboundMessage  # noqa: E402
 from gateway.core.models import (AuditEvent, Case, InboundKey, Message, Outbox,  # noqa: E402
                                  utcnow)
@@ -75,9 +76,10 @@ async def run_baseline(url: str, n: int, data_dir: str, batch: int = 50) -> floa
         for start in range(0, n, batch):
             now = utcnow()
             idx = range(start, min(n, start + batch))
+            codes = iter(fresh_codes(len(idx)))
             async with ctx.db.engine.begin() as conn:
                 case_ids = (await conn.execute(insert(Case).returning(Case.id, sort_by_parameter_order=True), [
-                    {"code": tracking.generate(), "kind": "complaint", "status": "routed", "channel": "sms",
+                    {"code": next(codes), "kind": "complaint", "status": "routed", "channel": "sms",
                      "contact": f"+98913{i:07d}", "unit_code": "pr", "subject": "s", "language": "fa",
                      "confidential": False, "anonymous": False, "search_text": "x", "created_at": now,
                      "updated_at": now, "due_at": now} for i in idx])).scalars().all()

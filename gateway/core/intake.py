@@ -27,6 +27,10 @@ from gateway.core.models import Case, InboundKey
 log = logging.getLogger(__name__)
 
 
+class _FastPathFailed(Exception):
+    """The batch insert failed; the transaction is rolled back and the batch redone."""
+
+
 def _duplicate(s: Session, seen: InboundKey) -> IntakeResult:
     code = s.get(Case, seen.case_id).code if seen.case_id else None
     return IntakeResult(Outcome.DUPLICATE, code, seen.case_id, seen.message_id,
@@ -101,8 +105,13 @@ class IntakeWriter:
                 outcomes = await asyncio.get_running_loop().run_in_executor(
                     self._executor, self._write_sqlite, messages)
             else:
-                async with self.ctx.db.sessionmaker() as s, s.begin():
-                    outcomes = await s.run_sync(self._process_all, messages)
+                async with self.ctx.db.sessionmaker() as s:
+                    try:
+                        async with s.begin():
+                            outcomes = await s.run_sync(self._process_all, messages, True)
+                    except _FastPathFailed:
+                        async with s.begin():
+                            outcomes = await s.run_sync(self._process_all, messages, False)
         except Exception as e:  # noqa: BLE001 - the commit failed: nobody is acknowledged
             log.error("intake batch of %d failed to commit: %s", len(batch), type(e).__name__)
             error = DatabaseUnavailable(str(e)[:200])
@@ -123,11 +132,21 @@ class IntakeWriter:
     def _write_sqlite(self, messages: list[InboundMessage]) -> list[IntakeResult | BaseException]:
         if self._sessionmaker is None:
             self._sessionmaker = self.ctx.db.writer_sessionmaker()
-        with self._sessionmaker() as s, s.begin():
-            return self._process_all(s, messages)
+        with self._sessionmaker() as s:
+            try:
+                with s.begin():
+                    return self._process_all(s, messages, True)
+            except _FastPathFailed:
+                with s.begin():  # the batch again, every message in its own savepoint
+                    return self._process_all(s, messages, False)
 
-    def _process_all(self, s: Session, messages: list[InboundMessage]) -> list[IntakeResult | BaseException]:
-        """Dedupe the batch, insert its plain new cases in bulk, the rest one by one."""
+    def _process_all(self, s: Session, messages: list[InboundMessage],
+                     fast: bool) -> list[IntakeResult | BaseException]:
+        """Dedupe the batch, insert its plain new cases in bulk, the rest one by one.
+
+        The bulk insert runs first and without a savepoint (two round trips fewer per
+        batch); if it fails it raises :class:`_FastPathFailed`, the caller rolls the
+        transaction back and calls again with ``fast=False``."""
         results: list[IntakeResult | BaseException | None] = [None] * len(messages)
         ledger = fastpath.existing_keys(s, messages)
         first_of: dict[tuple[str, str, str], int] = {}
@@ -154,16 +173,17 @@ class IntakeWriter:
                     senders.add(contact)  # a second text from this number threads: slow path
             else:
                 slow.append(i)
-        if plain:
+        if plain and fast:
             try:
-                with s.begin_nested():
-                    for i, r in zip(plain, fastpath.insert_plain(s, self.ctx, [messages[i] for i in plain])):
-                        results[i] = r
-            except Exception as e:  # noqa: BLE001 - fall back to one savepoint per message
+                for i, r in zip(plain, fastpath.insert_plain(s, self.ctx, [messages[i] for i in plain])):
+                    results[i] = r
+            except Exception as e:  # noqa: BLE001 - redo the batch one savepoint per message
                 if is_unavailable(e):
                     raise
-                log.warning("intake fast path fell back: %s", type(e).__name__)
-                slow = sorted(slow + plain)
+                log.warning("intake fast path failed (%s); the batch is redone per message", type(e).__name__)
+                raise _FastPathFailed from e
+        elif plain:
+            slow = sorted(slow + plain)
         for i in slow:
             results[i] = self._one(s, messages[i])
         for i, j in twins.items():
