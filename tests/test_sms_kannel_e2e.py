@@ -44,8 +44,9 @@ class Rig:
 
 
 @pytest_asyncio.fixture
-async def rig(make_config: Callable[..., Any], tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
+async def rig(make_config: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+              request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+    """Kannel and the gateway; ``spool_first`` unless the test passes False indirectly."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     kannel_dir = tmp_path / "kannel"
@@ -53,6 +54,7 @@ async def rig(make_config: Callable[..., Any], tmp_path: Path,
     peer = KannelPeer(kannel_dir, base)
     monkeypatch.setenv("GW_TEST_KANNEL_PASSWORD", peer.password)
     config = make_config(sms={"provider": "kannel", "numbers": [SHORT_CODE], "max_parts": 3,
+                              "spool_first": getattr(request, "param", True),
                               "kannel": {"sendsms_url": peer.sendsms_url, "username": "gateway",
                                          "password_env": "GW_TEST_KANNEL_PASSWORD",
                                          "sender": SHORT_CODE, "callback_base_url": base}})
@@ -111,17 +113,22 @@ async def test_persian_sms_makes_a_case_and_a_ucs2_ack_that_is_delivered(rig: Ri
     assert await eventually(delivered)
 
 
+@pytest.mark.parametrize("rig", [pytest.param(True, id="spool"), pytest.param(False, id="direct")],
+                         indirect=True)
 async def test_callback_answered_503_once_is_retried_into_one_case(rig: Rig,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    real_submit = rig.ctx.intake.submit
+    """The first commit before the 200 fails (the spool's, or intake's on the direct path)."""
+    spool_first = rig.ctx.config.sms.spool_first
+    target, name = (rig.plugin.inbound.spool, "put") if spool_first else (rig.ctx.intake, "submit")
+    real = getattr(target, name)
     calls: list[str | None] = []
 
-    async def flaky(msg: Any) -> Any:
-        calls.append(msg.external_id)
+    async def flaky(*args: Any) -> Any:
+        calls.append(args[2] if spool_first else args[0].external_id)
         if len(calls) == 1:
             raise DatabaseUnavailable("test: database down once")
-        return await real_submit(msg)
-    monkeypatch.setattr(rig.ctx.intake, "submit", flaky)
+        return await real(*args)
+    monkeypatch.setattr(target, name, flaky)
     await rig.kannel.send_mo(CITIZEN, SHORT_CODE, "پیشنهاد: ایستگاه اتوبوس بیشتر")
     [case] = await eventually(lambda: cases(rig.ctx))
     assert case.kind == "suggestion"

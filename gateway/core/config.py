@@ -154,6 +154,9 @@ class SmsSection(Section):
     follow_up_window_hours: int = Field(72, ge=0)
     new_cases_per_hour: int = Field(10, ge=1)
     replies_per_hour: int = Field(20, ge=1)
+    # store first, process after: a webhook is answered once its raw request is committed
+    # to the spool; a drainer makes the case moments later (false: intake before the 200)
+    spool_first: bool = True
 
 
 class AmiSection(Section):

@@ -2,7 +2,8 @@
 
 Convention: ``providers/<name>.py`` parses the provider's requests into
 :class:`~gateway.channels.sms.parse.IncomingSms` and delivery reports; ``webhook.py``
-applies the abuse limits and submits to ``core.intake``; ``sender.py`` fits replies into
+stores requests in the SMS spool (``core.spool``) and drains them into ``core.intake``
+under the abuse limits (or submits directly with ``sms.spool_first = false``); ``sender.py`` fits replies into
 the segment budget and hands them to the provider's transport.  No module here touches
 the database.
 """
@@ -43,10 +44,13 @@ class SmsPlugin:
         return self._routes
 
     async def start(self) -> None:
+        """The spool writer and drainer (both modes: parked rows are replayed), then pollers."""
+        await self.inbound.start()
         await self.transport.start()
 
     async def stop(self) -> None:
         await self.transport.stop()
+        await self.inbound.stop()
 
 
 def create(ctx: GatewayContext) -> SmsPlugin | None:

@@ -42,6 +42,12 @@ class SlidingWindow:
         """True if one more event fits (does not record it)."""
         return len(self._trim(key)) < self.limit
 
+    def release(self, key: str) -> None:
+        """Take back the latest event of ``key`` (a reserved slot that was not used)."""
+        events = self._events.get(key)
+        if events:
+            events.pop()
+
     def record(self, key: str) -> None:
         """Count one event."""
         self._trim(key).append(self.clock())

@@ -1,11 +1,16 @@
 """The shared inbound edge: every provider parses its request into an :class:`IncomingSms`
-or a delivery report and hands it here; this module applies the abuse limits, submits to
-``core.intake`` and decides the one HTTP status for each outcome.
+or a delivery report and hands it here; this module decides the one HTTP status for each.
+
+Store first, process after (``sms.spool_first``, the default): a valid request is written
+to the SMS spool (``core.spool``, group-committed) and answered 200 once that commit is
+done; the drainer then turns spool rows into :class:`InboundMessage` (``to_inbound``),
+applies the abuse limits and submits them to ``core.intake``.  With ``spool_first = false``
+the request goes through intake before the 200, as before.
 
 Replies (STYLE.md rule 4): stored, duplicate, ignored or rejected by the core -> 200 (a
 provider retries anything else, Kannel even a 404); a request we cannot use -> 400; bad
 signature -> 401; database down -> 503 so the provider retries later.  An unexpected
-error keeps the raw request in the inbound spool for replay and still answers 200.
+intake error on the direct path keeps the request in the spool for replay and answers 200.
 """
 
 from __future__ import annotations
@@ -13,15 +18,34 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
 
 from gateway.channels.sms.limits import FloodReporter, SlidingWindow
 from gateway.channels.sms.parse import BadRequest, IncomingSms, to_inbound
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable
-from gateway.core.messages import Intent, Outcome
+from gateway.core.messages import InboundMessage, IntakeResult, Intent, Outcome
+from gateway.core.spool import SpoolDrainer, SpoolWriter
 
 log = logging.getLogger(__name__)
 OUR_STATUSES = frozenset({"sent", "delivered", "failed"})
+COUNTED = (Outcome.CREATED, Outcome.APPENDED)  # what uses up a number's new-case budget
+
+
+def encode(sms: IncomingSms) -> bytes:
+    """The spool form of an SMS: its parsed fields as JSON (receipt time filled in)."""
+    received = sms.received_at or datetime.now(timezone.utc)
+    return json.dumps({"provider": sms.provider, "id": sms.external_id, "from": sms.sender,
+                       "to": sms.recipient, "text": sms.text, "time": received.isoformat()},
+                      ensure_ascii=False).encode()
+
+
+def decode(raw: bytes) -> IncomingSms:
+    """Back from :func:`encode` (KeyError or ValueError for a row that is not ours)."""
+    d = json.loads(raw)
+    return IncomingSms(provider=d["provider"], external_id=d["id"], sender=d["from"], recipient=d["to"],
+                       text=d["text"], received_at=datetime.fromisoformat(d["time"]) if d.get("time") else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,41 +60,75 @@ class Reply:
 
 
 class SmsInbound:
-    """Limits, intake and delivery reports for all SMS webhooks and pollers."""
+    """Spool, limits, intake and delivery reports for all SMS webhooks and pollers."""
 
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
-        cfg = ctx.config.sms
-        self.new_cases = SlidingWindow(cfg.new_cases_per_hour)
+        self.cfg = ctx.config.sms
+        self.new_cases = SlidingWindow(self.cfg.new_cases_per_hour)
         self.flood = FloodReporter(ctx)
+        self.spool = SpoolWriter(ctx, "sms")
+        self.drainer = SpoolDrainer(ctx, "sms", self.from_spool, self.settled)
 
     async def accept(self, sms: IncomingSms) -> Reply:
-        """Submit one SMS to the core; answer only after it is committed."""
+        """Check one SMS, then store it (spool or intake); answer only after the commit."""
         try:
             msg = to_inbound(sms, self.ctx.config)
         except BadRequest as e:
             return Reply(400, str(e))
-        limited = msg.intent is Intent.SUBMISSION and msg.sender is not None
-        if limited and not self.new_cases.allowed(msg.sender or ""):
-            await self.flood.report(msg.sender or "", "new_cases")
+        if self.cfg.spool_first:
+            try:
+                _, duplicate = await self.spool.put(encode(sms), sms.provider, sms.external_id, {})
+            except DatabaseUnavailable:
+                log.warning("sms from %s not spooled: database unavailable", sms.provider)
+                return Reply(503, "unavailable")
+            return Reply(200, "duplicate" if duplicate else "stored")
+        if not await self.admit(msg):
             return Reply(200, "rate_limited")
         try:
             result = await self.ctx.intake.submit(msg)
         except DatabaseUnavailable:
+            self.settled(0, msg, None)
             log.warning("sms from %s not stored: database unavailable", sms.provider)
             return Reply(503, "unavailable")
         except Exception:  # noqa: BLE001 - never lose a citizen's message: park it
+            self.settled(0, msg, None)
             log.exception("sms intake failed; keeping the raw message for replay")
             return await self._park(sms)
-        if limited and result.outcome in (Outcome.CREATED, Outcome.APPENDED):
-            self.new_cases.record(msg.sender or "")
+        self.settled(0, msg, result)
         return Reply(200, result.outcome.value)
 
+    async def admit(self, msg: InboundMessage) -> bool:
+        """Reserve a slot of the sender's new-case budget; False (reported) when it is spent."""
+        if msg.intent is not Intent.SUBMISSION or msg.sender is None:
+            return True
+        if not self.new_cases.allowed(msg.sender):
+            await self.flood.report(msg.sender, "new_cases")
+            return False
+        self.new_cases.record(msg.sender)
+        return True
+
+    def settled(self, spool_id: int, msg: InboundMessage, result: IntakeResult | None) -> None:
+        """Give back a reserved slot when the message did not open or extend a case."""
+        if msg.intent is Intent.SUBMISSION and msg.sender and (result is None or result.outcome not in COUNTED):
+            self.new_cases.release(msg.sender)
+
+    async def from_spool(self, raw: bytes, envelope: dict[str, Any]) -> InboundMessage | None:
+        """The drainer's parser: a spool row -> message, or None when over the limit."""
+        msg = to_inbound(decode(raw), self.ctx.config)
+        return msg if await self.admit(msg) else None
+
+    async def start(self) -> None:
+        self.spool.start()
+        self.drainer.start()
+
+    async def stop(self) -> None:
+        await self.spool.stop()
+        await self.drainer.stop()
+
     async def _park(self, sms: IncomingSms) -> Reply:
-        raw = json.dumps({"provider": sms.provider, "id": sms.external_id, "from": sms.sender,
-                          "to": sms.recipient, "text": sms.text}, ensure_ascii=False).encode()
         try:
-            await self.ctx.state.spool_put("sms", raw, source=sms.provider, external_id=sms.external_id)
+            await self.ctx.state.spool_put("sms", encode(sms), source=sms.provider, external_id=sms.external_id)
         except Exception:  # noqa: BLE001 - not even the spool: let the provider retry
             return Reply(503, "unavailable")
         return Reply(200, "parked")

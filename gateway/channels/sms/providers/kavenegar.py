@@ -23,7 +23,7 @@ from aiohttp import web
 from gateway.channels.sms.parse import IncomingSms, from_unix, national
 from gateway.channels.sms.providers import HttpClient
 from gateway.channels.sms.sender import SmsOut
-from gateway.channels.sms.webhook import Reply, SmsInbound
+from gateway.channels.sms.webhook import Reply, SmsInbound, encode
 from gateway.core.context import GatewayContext
 from gateway.core.messages import SendResult
 
@@ -119,22 +119,14 @@ class KavenegarTransport:
         return len(entries)
 
     async def poll_inbound(self) -> int:
-        """Fetch unread messages; spool each, then hand to intake; return how many."""
+        """Fetch unread messages, spool each (the provider marks them read), then drain the
+        SMS spool once; return how many spool rows that pass settled."""
         entries = await self.client.call("sms/receive", {"linenumber": self.cfg.sender, "isread": "0"})
         for e in entries:
-            await self.ctx.state.spool_put("sms", json.dumps(e, ensure_ascii=False).encode(),
-                                           source=NAME, external_id=str(e.get("messageid")))
-        handled = 0
-        for spool_id, raw, _ in await self.ctx.state.spool_pending("sms"):
-            e = json.loads(raw)
             sms = IncomingSms(NAME, str(e.get("messageid") or ""), str(e.get("sender") or ""),
-                              str(e.get("receptor") or ""), str(e.get("message") or ""),
-                              from_unix(e.get("date")))
-            reply = await self.inbound.accept(sms)
-            if reply.status != 503:
-                await self.ctx.state.spool_done(spool_id, "processed" if reply.status == 200 else "rejected")
-                handled += 1
-        return handled
+                              str(e.get("receptor") or ""), str(e.get("message") or ""), from_unix(e.get("date")))
+            await self.ctx.state.spool_put("sms", encode(sms), source=NAME, external_id=sms.external_id)
+        return await self.inbound.drainer.run_once()
 
     async def _loop(self, name: str, every: float, step: Any) -> None:
         holder = f"{self.ctx.dispatcher.name}:{name}"
