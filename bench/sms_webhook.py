@@ -2,7 +2,13 @@
 synchronous=FULL, one case + one queued acknowledgement per request) beside a bare aiohttp
 app on the same route that parses the request and stores nothing.  Same run, same client.
 
-    .venv/bin/python bench/sms_webhook.py [--seconds 10] [--connections 50]
+    .venv/bin/python bench/sms_webhook.py [--seconds 10] [--connections 50] [--direct]
+
+``gateway`` is the default store-first edge (the 200 follows the spool commit; the drainer
+makes the cases in the same process); after its run the client watches the database until
+no spool row is pending and prints that drain lag and the case count.  ``--direct`` adds a
+run with ``sms.spool_first = false`` (intake before the 200).  ``GW_BENCH_PACE=<x>`` overrides
+the drainer's pace (0: drain greedily, as fast as intake goes).
 
 Each server runs in its own process; the load client (asyncio + aiohttp, keep-alive, one
 connection per worker) runs in this one.  Every request is a new MO with a unique Kannel
@@ -15,6 +21,7 @@ import argparse
 import asyncio
 import os
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -29,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 TEXT = quote("شکایت درباره آسفالت خیابان ۱۲ و چاله‌های بزرگ جلوی مدرسه")
 
 
-async def serve_gateway(port: int, workdir: str) -> None:
+async def serve_gateway(port: int, workdir: str, spool_first: bool = True) -> None:
     from gateway.channels.sms import create
     from gateway.core.config import parse_config
     from gateway.core.runtime import running_context
@@ -37,11 +44,18 @@ async def serve_gateway(port: int, workdir: str) -> None:
 
     config = parse_config({"gateway": {"database_url": f"sqlite+aiosqlite:///{workdir}/bench.db",
                                        "data_dir": f"{workdir}/var"},
-                           "sms": {"provider": "kannel", "new_cases_per_hour": 1_000_000}}, Path(workdir))
+                           "sms": {"provider": "kannel", "new_cases_per_hour": 1_000_000,
+                                   "spool_first": spool_first}}, Path(workdir))
     async with running_context(config, migrate=True, dispatch=False) as ctx:
         plugin = create(ctx)
         assert plugin is not None
-        await run_app(create_app(ctx, [plugin.routes()]), port)
+        if os.environ.get("GW_BENCH_PACE"):
+            plugin.inbound.drainer.pace = float(os.environ["GW_BENCH_PACE"])
+        await plugin.start()
+        try:
+            await run_app(create_app(ctx, [plugin.routes()]), port)
+        finally:
+            await plugin.stop()
 
 
 async def serve_bare(port: int) -> None:
@@ -110,17 +124,42 @@ async def start_server(kind: str, port: int, workdir: str) -> asyncio.subprocess
     raise RuntimeError(f"{kind} server did not start")
 
 
-async def main(seconds: float, connections: int) -> None:
+def db_counts(path: str) -> tuple[int, int, int]:
+    """(spool rows not processed yet, spool rows, cases) straight from the gateway's SQLite file."""
+    with sqlite3.connect(path, timeout=30) as conn:
+        pending = conn.execute("SELECT count(*) FROM inbound_spool WHERE status != 'processed'").fetchone()[0]
+        return (pending, conn.execute("SELECT count(*) FROM inbound_spool").fetchone()[0],
+                conn.execute("SELECT count(*) FROM cases").fetchone()[0])
+
+
+async def drain_lag(path: str) -> tuple[int, float, int, int]:
+    """(rows pending when the load stopped, seconds until none is, spool rows, cases then)."""
+    start = time.perf_counter()
+    backlog, rows, cases = await asyncio.to_thread(db_counts, path)
+    pending = backlog
+    while pending:
+        await asyncio.sleep(0.02)
+        pending, rows, cases = await asyncio.to_thread(db_counts, path)
+    return backlog, time.perf_counter() - start, rows, cases
+
+
+async def main(seconds: float, connections: int, direct: bool) -> None:
     from tests.peers import free_port
 
-    results = {}
+    results, kinds = {}, ["bare", "gateway"] + (["direct"] if direct else [])
     with tempfile.TemporaryDirectory() as workdir:
-        for kind in ("bare", "gateway"):
+        for kind in kinds:
             port = free_port()
-            proc = await start_server(kind, port, workdir)
+            run_dir = Path(workdir) / kind
+            run_dir.mkdir()
+            proc = await start_server(kind, port, str(run_dir))
             try:
                 await load(port, 1.0, connections)  # warm-up
                 results[kind] = await load(port, seconds, connections)
+                if kind == "gateway":
+                    backlog, lag, rows, cases = await drain_lag(str(run_dir / "bench.db"))
+                    print(f"gateway drain: {backlog} spool rows pending when the load stopped, all drained "
+                          f"{lag * 1000:.0f} ms later; {rows} requests spooled (warm-up included), {cases} cases")
             finally:
                 proc.terminate()
                 await proc.wait()
@@ -135,12 +174,14 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         kind, port = sys.argv[2], int(sys.argv[3])
         try:
-            asyncio.run(serve_bare(port) if kind == "bare" else serve_gateway(port, sys.argv[4]))
+            asyncio.run(serve_bare(port) if kind == "bare"
+                        else serve_gateway(port, sys.argv[4], spool_first=kind == "gateway"))
         except KeyboardInterrupt:
             pass
         sys.exit(0)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--direct", action="store_true", help="also run with sms.spool_first = false")
     args = ap.parse_args()
-    asyncio.run(main(args.seconds, args.connections))
+    asyncio.run(main(args.seconds, args.connections, args.direct))

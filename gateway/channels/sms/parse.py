@@ -25,6 +25,7 @@ from gateway.core.text import first_word, fold, normalize, to_ascii_digits
 STATUS_WORDS = frozenset({"پیگیری", "وضعیت", "status", "track"})
 _SURVEY_DIGITS = re.compile(r"^[1-5](?:[\s,،\-.]*[1-5]){0,4}$")
 _NOT_DIALABLE = re.compile(r"[^\d+]")
+_IR_MOBILE = re.compile(r"^(?:\+98|0098|98|0)(9\d{9})$")  # 09…, +989…, 00989…, 989…
 
 
 class BadRequest(ValueError):
@@ -48,6 +49,9 @@ def normalize_phone(raw: str, region: str = "IR") -> str | None:
     digits = _NOT_DIALABLE.sub("", to_ascii_digits(raw or "").strip())
     if not digits:
         return None
+    mobile = _IR_MOBILE.match(digits) if region == "IR" else None
+    if mobile:  # the usual shape, without phonenumbers' ~30 us parse (same answer)
+        return "+98" + mobile.group(1)
     tries = [digits]
     if not digits.startswith(("+", "0")):
         tries.append("+" + digits)  # "989121234567": country code without the plus
@@ -115,13 +119,20 @@ def _kind_hint(text: str, config: Config) -> Kind | None:
     return None
 
 
-def to_inbound(sms: IncomingSms, config: Config) -> InboundMessage:
-    """Build the core's message from a provider's SMS; raise :class:`BadRequest`."""
+def checked_sender(sms: IncomingSms, config: Config) -> str:
+    """The E.164 sender of a usable SMS; raise :class:`BadRequest` (the only checks
+    :func:`to_inbound` makes, so the store-first edge can refuse a request cheaply)."""
     sender = normalize_phone(sms.sender, config.sms.region)
     if sender is None:
         raise BadRequest("sender is not a phone number")
     if not sms.external_id:
         raise BadRequest("missing message id")
+    return sender
+
+
+def to_inbound(sms: IncomingSms, config: Config) -> InboundMessage:
+    """Build the core's message from a provider's SMS; raise :class:`BadRequest`."""
+    sender = checked_sender(sms, config)
     fields = interpret(sms.text, config)
     return InboundMessage(
         channel=Channel.SMS, provider=sms.provider, external_id=sms.external_id[:200],
