@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -144,20 +145,32 @@ async def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--database", default=None, help="PostgreSQL URL (default: a fresh SQLite file)")
     ap.add_argument("--modes", default="bare,spool,direct")
+    ap.add_argument("--rounds", type=int, default=3, help="paired rounds (every mode once per round)")
     args = ap.parse_args()
-    results: dict[str, dict[str, float]] = {}
-    for mode in args.modes.split(","):
-        if mode == "bare":
-            results[mode] = await bench_bare(args.messages, args.clients)
-        else:
-            results[mode] = await bench_gateway(mode, args.messages, args.clients, args.database)
-        r = results[mode]
-        extra = f", all cases committed after {r['drained_s']:.1f} s ({r['cases_per_s']:.0f} cases/s)" if "drained_s" in r else ""
-        print(f"{mode:7s} {int(r['accepted'])} accepted in {r['seconds']:.2f} s = {r['rate']:.0f} mails/s{extra}", flush=True)
-    if "bare" in results:
-        for mode, r in results.items():
-            if mode != "bare":
-                print(f"{mode}: {100 * r['rate'] / results['bare']['rate']:.0f}% of bare")
+    modes = args.modes.split(",")
+    rates: dict[str, list[float]] = {m: [] for m in modes}
+    ratios: dict[str, list[float]] = {m: [] for m in modes if m != "bare"}
+    for rnd in range(args.rounds):
+        results: dict[str, dict[str, float]] = {}
+        for mode in modes:
+            if mode == "bare":
+                results[mode] = await bench_bare(args.messages, args.clients)
+            else:
+                results[mode] = await bench_gateway(mode, args.messages, args.clients, args.database)
+            r = results[mode]
+            rates[mode].append(r["rate"])
+            extra = (f", all {int(r['accepted'])} cases committed {r['drained_s']:.1f} s after the start"
+                     if "drained_s" in r else "")
+            print(f"round {rnd + 1} {mode:7s} {int(r['accepted'])} accepted in {r['seconds']:.2f} s = "
+                  f"{r['rate']:.0f} mails/s{extra}", flush=True)
+        if "bare" in results:
+            for mode in ratios:
+                ratios[mode].append(results[mode]["rate"] / results["bare"]["rate"])
+    for mode in modes:
+        line = f"{mode}: median {statistics.median(rates[mode]):.0f} mails/s ({min(rates[mode]):.0f}-{max(rates[mode]):.0f})"
+        if mode in ratios and ratios[mode]:
+            line += f", {100 * statistics.median(ratios[mode]):.0f}% of bare (median of paired rounds)"
+        print(line)
 
 
 if __name__ == "__main__":

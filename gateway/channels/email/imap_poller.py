@@ -202,7 +202,14 @@ def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
 
 
 async def _logout(client: aioimaplib.IMAP4) -> None:
+    """LOGOUT politely (ending IDLE first); close the socket whatever happens."""
     try:
+        if client.protocol is not None and client.has_pending_idle():  # cancelled mid-IDLE
+            client.idle_done()
         await asyncio.wait_for(client.logout(), 5)
     except Exception:  # noqa: BLE001 - already gone
         pass
+    finally:
+        transport = getattr(client.protocol, "transport", None)
+        if transport is not None:
+            transport.close()
