@@ -278,3 +278,19 @@ async def test_two_texts_from_one_number_in_one_batch_make_one_case(ctx):
                                      for i in range(3)))
     assert sorted(r.outcome.value for r in results) == ["appended", "appended", "created"]
     assert len({r.case_code for r in results}) == 1
+
+
+async def test_a_bounce_quoting_our_message_id_is_kept_on_the_case(ctx):
+    first = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "سلام", external_id="<c1@x>",
+                                                   provider="email", sender="citizen@x.ir"))
+    async with ctx.db.session() as s:
+        ours = (await s.execute(select(Outbox.idempotency_key).where(Outbox.case_id == first.case_id))).scalar_one()
+    bounce = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "Delivery failed", external_id="<b1@mx>",
+                                                    provider="email", sender="MAILER-DAEMON@mx.example",
+                                                    automatic=True, thread_refs=[ours]))
+    assert bounce.outcome is Outcome.APPENDED and bounce.case_code == first.case_code
+    forged = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "x", external_id="<b2@mx>", provider="email",
+                                                    sender="bot@mx.example", automatic=True,
+                                                    thread_refs=["<not-ours@feedback.example.ir>"]))
+    assert forged.outcome is Outcome.IGNORED
+    assert await count(ctx, Outbox) == 1 and (await get_case(ctx, first.case_code)).status == "routed"

@@ -105,7 +105,13 @@ def find_thread(s: Session, ctx: GatewayContext,
     if msg.thread_refs:
         rows = s.execute(select(Case).join(Message, Message.case_id == Case.id).where(
             Message.direction == "out", Message.external_id.in_(msg.thread_refs[-50:])))
-        candidates += list(rows.scalars().unique())
+        ours = list(rows.scalars().unique())
+        if ours and msg.automatic:
+            # Robot mail that quotes one of our (signed, unguessable) Message-IDs, such as a
+            # bounce from mailer-daemon or an out-of-office reply, is kept on that case;
+            # it is never answered and never reopens it.
+            return ours[0], None
+        candidates += ours
     codes = ([msg.tracking_code] if msg.tracking_code else []) + list(msg.body_codes)
     for raw in codes:
         try:
