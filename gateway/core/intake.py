@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.core.batching import next_batch
 from gateway.core import fastpath
 from gateway.core.cases import process
 from gateway.core.context import GatewayContext
@@ -87,9 +88,7 @@ class IntakeWriter:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await next_batch(self._queue, self.batch_max)
             try:
                 await self._write(batch)
             finally:

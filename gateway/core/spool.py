@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.core.batching import next_batch
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable
 from gateway.core.messages import InboundMessage, IntakeResult
@@ -165,9 +166,7 @@ class SpoolWriter:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await next_batch(self._queue, self.batch_max)
             try:
                 await self._write(batch)
             finally:

@@ -21,6 +21,7 @@ from typing import Any
 
 from gateway.channels.email.inbound import Envelope, MailIntake
 from gateway.channels.email.sender import build_message
+from gateway.core.batching import next_batch
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable, is_unavailable
 from gateway.core.messages import Channel, OutboundMessage
@@ -75,9 +76,7 @@ class SpoolWriter:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await next_batch(self._queue, self.batch_max)
             try:
                 await self.ctx.state.spool_put_many(CHANNEL, [(p.raw, p.envelope) for p in batch])
             except Exception as e:  # noqa: BLE001 - nobody in this batch is acknowledged
