@@ -247,7 +247,7 @@ class RoutingSection(Section):
 
 
 class IntakeSection(Section):
-    batch_max: int = Field(200, ge=1)
+    batch_max: int = Field(64, ge=1)
     max_text_chars: int = Field(20000, ge=100)
     kind_keywords: dict[Kind, list[str]] = {}  # extra words per kind, besides the built-in ones
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway.core.batching import next_batch
 from gateway.core import fastpath
@@ -53,8 +53,6 @@ class IntakeWriter:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.batches = 0  # for metrics and benchmarks
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
-        self._sessionmaker: sessionmaker[Session] | None = None
 
     async def submit(self, message: InboundMessage) -> IntakeResult:
         """Hand one message to the writer; return once its transaction has committed."""
@@ -83,8 +81,6 @@ class IntakeWriter:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        self._executor.shutdown(wait=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
 
     async def _run(self) -> None:
         while True:
@@ -99,18 +95,10 @@ class IntakeWriter:
         messages = [job.message for job in batch]
         outcomes: list[IntakeResult | BaseException]
         try:
-            if self.ctx.db.is_sqlite:
-                # the writer thread owns the one SQLite write connection (see Database)
-                outcomes = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._write_sqlite, messages)
-            else:
-                async with self.ctx.db.sessionmaker() as s:
-                    try:
-                        async with s.begin():
-                            outcomes = await s.run_sync(self._process_all, messages, True)
-                    except _FastPathFailed:
-                        async with s.begin():
-                            outcomes = await s.run_sync(self._process_all, messages, False)
+            try:
+                outcomes = await self.ctx.db.write(partial(self._process_all, messages=messages, fast=True))
+            except _FastPathFailed:  # rolled back: the batch again, one savepoint per message
+                outcomes = await self.ctx.db.write(partial(self._process_all, messages=messages, fast=False))
         except Exception as e:  # noqa: BLE001 - the commit failed: nobody is acknowledged
             log.error("intake batch of %d failed to commit: %s", len(batch), type(e).__name__)
             error = DatabaseUnavailable(str(e)[:200])
@@ -127,17 +115,6 @@ class IntakeWriter:
         dispatcher = getattr(self.ctx, "dispatcher", None)
         if dispatcher is not None:
             dispatcher.wake()  # acknowledgements go out within moments, not at the next poll
-
-    def _write_sqlite(self, messages: list[InboundMessage]) -> list[IntakeResult | BaseException]:
-        if self._sessionmaker is None:
-            self._sessionmaker = self.ctx.db.writer_sessionmaker()
-        with self._sessionmaker() as s:
-            try:
-                with s.begin():
-                    return self._process_all(s, messages, True)
-            except _FastPathFailed:
-                with s.begin():  # the batch again, every message in its own savepoint
-                    return self._process_all(s, messages, False)
 
     def _process_all(self, s: Session, messages: list[InboundMessage],
                      fast: bool) -> list[IntakeResult | BaseException]:
