@@ -119,14 +119,14 @@ class StateStore:
         values = [{"channel": channel, "source": source, "external_id": None, "raw": raw,
                    "envelope": envelope, "status": "pending", "attempts": 0, "created_at": now}
                   for raw, envelope in items]
-        async with self.db.session() as s:
-            await s.execute(insert(InboundSpool), values)
+        # through the shared batch writer (on SQLite: the one writer thread and connection)
+        await self.db.write(lambda s: s.execute(insert(InboundSpool), values))
         return len(values)
 
     async def spool_done_many(self, spool_ids: list[int], status: str = "processed") -> None:
         """Mark several spool rows handled in one transaction."""
         if not spool_ids:
             return
-        async with self.db.session() as s:
-            await s.execute(update(InboundSpool).where(InboundSpool.id.in_(spool_ids)).values(
-                status=status, processed_at=utcnow(), attempts=InboundSpool.attempts + 1))
+        stmt = update(InboundSpool).where(InboundSpool.id.in_(spool_ids)).values(
+            status=status, processed_at=utcnow(), attempts=InboundSpool.attempts + 1)
+        await self.db.write(lambda s: s.execute(stmt))
