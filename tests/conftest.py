@@ -163,3 +163,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
             and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which must run every test: {report.longrepr}"
+
+
+@pytest_asyncio.fixture
+async def sink():  # noqa: ANN201
+    """A real SMTP server (aiosmtpd) on an ephemeral loopback port that keeps what it gets."""
+    from tests.peers.smtp_sink import SmtpSink, start_sink
+    s = SmtpSink()
+    server = await start_sink(s)
+    yield s
+    server.close()
+    await server.wait_closed()

@@ -20,17 +20,8 @@ from gateway.core.messages import Channel, InboundMessage
 from gateway.core.runtime import running_context
 from gateway.web.app import create_app
 from tests.peers.sms_api import FakeSmsApi
-from tests.peers.smtp_sink import SmtpSink, start_sink
+from tests.peers.smtp_sink import SmtpSink
 from tests.test_staff_support import auth, make_staff, send_all
-
-
-@pytest_asyncio.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    s = SmtpSink()
-    server = await start_sink(s)
-    yield s
-    server.close()
-    await server.wait_closed()
 
 
 @pytest_asyncio.fixture

@@ -5,12 +5,10 @@ UTF-8, RTL HTML), relay error mapping against a real SMTP sink, and the .eml fol
 from __future__ import annotations
 
 import email
-from collections.abc import AsyncIterator
 from email import policy
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from gateway.channels.email.sender import EmlFolderSender, SmtpRelaySender, build_message
 from gateway.core.config import EmailOutbound, EmailSection
@@ -18,7 +16,7 @@ from gateway.core.messages import Channel, OutboundMessage, SendStatus
 from gateway.core.outbox import is_our_message_id
 from gateway.core.security import Signer
 from tests.peers import free_port
-from tests.peers.smtp_sink import SmtpSink, start_sink
+from tests.peers.smtp_sink import SmtpSink
 
 SIGNER = Signer(b"k" * 32)
 CFG = EmailSection(from_name="سامانه پاسخگویی", message_id_domain="feedback.example.ir")
@@ -61,15 +59,6 @@ def test_auto_submitted_only_when_asked(payload: dict[str, str], expected: str |
 def test_header_injection_is_flattened() -> None:
     msg = build_message(outbound(subject="hi\r\nBcc: victim@example.org"), CFG)
     assert "\n" not in msg["Subject"] and msg["Bcc"] is None
-
-
-@pytest_asyncio.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    s = SmtpSink()
-    server = await start_sink(s)
-    yield s
-    server.close()
-    await server.wait_closed()
 
 
 @pytest.mark.parametrize("reply,status", [

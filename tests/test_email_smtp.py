@@ -20,7 +20,7 @@ from gateway.core import tracking
 from gateway.core.config import Config
 from gateway.core.models import Case, InboundSpool, Message, Outbox
 from gateway.core.runtime import running_context
-from tests.peers.smtp_sink import SmtpSink, start_sink
+from tests.peers.smtp_sink import SmtpSink
 
 
 def mail(subject: str, body: str, sender: str = "citizen@example.org",
@@ -39,15 +39,6 @@ def send(port: int, msg: EmailMessage | bytes, sender: str = "citizen@example.or
         if isinstance(msg, EmailMessage):
             return c.send_message(msg)
         return c.sendmail(sender, list(rcpts), msg)
-
-
-@pytest_asyncio.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    s = SmtpSink()
-    server = await start_sink(s)
-    yield s
-    server.close()
-    await server.wait_closed()
 
 
 @pytest_asyncio.fixture

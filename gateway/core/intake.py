@@ -17,7 +17,7 @@ from functools import partial
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.core.batching import next_batch
+from gateway.core.batching import serve_batches
 from gateway.core import fastpath
 from gateway.core.cases import process
 from gateway.core.context import GatewayContext
@@ -83,13 +83,7 @@ class IntakeWriter:
         self._tasks = []
 
     async def _run(self) -> None:
-        while True:
-            batch = await next_batch(self._queue, self.batch_max)
-            try:
-                await self._write(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+        await serve_batches(self._queue, self.batch_max, self._write)
 
     async def _write(self, batch: list[_Job]) -> None:
         messages = [job.message for job in batch]

@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from gateway.core.batching import next_batch
+from gateway.core.batching import serve_batches
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable
 from gateway.core.messages import InboundMessage, IntakeResult
@@ -153,13 +153,7 @@ class SpoolWriter:
         self._runner.close()
 
     async def _run(self) -> None:
-        while True:
-            batch = await next_batch(self._queue, self.batch_max)
-            try:
-                await self._write(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+        await serve_batches(self._queue, self.batch_max, self._write)
 
     async def _write(self, batch: list[_Put]) -> None:
         try:
