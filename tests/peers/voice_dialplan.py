@@ -21,19 +21,24 @@ from tests.peers.agi_client import FakeAsterisk
 from tests.peers.ami_sim import AMISim
 
 
-def make_wav(path: Path | None, seconds: float, amplitude: int = 8000, seed: int = 1) -> bytes:
-    """An 8 kHz mono 16-bit WAV (a tone with a little noise); written to ``path`` if given."""
-    rng = random.Random(seed)
-    n = int(seconds * 8000)
-    frames = b"".join(struct.pack("<h", int(amplitude * math.sin(i / 8.0)) + rng.randint(-50, 50)
-                                  if amplitude else 0) for i in range(n))
+def wav_container(frames: bytes) -> bytes:
+    """16-bit mono 8 kHz PCM frames wrapped as a WAV file (what Asterisk's Record writes)."""
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes(frames)
-    data = buf.getvalue()
+    return buf.getvalue()
+
+
+def make_wav(path: Path | None, seconds: float, amplitude: int = 8000, seed: int = 1) -> bytes:
+    """An 8 kHz mono 16-bit WAV (a tone with a little noise); written to ``path`` if given."""
+    rng = random.Random(seed)
+    n = int(seconds * 8000)
+    frames = b"".join(struct.pack("<h", int(amplitude * math.sin(i / 8.0)) + rng.randint(-50, 50)
+                                  if amplitude else 0) for i in range(n))
+    data = wav_container(frames)
     if path is not None:
         path.write_bytes(data)
     return data
