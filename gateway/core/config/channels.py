@@ -1,0 +1,168 @@
+"""Tables of the three channels: email (SMTP, IMAP, outbound), SMS (Kannel, Kavenegar,
+generic webhook) and voice (AMI, FastAGI, callbacks)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from gateway.core.config.base import Section
+from gateway.core.messages import Kind
+
+
+class SmtpAlias(Section):
+    kind: Kind | None = None
+    unit: str | None = None
+
+
+class SmtpSection(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(2525, ge=0, le=65535)
+    hostname: str = "localhost"
+    addresses: list[str] = ["feedback@example.ir"]
+    aliases: dict[str, SmtpAlias] = {}
+    max_message_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # spool: store the raw mail durably, answer 250, parse afterwards (Mailman's design);
+    # direct: parse and commit the case before answering 250.
+    mode: Literal["spool", "direct"] = "spool"
+    timeout_seconds: float = Field(300, gt=0)  # idle client (RFC 5321 section 4.5.3.2)
+
+
+class ImapMailbox(Section):
+    host: str
+    port: int = Field(993, ge=0, le=65535)
+    tls: bool = True
+    username: str
+    password_env: str
+    folder: str = "INBOX"
+    processed_folder: str | None = None
+    poll_seconds: float = Field(60, gt=0)
+    ca_file: str | None = None
+    idle: bool = True  # use IMAP IDLE when the server offers it
+    timeout_seconds: float = Field(60, gt=0)
+    fetch_batch: int = Field(100, ge=1)
+
+
+class EmailOutbound(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=0, le=65535)
+    starttls: bool = False
+    username: str = ""
+    password_env: str = ""
+    from_address: str = "feedback@example.ir"
+    timeout_seconds: float = Field(30, gt=0)
+    ca_file: str | None = None
+
+
+class EmailSection(Section):
+    from_address: str = "feedback@example.ir"
+    from_name: str = ""
+    message_id_domain: str = "feedback.example.ir"
+    smtp: SmtpSection = SmtpSection()
+    imap: list[ImapMailbox] = []
+    outbound: EmailOutbound | None = None  # omitted: write .eml files under data_dir
+    auto_reply_cap: int = Field(10, ge=1)
+    auto_reply_window_minutes: int = Field(10, ge=1)
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, gt=0)  # larger ones are noted, not kept
+
+
+class KannelSection(Section):
+    sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    username: str = "gateway"
+    password_env: str = "GATEWAY_KANNEL_PASSWORD"
+    sender: str = "30001234"
+    smsc: str | None = None
+    timeout_seconds: float = Field(10, gt=0)
+    dlr_mask: int = Field(31, ge=0, le=31)  # 1 delivered, 2 undelivered, 4 buffered, 8 SMSC ack, 16 nack
+    callback_base_url: str | None = None  # how Kannel reaches our dlr-url; default gateway.public_base_url
+    callback_token_env: str = ""  # optional: MO callbacks must carry token=<value of this variable>
+
+
+class KavenegarSection(Section):
+    api_url: str = "https://api.kavenegar.com"  # REST base; the key goes in the path (redacted in logs)
+    api_key_env: str = "GATEWAY_KAVENEGAR_KEY"
+    sender: str = "30001234"  # the line number
+    inbound: Literal["forward", "poll", "off"] = "forward"  # panel forwarding URL or polling receive.json
+    forward_token_env: str = ""  # optional: the forwarding URL must carry token=<value>
+    poll_seconds: float = Field(30, gt=0)  # inbound polling
+    status_poll_seconds: float = Field(60, gt=0)  # delivery status polling
+    timeout_seconds: float = Field(10, gt=0)
+
+
+class GenericSmsSection(Section):
+    send_url: str = ""  # outbound JSON POST target; empty: no outbound
+    secret_env: str = "GATEWAY_SMS_WEBHOOK_SECRET"  # HMAC-SHA256 key for X-Gateway-Signature
+    sender: str = "30001234"
+    timeout_seconds: float = Field(10, gt=0)
+
+
+class SmsSection(Section):
+    provider: Literal["kannel", "kavenegar", "generic", "file"] = "file"
+    numbers: list[str] = ["30001234"]
+    max_parts: int = Field(3, ge=1, le=10)
+    kannel: KannelSection = KannelSection()
+    kavenegar: KavenegarSection = KavenegarSection()
+    generic: GenericSmsSection = GenericSmsSection()
+    region: str = "IR"  # default country for numbers without a country code
+    follow_up_window_hours: int = Field(72, ge=0)
+    new_cases_per_hour: int = Field(10, ge=1)
+    replies_per_hour: int = Field(20, ge=1)
+    # store first, process after: a webhook is answered once its raw request is committed
+    # to the spool; a drainer makes the case moments later (false: intake before the 200)
+    spool_first: bool = True
+
+
+class AmiSection(Section):
+    """The gateway's AMI login (manager.conf user with read/write classes, see README)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=0, le=65535)
+    username: str = "gateway"
+    secret_env: str = "GATEWAY_AMI_SECRET"
+    action_timeout_seconds: float = Field(10, gt=0)  # every AMI action is bounded
+    ping_seconds: float = Field(20, gt=0)  # watchdog: an unanswered Ping drops the link
+    reconnect_max_seconds: float = Field(30, gt=0)  # backoff ceiling (login failures too)
+    lease_seconds: float = Field(30, gt=0)  # one process holds the AMI link and the spool
+
+
+class AgiSection(Section):
+    """Our FastAGI server, called by the dialplan (``AGI(agi://host:port/route,...)``)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(4573, ge=0, le=65535)
+    intake_timeout_seconds: float = Field(4, gt=0)  # the caller is waiting on the line
+    command_timeout_seconds: float = Field(60, gt=0)  # one AGI command (prompts, keypad input)
+
+
+class CallbackSection(Section):
+    """Answers (and codes) spoken in a call placed with AMI Originate."""
+
+    dial: str = "PJSIP/{number}@trunk"  # {number}: national (09..., 021...) or E.164 per number_format
+    number_format: Literal["national", "e164"] = "national"
+    context: str = "feedback-callback"
+    caller_id: str = ""
+    ring_seconds: int = Field(45, ge=5, le=300)
+    ack_by_callback: bool = False  # code not heard in the call, caller not mobile: call back
+
+
+class VoiceSection(Section):
+    enabled: bool = False
+    spool_dir: str = "/var/spool/asterisk/feedback"  # shared with Asterisk: incoming/, done/, answers/
+    asterisk_spool_dir: str | None = None  # the same folder as Asterisk sees it (default: spool_dir)
+    min_seconds: float = Field(2, ge=0)  # shorter (or silent) recordings are "short"
+    silence_peak: int = Field(300, ge=0, le=32767)  # 16-bit peak below this counts as silent
+    short_recordings: Literal["drop", "keep"] = "drop"  # drop: log line, files to dropped/
+    max_record_seconds: int = Field(180, ge=10)  # sidecar without status older than this + 60 s: crashed call
+    reconcile_seconds: float = Field(300, gt=0)  # periodic spool scan (also on start and AMI login)
+    reconcile_concurrency: int = Field(16, ge=1, le=256)
+    sms_to_mobiles: bool = True  # codes and answers to Iranian mobiles go by SMS, not by a call
+    tts_voice: str = "fa"  # espeak-ng voice
+    tts_rate: int = Field(150, ge=80, le=400)  # words per minute
+    ami: AmiSection = AmiSection()
+    agi: AgiSection = AgiSection()
+    callback: CallbackSection = CallbackSection()

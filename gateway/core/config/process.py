@@ -1,0 +1,46 @@
+"""Tables of the process itself: identity and storage, intake, the outbox, logging."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from gateway.core.config.base import Section
+from gateway.core.messages import Kind
+
+
+class GatewaySection(Section):
+    public_base_url: str = "http://127.0.0.1:8080"
+    database_url: str = "sqlite+aiosqlite:///var/gateway.db"
+    data_dir: str = "var"
+    language: Literal["fa", "en"] = "fa"
+    timezone: str = "Asia/Tehran"
+    secret_key_env: str = "GATEWAY_SECRET_KEY"  # signs survey links and Message-IDs
+    instance_name: str = ""  # shown in logs and as the dispatcher's claim id
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+
+class IntakeSection(Section):
+    batch_max: int = Field(64, ge=1)
+    max_text_chars: int = Field(20000, ge=100)
+    kind_keywords: dict[Kind, list[str]] = {}  # extra words per kind, besides the built-in ones
+
+
+class OutboxSection(Section):
+    max_attempts: int = Field(8, ge=1)
+    base_delay_seconds: float = Field(5, gt=0)
+    max_delay_seconds: float = Field(3600, gt=0)
+    poll_seconds: float = Field(1.0, gt=0)
+    batch: int = Field(20, ge=1)
+    lease_seconds: float = Field(120, gt=0)  # a row "sending" longer than this is retried
+    send_timeout_seconds: float = Field(60, gt=0)
+
+
+class LoggingSection(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "text"
