@@ -7,9 +7,10 @@ for timeouts.  Framing here is on bytes (``readuntil(b"\\r\\n\\r\\n")``, decoded
 message), every action has a timeout, a Ping watchdog drops half-open links, nothing is
 resent, and a raising event handler cannot stop the reader.
 
-Errors and the wire format are in :mod:`ami_frames`.  Protocol facts: the banner line,
-``Login``, ``EventList: start``/``Complete`` lists and the async ``OriginateResponse``
-keyed by our ActionID (shared/reference/voice-asterisk.md section 2).
+Errors and the wire format are in :mod:`ami_frames`; matching answers to actions by
+ActionID (``EventList: start``/``Complete`` lists, the async ``OriginateResponse``) is in
+:mod:`ami_actions`.  This module owns the link: banner line, ``Login``, the reader, the
+Ping watchdog and reconnects (shared/reference/voice-asterisk.md section 2).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from gateway.channels.voice.ami_actions import PendingAction, PendingActions
 from gateway.channels.voice.ami_frames import (FRAME_END, AmiActionError, AmiError, AmiMessage,
                                                AmiUnavailable, build_frame, parse_frame)
 
@@ -32,13 +34,6 @@ __all__ = ["AmiActionError", "AmiClient", "AmiError", "AmiMessage", "AmiUnavaila
 BANNER_PREFIX = b"Asterisk Call Manager/"
 EventHandler = Callable[["AmiMessage"], Awaitable[None] | None]
 LoginHandler = Callable[[], Awaitable[None] | None]
-
-
-@dataclass(slots=True)
-class _Pending:
-    future: asyncio.Future[AmiMessage | list[AmiMessage]]
-    items: list[AmiMessage] | None = None  # set when the reply opened an event list
-    originate: asyncio.Future[AmiMessage] | None = None
 
 
 @dataclass
@@ -56,7 +51,7 @@ class AmiClient:
     on_login: LoginHandler | None = None
     state: str = "stopped"  # stopped | connecting | connected | auth_failed | down
     logins: int = 0
-    _pending: dict[str, _Pending] = field(default_factory=dict)
+    _pending: PendingActions = field(default_factory=PendingActions)
     _writer: asyncio.StreamWriter | None = None
     _connected: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
@@ -110,12 +105,12 @@ class AmiClient:
             await self._wait("Originate", pending, timeout)
             return await self._wait_future(pending.originate, timeout)
         finally:
-            self._pending.pop(action_id, None)
+            self._pending.discard(action_id)
 
     # -- internals ------------------------------------------------------------------------
     async def _send(self, name: str, headers: Iterable[tuple[str, str]], timeout: float, *,
                     action_id: str | None = None,
-                    originate: asyncio.Future[AmiMessage] | None = None) -> _Pending:
+                    originate: asyncio.Future[AmiMessage] | None = None) -> PendingAction:
         if name.lower() != "login" and not await self.wait_connected(timeout):
             raise AmiUnavailable(f"{name}: not connected")
         writer = self._writer
@@ -124,12 +119,11 @@ class AmiClient:
         aid = action_id or f"{self._prefix}-{next(self._ids)}"
         if aid in self._pending:
             raise AmiActionError(name, "ActionID already in use")
-        pending = _Pending(asyncio.get_running_loop().create_future(), originate=originate)
-        self._pending[aid] = pending
+        pending = self._pending.add(aid, originate)
         writer.write(build_frame([("Action", name), ("ActionID", aid), *headers]))
         return pending
 
-    async def _wait(self, name: str, pending: _Pending, timeout: float) -> AmiMessage | list[AmiMessage]:
+    async def _wait(self, name: str, pending: PendingAction, timeout: float) -> AmiMessage | list[AmiMessage]:
         reply = await self._wait_future(pending.future, timeout)
         first = reply[0] if isinstance(reply, list) else reply
         if first.get("Response").lower() == "error":
@@ -196,31 +190,10 @@ class AmiClient:
             log.warning("AMI connection lost")
         finally:
             self._connected.clear()
-            self._fail_pending()  # waiters learn at once, not at their timeout
+            self._pending.fail_all()  # waiters learn at once, not at their timeout
 
     def _dispatch(self, msg: AmiMessage) -> None:
-        aid = msg.get("ActionID")
-        pending = self._pending.get(aid) if aid else None
-        if msg.get("Response") and pending is not None and not pending.future.done():
-            if msg.get("EventList").lower() == "start" or "will follow" in msg.get("Message"):
-                pending.items = [msg]
-            else:
-                pending.future.set_result(msg)
-                if pending.originate is None:
-                    self._pending.pop(aid, None)
-            return
-        if msg.event and pending is not None:
-            if pending.items is not None and not pending.future.done():
-                pending.items.append(msg)
-                if msg.get("EventList").lower() == "complete":
-                    pending.future.set_result(pending.items)
-                    self._pending.pop(aid, None)
-                return
-            if pending.originate is not None and msg.event == "OriginateResponse":
-                if not pending.originate.done():
-                    pending.originate.set_result(msg)
-                return
-        if msg.event and self.on_event is not None:
+        if not self._pending.route(msg) and msg.event and self.on_event is not None:
             self._spawn(self.on_event, msg)
 
     def _spawn(self, fn: Callable[..., Awaitable[None] | None], *args: AmiMessage) -> None:
@@ -259,12 +232,4 @@ class AmiClient:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self._fail_pending()
-
-    def _fail_pending(self) -> None:
-        for pending in self._pending.values():
-            for fut in (pending.future, pending.originate):
-                if fut is not None and not fut.done():
-                    fut.set_exception(AmiUnavailable("connection lost"))
-                    fut.exception()  # mark retrieved: a waiter may have given up already
-        self._pending.clear()
+        self._pending.fail_all()
