@@ -11,7 +11,7 @@ from gateway.core.config import OutboxSection
 from gateway.core.dispatcher import Dispatcher, backoff_seconds
 from gateway.core.messages import Channel, InboundMessage, SendResult
 from gateway.core.models import AuditEvent, Outbox, utcnow
-from gateway.core.outbox import queue_outbound
+from gateway.core.outbox import queue_outbound, record_delivery
 from gateway.core.senders import SenderRegistry
 
 
@@ -163,3 +163,18 @@ async def test_delivery_reports_are_monotonic(ctx):
     r = await row(ctx, rid)
     assert r.status == "delivered" and r.delivered_at is not None
     assert not await ctx.state.delivery(status="delivered", outbox_id=999999)
+
+
+async def test_a_delivery_report_racing_the_dispatchers_mark_is_kept(ctx):
+    """Kannel can report "delivered" before the dispatcher has marked the row sent; the mark,
+    held up behind the report's transaction, must not overwrite it with "sent"."""
+    [rid] = await queue_rows(ctx)
+    d = dispatcher(ctx, ScriptedSender())
+    assert len(await d.claim()) == 1  # the row is "sending", claimed by d1
+    async with ctx.db.session() as s:  # the report's transaction, still open ...
+        await record_delivery(s, status="delivered", outbox_id=rid)
+        await s.flush()
+        mark = asyncio.create_task(d.mark(rid, SendResult.sent("p-1")))  # ... when the mark starts
+        await asyncio.sleep(0.3)
+    await mark
+    assert (await row(ctx, rid)).status == "delivered"

@@ -90,7 +90,7 @@ class Dispatcher:
     async def mark(self, outbox_id: int, result: SendResult) -> None:
         """Record a send result on the row (only if we still hold its claim)."""
         async with self.db.session() as s:
-            row = await s.get(Outbox, outbox_id)
+            row = await s.get(Outbox, outbox_id, with_for_update=True)  # vs. a racing delivery report
             if row is None or row.claimed_by != self.name or row.status != "sending":
                 return  # our lease ran out and someone else took it over
             now = utcnow()

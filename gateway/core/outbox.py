@@ -98,7 +98,9 @@ async def record_delivery(s: AsyncSession, *, status: str, outbox_id: int | None
             stmt = stmt.where(Outbox.channel == channel)
     else:
         return None
-    row = (await s.execute(stmt.limit(1))).scalar_one_or_none()
+    # FOR UPDATE: a report racing the dispatcher's own mark of the same row must not be
+    # overwritten by it (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises anyway)
+    row = (await s.execute(stmt.limit(1).with_for_update())).scalar_one_or_none()
     if row is None:
         return None
     if row.status in FINAL or STATUS_RANK[status] <= STATUS_RANK[row.status]:
