@@ -1,10 +1,11 @@
 """Raw RFC 5322 bytes -> :class:`ParsedMail` (pure; never raises on bad input).
 
 We parse with the stdlib's ``compat32`` policy and decode the few headers we need
-ourselves (:func:`header`): ``policy.default`` costs ~30x more per mail (DESIGN.md section 2)
-and its lazy header parsing can raise (STACK_NOTES section 7).  Parse defects are recorded,
-not fatal.  Text parts are decoded by :mod:`charsets` (legacy Persian charsets, unlabelled
-8-bit data).
+ourselves (:func:`~gateway.channels.email.mime.header`): ``policy.default`` costs ~30x
+more per mail (DESIGN.md section 2) and its lazy header parsing can raise (STACK_NOTES
+section 7).  Parse defects are recorded, not fatal.  This module reads the mail as a
+whole (addresses, message ids, loop signs, delivery reports); :mod:`mime` walks its parts
+(the body and its text, attachments).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
-from gateway.channels.email.body import html_to_text
-from gateway.channels.email.charsets import decode_bytes, decode_raw_header
+from gateway.channels.email.charsets import decode_bytes
 from gateway.channels.email.loops import DeliveryReport, automatic_reason, parse_delivery_status
+from gateway.channels.email.mime import (body_part, collect_attachments, fallback_text, header,
+                                         leaves, part_text)
 from gateway.core.messages import InboundAttachment
-from gateway.core.store import safe_filename
+
+__all__ = ["HEADERS_OF_INTEREST", "ParsedMail", "header", "parse_mail"]
 
 # Headers kept in Message.meta (loop decisions and support questions need them).
 HEADERS_OF_INTEREST = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond",
@@ -50,15 +53,6 @@ class ParsedMail:
     html_only: bool = False
 
 
-def header(msg: Message, name: str) -> str | None:
-    """A header's decoded value (RFC 2047, 8-bit bytes), or None; never raises."""
-    lowered = name.lower()
-    for key, raw in msg.raw_items():  # unparsed: 8-bit bytes are still surrogate escapes
-        if key.lower() == lowered:
-            return decode_raw_header(str(raw))
-    return None
-
-
 def parse_mail(raw: bytes, max_attachment_bytes: int = 10 * 2**20,
                envelope_from: str | None = None) -> ParsedMail:
     """Parse one mail; bad parts degrade to defects and replacement characters."""
@@ -71,9 +65,12 @@ def parse_mail(raw: bytes, max_attachment_bytes: int = 10 * 2**20,
         in_reply_to=_MSGID.findall(header(msg, "In-Reply-To") or ""),
         references=_MSGID.findall(header(msg, "References") or ""))
     mail.headers = {h: v[:500] for h in HEADERS_OF_INTEREST if (v := header(msg, h)) is not None}
-    body = _body_part(msg)
-    mail.text, mail.html_only = _part_text(body) if body is not None else (_fallback_text(msg), False)
-    _collect_attachments(msg, body, mail, max_attachment_bytes)
+    body = body_part(msg)
+    mail.text, mail.html_only = part_text(body) if body is not None else (fallback_text(msg), False)
+    found = collect_attachments(msg, body, bool(mail.text), max_attachment_bytes)
+    mail.attachments, mail.skipped = found.kept, found.skipped
+    if found.forwarded_text is not None:  # a bare forward: its text is the message
+        mail.text = found.forwarded_text
     # after decoding: base64 defects are found while decoding
     mail.defects = sorted({type(d).__name__ for part in msg.walk() for d in part.defects})
     content_type = msg.get_content_type()
@@ -111,134 +108,9 @@ def _first_id(value: str | None) -> str | None:
     return found[0][:500] if found else None
 
 
-def _body_part(msg: Message) -> Message | None:
-    """The text a person wrote: the first inline text/plain leaf, else the first text/html.
-
-    For multipart/alternative and multipart/related this is the plain (or HTML) root, as
-    ``EmailMessage.get_body`` would choose; attachments and forwarded mails are skipped.
-    """
-    if not msg.is_multipart():
-        return msg if msg.get_content_type() in ("text/plain", "text/html") else None
-    leaves = [p for p in _leaves(msg) if (p.get_content_disposition() or "inline") == "inline"
-              and not _has_name(p)]
-    for ctype in ("text/plain", "text/html"):
-        for part in leaves:
-            if part.get_content_type() == ctype:
-                return part
-    return None
-
-
-def _part_text(part: Message) -> tuple[str, bool]:
-    data = part.get_payload(decode=True)
-    if not isinstance(data, bytes):
-        data = str(part.get_payload()).encode("utf-8", "surrogateescape")
-    text = decode_bytes(data, part.get_content_charset())
-    if part.get_content_type() == "text/html":
-        return html_to_text(text), True
-    return text.replace("\r\n", "\n").strip(), False
-
-
-def _fallback_text(msg: Message) -> str:
-    """Text of a mail whose MIME structure is broken (no boundary found, ...)."""
-    payload = msg.get_payload()
-    if isinstance(payload, str):
-        data = msg.get_payload(decode=True)
-        data = data if isinstance(data, bytes) else payload.encode("utf-8", "surrogateescape")
-        repaired = _repair_boundary(data) if msg.get_content_maintype() == "multipart" else None
-        if repaired is not None:
-            return repaired
-        text = decode_bytes(data, msg.get_content_charset())
-        return html_to_text(text) if "<html" in text[:2000].lower() else text.strip()
-    for part in msg.walk():
-        if part.get_content_maintype() == "text" and not part.is_multipart():
-            text, _ = _part_text(part)
-            if text:
-                return text
-    return ""
-
-
-def _leaves(part: Message) -> list[Message]:
-    """Leaf parts in order; a message/* part is a leaf (a forward stays one attachment)."""
-    if part.get_content_maintype() == "message" or not part.is_multipart():
-        return [part]
-    payload = part.get_payload()
-    return [leaf for p in (payload if isinstance(payload, list) else []) for leaf in _leaves(p)]
-
-
-def _repair_boundary(data: bytes) -> str | None:
-    """A multipart body whose declared boundary never appears: use the one that does."""
-    m = re.search(rb"^--([^\r\n]{1,70}?)\r?$", data, re.M)
-    if m is None:
-        return None
-    head = b'Content-Type: multipart/mixed; boundary="' + m.group(1).replace(b'"', b"") + b'"\r\n\r\n'
-    inner = email.message_from_bytes(head + data)
-    body = _body_part(inner) if inner.is_multipart() else None
-    return _part_text(body)[0] if body is not None else None
-
-
-def _collect_attachments(msg: Message, body: Message | None, mail: ParsedMail, limit: int) -> None:
-    for n, part in enumerate(_leaves(msg) if msg.is_multipart() else []):
-        ctype = part.get_content_type()
-        if part is body or ctype in ("message/delivery-status", "text/rfc822-headers"):
-            continue
-        disposition = (part.get_content_disposition() or "").lower()
-        if ctype in ("text/plain", "text/html") and disposition != "attachment" and not _has_name(part):
-            continue  # an alternative of the body we already have
-        inner = part.get_payload()
-        if ctype == "message/rfc822" and isinstance(inner, list) and inner:
-            data = _as_bytes(inner[0])
-            if not mail.text:  # a bare forward: its text is the message
-                mail.text = "---------- Forwarded message ----------\n" + _forwarded_text(inner[0])
-        else:
-            decoded = part.get_payload(decode=True)
-            data = decoded if isinstance(decoded, bytes) else str(inner).encode("utf-8", "surrogateescape")
-        name = _filename(part, ctype, n)
-        if len(data) > limit:
-            mail.skipped.append({"filename": name, "content_type": ctype, "size": len(data)})
-            continue
-        inline = disposition == "inline" or (disposition != "attachment" and part.get("Content-ID") is not None)
-        mail.attachments.append(InboundAttachment(name, ctype, data, inline))
-
-
-def _has_name(part: Message) -> bool:
-    try:
-        return bool(part.get_filename(None))
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def _as_bytes(part: Message) -> bytes:
-    try:
-        return part.as_bytes()
-    except Exception:  # noqa: BLE001 - as_bytes can raise on odd headers (STACK_NOTES 7)
-        return str(part).encode("utf-8", "surrogateescape")
-
-
-def _forwarded_text(inner: Message) -> str:
-    lines = [f"{h}: {v}" for h in ("From", "Date", "Subject") if (v := header(inner, h))]
-    body = _body_part(inner)
-    text = _part_text(body)[0] if body is not None else _fallback_text(inner)
-    return "\n".join(lines) + "\n\n" + text
-
-
-_EXTENSIONS = {"message/rfc822": ".eml", "image/png": ".png", "image/jpeg": ".jpg",
-               "image/gif": ".gif", "application/pdf": ".pdf", "text/plain": ".txt",
-               "text/html": ".html"}
-
-
-def _filename(part: Message, ctype: str, n: int) -> str:
-    try:
-        name = part.get_filename(None)
-    except Exception:  # noqa: BLE001 - broken RFC 2231 parameters
-        name = None
-    if name:
-        name = decode_raw_header(name)
-    return safe_filename(name, default=f"attachment-{n}{_EXTENSIONS.get(ctype, '.bin')}")
-
-
 def _delivery_report(msg: Message, text: str) -> DeliveryReport:
     status, original = [], []
-    for part in _leaves(msg):
+    for part in leaves(msg):
         ctype, payload = part.get_content_type(), part.get_payload()
         if ctype == "message/delivery-status":
             blocks = payload if isinstance(payload, list) else []
