@@ -84,7 +84,7 @@ def route(item: RouteInput, rules: Sequence[RoutingRule], default_unit: str,
     """Return the unit code for a new case: first matching rule, else the default."""
     if item.kind is Kind.VIOLATION_REPORT:
         return oversight_unit
-    folded = f" {fold(item.text)} "
+    folded = f" {fold(item.text)} " if any(rule.keywords for rule in rules) else ""
     for rule in rules:
         if _matches(rule, item, folded):
             return rule.unit

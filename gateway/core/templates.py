@@ -113,9 +113,8 @@ class Templates:
 
     def render(self, name: str, language: str, **values: object) -> str:
         """Fill template ``name``; numbers in Persian text come out in Persian digits."""
-        text = string.Formatter().vformat(self.raw(name, language), (), _Blank(
+        return self.raw(name, language).format_map(_Blank(
             {k: "" if v is None else str(v) for k, v in values.items()}))
-        return text
 
     def case_values(self, case: object, language: str, **extra: object) -> dict[str, object]:
         """The standard placeholders for a case object (duck-typed on the ORM model)."""

@@ -36,8 +36,18 @@ def to_persian_digits(text: str) -> str:
     return text.translate(_TO_PERSIAN)
 
 
+# Anything _normalize would change, apart from NFC and digits: a letter to map, an invisible
+# mark, whitespace other than a single space or newline, a space or ZWNJ run, a space at a line
+# edge, a blank-line run, whitespace at either end.  Most texts have none of it.
+_NEEDS_WORK = re.compile("[\u064a\u0649\u0643\u0629\u06c3\u0640\u200b\u200d\u200e\u200f"
+                         "\u202a-\u202e\u2066-\u2069\ufeff]|[^\\S \n]|  | \n|\n |\n\n\n|"
+                         "\u200c\u200c|^\\s|\\s$")
+
+
 def normalize(text: str, *, ascii_digits: bool = False) -> str:
     """Normalise Persian text: letters, invisible marks, whitespace; ZWNJ kept."""
+    if _NEEDS_WORK.search(text) is None and unicodedata.is_normalized("NFC", text):
+        return to_ascii_digits(text) if ascii_digits else text  # already clean: most texts
     if len(text) <= 4096:
         return _normalize_cached(text, ascii_digits)  # intake normalises a text several times
     return _normalize(text, ascii_digits)
