@@ -3,6 +3,14 @@
 SQLite runs in WAL mode with a busy timeout, ``synchronous=FULL`` and ``BEGIN IMMEDIATE``
 so a transaction takes the write lock when it starts (STACK_NOTES.md section 3: without
 it two read-then-write transactions lose an update).  PostgreSQL goes through asyncpg.
+
+On SQLite the write transactions of one process take turns at an in-process FIFO gate
+(:class:`WriteGate`): :meth:`Database.write` (the batch writers' thread),
+:meth:`Database.session` and :meth:`Database.begin`.  Without it their connections raced
+for the write lock in SQLite's busy handler, which polls with sleeps and is not fair: under
+a flood of back-to-back batches a session could wait past the busy timeout ("database is
+locked").  Readers (:meth:`Database.read_session`, ``read_engine``) begin deferred and skip
+the gate.  Two processes on one SQLite file still meet only in the busy handler.
 """
 
 from __future__ import annotations
@@ -10,7 +18,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextvars import ContextVar
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -20,26 +29,66 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker,
+                                    create_async_engine)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
 
 T = TypeVar("T")
 READ_ONLY = "gateway_read_only"  # execution option of Database.read_session's engine
+BUSY_TIMEOUT = 10.0  # seconds a SQLite connection waits for another process's write lock
 
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or is locked; a retry later may work."""
 
 
-def _sqlite_hooks(engine: Engine) -> None:
+class WriteGate:
+    """One process's FIFO turn for SQLite write transactions (``asyncio.Lock`` is fair).
+
+    Not re-entrant: a task that opens a write transaction while it holds one would wait
+    for itself, so that raises :class:`RuntimeError` instead of hanging.
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait for this task's turn (the caller must :meth:`release` it)."""
+        task = asyncio.current_task()
+        if any(gate is self and holder is task for gate, holder in _HELD.get()):
+            raise RuntimeError("write transaction opened inside another one of the same task: "
+                               "on SQLite it would wait for itself (Database write gate)")
+        await self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold the gate for the body of the ``async with``."""
+        await self.acquire()
+        token = _HELD.set((*_HELD.get(), (self, asyncio.current_task())))
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+            self.release()
+
+
+# (gate, task) pairs of the gates the current task holds, to refuse re-entry.
+_HELD: ContextVar[tuple[tuple[WriteGate, asyncio.Task[Any] | None], ...]] = ContextVar(
+    "gateway_write_gates_held", default=())
+
+
+def _sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _setup(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # stop pysqlite's lazy BEGIN
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -52,11 +101,12 @@ def _sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an async engine with the right settings for its dialect."""
+def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> AsyncEngine:
+    """Create an async engine with the right settings for its dialect (``busy_timeout``
+    in seconds: SQLite only)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 15}, **kwargs)
-        _sqlite_hooks(engine.sync_engine)
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
+        _sqlite_hooks(engine.sync_engine, busy_timeout)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
@@ -98,11 +148,17 @@ def _current_revision(sync_conn: Any) -> str | None:
 
 
 class Database:
-    """The engine, a session factory, and the migration entry points."""
+    """The engine, a session factory, and the migration entry points.
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    Write through :meth:`session`, :meth:`begin` or :meth:`write`, not ``sessionmaker`` or
+    ``engine`` directly: on SQLite those three take the process's write gate.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT, **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.busy_timeout = busy_timeout
+        self.engine = make_engine(url, busy_timeout=busy_timeout, **engine_kwargs)
+        self.gate = WriteGate() if self.is_sqlite else None
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # The same pool, marked for reads: on SQLite its transactions begin deferred.
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
@@ -127,8 +183,9 @@ class Database:
         if self._writer is None:
             path = self.engine.url.database
             engine = create_engine(f"sqlite:///{path}", poolclass=SingletonThreadPool,
-                                   connect_args={"timeout": 15, "check_same_thread": False})
-            _sqlite_hooks(engine)
+                                   connect_args={"timeout": self.busy_timeout,
+                                                 "check_same_thread": False})
+            _sqlite_hooks(engine, self.busy_timeout)
             self._writer = engine
         return sessionmaker(self._writer, expire_on_commit=False)
 
@@ -138,13 +195,29 @@ class Database:
         On SQLite every batch writer (intake, raw spools) shares ONE thread and connection:
         separate connections made them queue for the write lock through SQLite's busy
         handler, which sleeps in steps of up to 100 ms (p99 spikes of ~230 ms were measured).
+        Each call waits for its turn at the write gate, in FIFO order with :meth:`session`,
+        and holds it until ``fn`` has committed on the thread, even if the caller is
+        cancelled meanwhile (the thread cannot be stopped: that transaction still commits).
         On PostgreSQL ``fn`` runs through asyncpg on the event loop (``run_sync``)."""
-        if not self.is_sqlite:
+        if self.gate is None:
             async with self.sessionmaker() as s, s.begin():
                 return await s.run_sync(fn)
         if self._write_pool is None:
             self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
-        return await asyncio.get_running_loop().run_in_executor(self._write_pool, self._write_sync, fn)
+        await self.gate.acquire()
+        try:
+            done = asyncio.get_running_loop().run_in_executor(self._write_pool, self._write_sync, fn)
+        except BaseException:
+            self.gate.release()
+            raise
+        done.add_done_callback(self._end_turn)
+        return await asyncio.shield(done)
+
+    def _end_turn(self, done: asyncio.Future[Any]) -> None:
+        assert self.gate is not None
+        self.gate.release()
+        if not done.cancelled():
+            done.exception()  # seen here too, so a cancelled caller leaves no "never retrieved"
 
     def _write_sync(self, fn: Callable[[Session], T]) -> T:
         if self._write_maker is None:
@@ -152,11 +225,23 @@ class Database:
         with self._write_maker() as s, s.begin():
             return fn(s)
 
+    def _turn(self) -> AbstractAsyncContextManager[None]:
+        return self.gate.turn() if self.gate is not None else nullcontext()
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction that commits on success and rolls back on error."""
-        async with self.sessionmaker() as s, s.begin():
+        """A session in a transaction that commits on success and rolls back on error.
+
+        On SQLite it holds the write gate until the commit: do not open another
+        :meth:`session`, :meth:`begin` or :meth:`write` inside it (that raises)."""
+        async with self._turn(), self.sessionmaker() as s, s.begin():
             yield s
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in a write transaction (through the write gate on SQLite)."""
+        async with self._turn(), self.engine.begin() as conn:
+            yield conn
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
@@ -167,11 +252,11 @@ class Database:
 
     async def migrate(self, target: str = "head") -> None:
         """Apply the packaged Alembic migrations up to ``target``."""
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.run_sync(_upgrade, target)
 
     async def current_revision(self) -> str | None:
-        async with self.engine.connect() as conn:
+        async with self.read_engine.connect() as conn:  # a read: no write lock, no gate
             return await conn.run_sync(_current_revision)
 
     @staticmethod
@@ -179,9 +264,10 @@ class Database:
         return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
     async def ping(self) -> bool:
-        """True when the database answers a trivial query."""
+        """True when the database answers a trivial query (as a reader: a flood of
+        writes does not make the health check wait for the write lock)."""
         try:
-            async with self.engine.connect() as conn:
+            async with self.read_engine.connect() as conn:
                 await asyncio.wait_for(conn.execute(text("SELECT 1")), 5)
             return True
         except Exception:  # noqa: BLE001 - health check: any failure means "not healthy"
