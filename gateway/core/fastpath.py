@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from gateway.core import tracking
@@ -26,14 +26,33 @@ from gateway.core.models import (Attachment, AuditEvent, Base, Case, InboundKey,
 from gateway.core.plan import plan_case
 from gateway.core.text import normalize
 
-def existing_keys(s: Session, messages: list[InboundMessage]) -> dict[tuple[str, str, str], InboundKey]:
-    """The dedupe ledger rows for every keyed message of the batch, in one query."""
+# PostgreSQL: one index probe per key.  With ``external_id IN (…)`` a planner without fresh
+# statistics (a new install, the first minutes of a flood) scans every key of the source and
+# filters: measured 7.5 ms per batch at 5,000 keys, growing with the table.
+_PG_KEYS = text("SELECT k.channel, k.provider, k.external_id, k.outcome, k.case_id, k.message_id "
+                "FROM unnest(CAST(:ids AS VARCHAR[])) AS wanted(external_id) JOIN LATERAL ("
+                "SELECT * FROM inbound_keys WHERE channel = :channel AND provider = :provider "
+                "AND external_id = wanted.external_id) AS k ON true")
+
+
+def existing_keys(s: Session, messages: list[InboundMessage]) -> dict[tuple[str, str, str], Any]:
+    """The dedupe ledger rows (channel, provider, external_id, outcome, case_id, message_id)
+    for every keyed message of the batch."""
     keys = {(m.channel.value, m.provider, m.external_id) for m in messages if m.external_id}
     if not keys:
         return {}
-    rows = s.execute(select(InboundKey).where(
-        tuple_(InboundKey.channel, InboundKey.provider, InboundKey.external_id).in_(list(keys)))).scalars()
-    return {(r.channel, r.provider, r.external_id): r for r in rows}
+    conn, k = s.connection(), InboundKey.__table__.c
+    found: dict[tuple[str, str, str], Any] = {}
+    for channel, provider in {(c, p) for c, p, _ in keys}:  # one query per source: usually one
+        ids = [e for c, p, e in keys if (c, p) == (channel, provider)]
+        if conn.dialect.name == "postgresql":
+            rows = conn.execute(_PG_KEYS, {"ids": ids, "channel": channel, "provider": provider})
+        else:  # Core columns, not ORM entities: this runs for every batch
+            rows = conn.execute(select(k.channel, k.provider, k.external_id, k.outcome, k.case_id,
+                                       k.message_id).where(k.channel == channel, k.provider == provider,
+                                                           k.external_id.in_(ids)))
+        found.update(((r.channel, r.provider, r.external_id), r) for r in rows)
+    return found
 
 
 def contacts_with_recent_cases(s: Session, messages: list[InboundMessage]) -> set[tuple[str, str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 from functools import partial
 
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,7 @@ from gateway.core.cases import process
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable, is_unavailable, is_unique_violation
 from gateway.core.messages import InboundMessage, IntakeResult, Outcome
-from gateway.core.models import Case, InboundKey
+from gateway.core.models import Case
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class _FastPathFailed(Exception):
     """The batch insert failed; the transaction is rolled back and the batch redone."""
 
 
-def _duplicate(s: Session, seen: InboundKey) -> IntakeResult:
+def _duplicate(s: Session, seen: Any) -> IntakeResult:  # an InboundKey row
     code = s.get(Case, seen.case_id).code if seen.case_id else None
     return IntakeResult(Outcome.DUPLICATE, code, seen.case_id, seen.message_id,
                         reason=f"already {seen.outcome}")

@@ -86,7 +86,8 @@ def plan_case(ctx: GatewayContext, msg: InboundMessage, text: str, code: str,
     """Classify, route, date and acknowledge a new case (pure: no database access)."""
     cfg = ctx.config
     subject = msg.subject or ""
-    kind = classify(f"{subject}\n{text}", msg.kind_hint, cfg.intake.kind_keywords)
+    whole = f"{subject}\n{text}" if subject else text  # no leading blank: folds stay on the fast path
+    kind = classify(whole, msg.kind_hint, cfg.intake.kind_keywords)
     unit = route(RouteInput(kind, msg.channel, msg.recipient, msg.service_code, text),
                  cfg.routing.rules, cfg.default_unit, cfg.routing.oversight_unit)
     if kind is not Kind.VIOLATION_REPORT:
@@ -100,7 +101,7 @@ def plan_case(ctx: GatewayContext, msg: InboundMessage, text: str, code: str,
             "subject": (normalize(subject) or text[:80])[:500], "language": language,
             "confidential": kind is Kind.VIOLATION_REPORT, "anonymous": msg.sender is None,
             "related_case_id": related[0] if related else None,
-            "search_text": fold(f"{subject} {text}")[:20000], "created_at": now, "updated_at": now,
+            "search_text": fold(whole.replace("\n", " ", 1) if subject else text)[:20000], "created_at": now, "updated_at": now,
             "due_at": now + timedelta(days=sla_days), "first_response_at": None,
             "answered_at": None, "closed_at": None}
     audit = {"actor": "system", "action": "created", "at": now,
