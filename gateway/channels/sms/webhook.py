@@ -81,7 +81,7 @@ class SmsInbound:
             except BadRequest as e:
                 return Reply(400, str(e))
             try:
-                _, duplicate = await self.spool.put(encode(sms), sms.provider, sms.external_id, {})
+                duplicate = await self.spool.put(encode(sms), sms.provider, sms.external_id, {})
             except DatabaseUnavailable:
                 log.warning("sms from %s not spooled: database unavailable", sms.provider)
                 return Reply(503, "unavailable")
