@@ -7,8 +7,7 @@ app on the same route that parses the request and stores nothing.  Same run, sam
 ``gateway`` is the default store-first edge (the 200 follows the spool commit; the drainer
 makes the cases in the same process); after its run the client watches the database until
 no spool row is pending and prints that drain lag and the case count.  ``--direct`` adds a
-run with ``sms.spool_first = false`` (intake before the 200).  ``GW_BENCH_PACE=<x>`` overrides
-the drainer's pace (0: drain greedily, as fast as intake goes).
+run with ``sms.spool_first = false`` (intake before the 200).
 
 Each server runs in its own process; the load client (asyncio + aiohttp, keep-alive, one
 connection per worker) runs in this one.  Every request is a new MO with a unique Kannel
@@ -49,8 +48,6 @@ async def serve_gateway(port: int, workdir: str, spool_first: bool = True) -> No
     async with running_context(config, migrate=True, dispatch=False) as ctx:
         plugin = create(ctx)
         assert plugin is not None
-        if os.environ.get("GW_BENCH_PACE"):
-            plugin.inbound.drainer.pace = float(os.environ["GW_BENCH_PACE"])
         await plugin.start()
         try:
             await run_app(create_app(ctx, [plugin.routes()]), port)

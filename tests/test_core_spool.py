@@ -178,3 +178,25 @@ async def test_one_process_drains_a_channel(ctx: GatewayContext, writer: SpoolWr
     assert [r.status for r in await rows(ctx)] == ["pending"]
     await ctx.state.release("spool:sms", "another-process")
     assert await SpoolDrainer(ctx, CHANNEL, parse).run_once() == 1
+
+
+async def test_while_the_edge_is_busy_the_drainer_takes_small_batches(ctx: GatewayContext,
+                                                                      writer: SpoolWriter) -> None:
+    """Under a flood the drainer leaves the event loop to the edge: one small batch per pause;
+    once the flood stops it drains the rest at full speed."""
+    await asyncio.gather(*(writer.put(raw(i), "kannel", f"b-{i}", {}) for i in range(20)))
+    flood = [True]
+    drainer = SpoolDrainer(ctx, CHANNEL, parse, poll_seconds=3600, busy=lambda: flood[0],
+                           busy_batch=5, busy_pause=3600)
+    drainer.start()
+    try:
+        await eventually(lambda: _true(drainer.passes))
+        assert await case_count(ctx) == 5  # one small batch, then the long pause
+        assert writer.busy() and not writer.busy(within=0)  # a put was just made
+        flood[0] = False
+        await drainer.stop()  # cut the long pause short
+        drainer.start()
+        await eventually(lambda: _all_settled(ctx))
+    finally:
+        await drainer.stop()
+    assert await case_count(ctx) == 20 and drainer.passes == 2

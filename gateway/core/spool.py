@@ -134,6 +134,11 @@ class SpoolWriter:
         self._task: asyncio.Task[None] | None = None
         self._runner = _Runner(ctx, f"spool-writer-{channel}")
         self.batches = 0  # commits so far (tests, metrics, benchmarks)
+        self.last_put = 0.0  # event-loop time of the latest put
+
+    def busy(self, within: float = 0.25) -> bool:
+        """True while input is pouring in (a put in the last ``within`` seconds)."""
+        return asyncio.get_running_loop().time() - self.last_put < within
 
     async def put(self, raw: bytes, source: str, external_id: str | None, envelope: dict[str, Any]) -> bool:
         """Keep one raw input; once it is committed, return whether it was a duplicate (same
@@ -142,7 +147,9 @@ class SpoolWriter:
             raise DatabaseUnavailable(f"{self.channel} spool writer is not running")
         row = {"channel": self.channel, "source": source, "external_id": external_id, "raw": raw,
                "envelope": envelope}
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.last_put = loop.time()
+        future: asyncio.Future[bool] = loop.create_future()
         self._queue.put_nowait(_Put(row, future))
         return await asyncio.shield(future)  # a caller that gives up must not cancel the batch
 
@@ -205,11 +212,15 @@ class SpoolDrainer:
     """Turns one channel's pending spool rows into intake submissions (see module doc)."""
 
     def __init__(self, ctx: GatewayContext, channel: str, parse: Parse, on_result: OnResult | None = None,
-                 *, batch: int = 500, poll_seconds: float = 2.0, pace: float = 0.0) -> None:
-        """``pace``: after a pass that took t seconds, rest ``pace * t`` before the next one, so
-        that under a flood the edge (answering webhooks) keeps a share of the one event loop."""
+                 *, batch: int = 500, poll_seconds: float = 2.0, busy: Callable[[], bool] | None = None,
+                 busy_batch: int = 50, busy_pause: float = 0.5) -> None:
+        """While ``busy()`` (the edge is taking a flood in: :meth:`SpoolWriter.busy`), a pass
+        takes at most ``busy_batch`` rows and rests ``busy_pause`` seconds after it: the edge
+        keeps the event loop and answers fast, cases follow at that pace, and at full speed
+        as soon as the flood stops (bench/README.md "## SMS")."""
         self.ctx, self.channel, self.parse, self.on_result = ctx, channel, parse, on_result
-        self.batch, self.poll_seconds, self.pace = batch, poll_seconds, pace
+        self.batch, self.poll_seconds = batch, poll_seconds
+        self.busy, self.busy_batch, self.busy_pause = busy, busy_batch, busy_pause
         self.lease, self.holder = f"spool:{channel}", f"{ctx.dispatcher.name}:spool:{channel}"
         self._event = ctx.extras.setdefault(wake_key(channel), asyncio.Event())
         self._lock = asyncio.Lock()
@@ -243,11 +254,12 @@ class SpoolDrainer:
     async def _loop(self) -> None:
         while True:
             self._event.clear()
-            started = time.monotonic()
+            busy = self.busy is not None and self.busy()
             try:
-                settled = await self.run_once()
-                if settled and self.pace:
-                    await asyncio.sleep(self.pace * (time.monotonic() - started))
+                settled = await self.run_once(self.busy_batch if busy else None)
+                if busy:
+                    await asyncio.sleep(self.busy_pause)
+                    continue
                 if settled >= self.batch:
                     continue  # more is waiting
             except Exception as e:  # noqa: BLE001 - database down: rows stay pending, try later
@@ -271,14 +283,14 @@ class SpoolDrainer:
         self._renew_at, self._retry_at = 0.0, now + self.poll_seconds
         return False
 
-    async def run_once(self) -> int:
-        """One pass over up to ``batch`` pending rows; return how many rows it settled.
-
-        Raises DatabaseUnavailable (after marking the rest) when intake could not commit."""
+    async def run_once(self, limit: int | None = None) -> int:
+        """One pass over up to ``limit`` (default ``batch``) pending rows; return how many rows
+        it settled.  Raises DatabaseUnavailable (after marking the rest) when intake could not
+        commit."""
         async with self._lock:
             if not await self._hold():
                 return 0
-            rows = await self._runner.run(partial(_pending, channel=self.channel, limit=self.batch))
+            rows = await self._runner.run(partial(_pending, channel=self.channel, limit=limit or self.batch))
             self.passes += 1
             jobs: list[tuple[int, InboundMessage]] = []
             skipped: list[int] = []
