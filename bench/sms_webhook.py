@@ -67,7 +67,8 @@ async def serve_bare(port: int) -> None:
 
 
 async def run_app(app: web.Application, port: int) -> None:
-    runner = web.AppRunner(app, access_log=None)
+    from gateway.web.app import app_runner
+    runner = app_runner(app)  # as `gateway run` serves it
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", port).start()

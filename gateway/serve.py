@@ -14,7 +14,7 @@ from gateway.core.channel import ChannelPlugin
 from gateway.core.config import Config
 from gateway.core.context import GatewayContext
 from gateway.core.runtime import running_context
-from gateway.web.app import create_app
+from gateway.web.app import app_runner, create_app
 
 log = logging.getLogger(__name__)
 ROLES = ("http", "dispatch", *CHANNELS)
@@ -43,7 +43,7 @@ async def serve(config: Config, only: set[str], stop: asyncio.Event | None = Non
         try:
             if not only or "http" in only:
                 app = create_app(ctx, [p.routes() for p in plugins])
-                runner = web.AppRunner(app, shutdown_timeout=10, access_log=None)
+                runner = app_runner(app, shutdown_timeout=10)
                 await runner.setup()
                 await web.TCPSite(runner, config.http.host, config.http.port).start()
                 log.info("HTTP on http://%s:%d", config.http.host, config.http.port)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Sequence
-from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
 
-from gateway.channels.sms.parse import IncomingSms, from_unix
+from gateway.channels.sms.parse import IncomingSms, from_unix, query_bytes
 from gateway.channels.sms.providers import HttpClient
 from gateway.channels.sms.sender import SmsOut
 from gateway.channels.sms.webhook import Reply, SmsInbound
@@ -38,8 +37,7 @@ ACCEPTED = (200, 202)
 
 def raw_query(request: web.Request) -> dict[str, bytes]:
     """The query with values as bytes (``%b`` may be UTF-16 or 8-bit data)."""
-    pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, encoding="latin-1")
-    return {k: v.encode("latin-1") for k, v in pairs}
+    return query_bytes(request.rel_url.raw_query_string)
 
 
 def decode_text(data: bytes, charset: str) -> str:
