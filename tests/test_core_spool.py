@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gateway.core import spool
+from gateway.core import spool, spool_drain
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable
 from gateway.core.messages import Channel, InboundMessage, IntakeResult, Outcome
 from gateway.core.models import Case, InboundSpool
-from gateway.core.spool import SpoolDrainer, SpoolWriter
+from gateway.core.spool import SpoolWriter
+from gateway.core.spool_drain import SpoolDrainer
 
 CHANNEL = "sms"
 
@@ -110,18 +111,18 @@ async def test_drainer_crash_before_marking_replays_exactly_once(ctx: GatewayCon
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(5):
         await writer.put(raw(i), "kannel", f"ext-{i}", {})
-    real_mark = spool._mark
+    real_mark = spool_drain._mark
 
     def crash(s: Session, **kw: Any) -> None:
         raise OperationalError("UPDATE", {}, Exception("process killed"))
-    monkeypatch.setattr(spool, "_mark", crash)
+    monkeypatch.setattr(spool_drain, "_mark", crash)
     first = SpoolDrainer(ctx, CHANNEL, parse)
     with pytest.raises(OperationalError):
         await first.run_once()  # intake committed the cases, the rows were never marked
     assert await case_count(ctx) == 5 and {r.status for r in await rows(ctx)} == {"pending"}
     await first.stop()
 
-    monkeypatch.setattr(spool, "_mark", real_mark)
+    monkeypatch.setattr(spool_drain, "_mark", real_mark)
     outcomes: list[Outcome] = []
     restarted = SpoolDrainer(ctx, CHANNEL, parse, lambda sid, msg, res: outcomes.append(res.outcome))
     restarted.start()  # drains what the crash left pending, without any new put
@@ -200,3 +201,23 @@ async def test_while_the_edge_is_busy_the_drainer_takes_small_batches(ctx: Gatew
     finally:
         await drainer.stop()
     assert await case_count(ctx) == 20 and drainer.passes == 2
+
+
+async def test_a_parser_that_needs_the_absent_database_leaves_the_row_pending(ctx: GatewayContext,
+                                                                              writer: SpoolWriter) -> None:
+    """A parser may touch the database (mail applies delivery reports): when that is away the
+    row stays pending for the next pass, and only a real parse failure tells ``on_failed``."""
+    await writer.put(raw(1, "db-away"), "kannel", "p-1", {})
+    await writer.put(raw(2, "boom"), "kannel", "p-2", {"from": "x"})
+    told: list[tuple[int, dict[str, Any]]] = []
+
+    def needs_db(data: bytes, envelope: dict[str, Any]) -> InboundMessage | None:
+        if json.loads(data)["text"] == "db-away":
+            raise DatabaseUnavailable("the database is away")
+        return parse(data, envelope)
+    drainer = SpoolDrainer(ctx, CHANNEL, needs_db, on_failed=lambda sid, data, env: told.append((sid, env)))
+    with pytest.raises(DatabaseUnavailable):
+        await drainer.run_once()
+    by_id = {r.external_id: r for r in await rows(ctx)}
+    assert (by_id["p-1"].status, by_id["p-2"].status) == ("pending", "failed")
+    assert told == [(by_id["p-2"].id, {"from": "x"})]

@@ -16,7 +16,7 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from gateway.channels.email import EmailPlugin, create
-from gateway.core import tracking
+from gateway.core import spool as core_spool, tracking
 from gateway.core.config import Config
 from gateway.core.models import Case, InboundSpool, Message, Outbox
 from gateway.core.runtime import running_context
@@ -54,7 +54,7 @@ async def gateway(make_config: Callable[..., Config], sink: SmtpSink) -> AsyncIt
 
 async def settle(plugin: EmailPlugin) -> None:
     """Drain the spool now (the background drainer would, within a second)."""
-    await plugin.drainer.drain_once()
+    await plugin.drainer.run_once()
 
 
 async def cases(plugin: EmailPlugin) -> list[Case]:
@@ -121,15 +121,17 @@ async def test_alias_implies_kind(gateway: EmailPlugin) -> None:
 
 
 async def test_database_away_is_451_and_nothing_acknowledged_is_lost(gateway: EmailPlugin) -> None:
-    real = gateway.ctx.state.spool_put_many
+    real = core_spool._insert
 
-    async def broken(*a: Any, **k: Any) -> list[int]:
+    def broken(*a: Any, **k: Any) -> list[bool]:
         raise OSError("database is away")
-    gateway.ctx.state.spool_put_many = broken  # type: ignore[method-assign]
-    with pytest.raises(smtplib.SMTPDataError) as e:
-        await asyncio.to_thread(send, gateway.smtp.port, mail("a", "b"))
+    core_spool._insert = broken  # type: ignore[assignment]
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            await asyncio.to_thread(send, gateway.smtp.port, mail("a", "b"))
+    finally:
+        core_spool._insert = real
     assert e.value.smtp_code == 451
-    gateway.ctx.state.spool_put_many = real  # type: ignore[method-assign]
     await asyncio.to_thread(send, gateway.smtp.port, mail("a", "متن"))
     await settle(gateway)
     assert len(await cases(gateway)) == 1
@@ -140,7 +142,7 @@ async def test_spooled_mail_survives_a_restart(make_config: Callable[..., Config
     config = make_config(email={"smtp": {"port": 0}})
     async with running_context(config, migrate=False, dispatch=False) as ctx:
         plugin = create(ctx)
-        plugin.drainer.drain_once = lambda: asyncio.sleep(0, 0)  # type: ignore[assignment,method-assign]
+        plugin.drainer.run_once = lambda *a: asyncio.sleep(0, 0)  # type: ignore[assignment,method-assign]
         await plugin.start()
         await asyncio.to_thread(send, plugin.smtp.port, mail("پیش از خاموشی", "متن"))
         await plugin.stop()
@@ -149,8 +151,8 @@ async def test_spooled_mail_survives_a_restart(make_config: Callable[..., Config
             assert await s.scalar(select(func.count()).select_from(InboundSpool).where(InboundSpool.status == "pending")) == 1
     async with running_context(config, migrate=False, dispatch=False) as ctx:
         plugin = create(ctx)
-        assert await plugin.drainer.drain_once() == 1
-        assert await plugin.drainer.drain_once() == 0
+        assert await plugin.drainer.run_once() == 1
+        assert await plugin.drainer.run_once() == 0
         async with ctx.db.session() as s:
             assert await s.scalar(select(func.count()).select_from(Case)) == 1
             assert await s.scalar(select(func.count()).select_from(Outbox)) == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.core.db import Database
@@ -100,33 +100,3 @@ class StateStore:
                 InboundSpool.channel == channel, InboundSpool.status == "pending")
                 .order_by(InboundSpool.id).limit(limit))).scalars()
             return [(r.id, r.raw, dict(r.envelope)) for r in rows]
-
-    async def spool_done(self, spool_id: int, status: str = "processed", error: str | None = None) -> None:
-        async with self.db.session() as s:
-            row = await s.get(InboundSpool, spool_id)
-            if row is not None:
-                row.status, row.error, row.processed_at = status, error, utcnow()
-                row.attempts += 1
-
-    async def spool_put_many(self, channel: str, items: list[tuple[bytes, dict[str, Any]]],
-                             *, source: str = "") -> int:
-        """Keep several raw inputs in one transaction (no external id: no dedupe here).
-
-        For edges that group-commit their own acknowledgements (the SMTP spool).  One
-        executemany INSERT without RETURNING: ~10x cheaper per row than ORM objects.
-        """
-        now = utcnow()
-        values = [{"channel": channel, "source": source, "external_id": None, "raw": raw,
-                   "envelope": envelope, "status": "pending", "attempts": 0, "created_at": now}
-                  for raw, envelope in items]
-        # through the shared batch writer (on SQLite: the one writer thread and connection)
-        await self.db.write(lambda s: s.execute(insert(InboundSpool), values))
-        return len(values)
-
-    async def spool_done_many(self, spool_ids: list[int], status: str = "processed") -> None:
-        """Mark several spool rows handled in one transaction."""
-        if not spool_ids:
-            return
-        stmt = update(InboundSpool).where(InboundSpool.id.in_(spool_ids)).values(
-            status=status, processed_at=utcnow(), attempts=InboundSpool.attempts + 1)
-        await self.db.write(lambda s: s.execute(stmt))

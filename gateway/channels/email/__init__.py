@@ -19,7 +19,7 @@ from gateway.channels.email.imap_poller import ImapPoller
 from gateway.channels.email.inbound import MailIntake
 from gateway.channels.email.sender import EmlFolderSender, SmtpRelaySender
 from gateway.channels.email.smtp_server import SmtpHandler, SmtpServer
-from gateway.channels.email.spool import SpoolDrainer, SpoolWriter
+from gateway.channels.email.spool import MailDrainer, mail_spool
 from gateway.core.context import GatewayContext
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,8 @@ class EmailPlugin:
         self.ctx = ctx
         self.holder = ctx.config.gateway.instance_name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.intake = MailIntake(ctx)
-        self.spool = SpoolWriter(ctx)
-        self.drainer = SpoolDrainer(ctx, self.intake, self.holder, busy=self.spool.busy)
-        self.spool.on_commit = self.drainer.wake
+        self.spool = mail_spool(ctx)
+        self.drainer = MailDrainer(ctx, self.intake, self.spool)
         self.smtp: SmtpServer | None = None
         if ctx.config.email.smtp.enabled:
             self.smtp = SmtpServer(ctx.config, SmtpHandler(ctx.config, self.intake, self.spool))

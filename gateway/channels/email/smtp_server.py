@@ -18,9 +18,10 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session
 
 from gateway.channels.email.inbound import Envelope, MailIntake
-from gateway.channels.email.spool import SpoolWriter
+from gateway.channels.email.spool import SOURCE
 from gateway.core.config import Config
 from gateway.core.db import DatabaseUnavailable, is_unavailable
+from gateway.core.spool import SpoolWriter
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class SmtpHandler:
                     log.warning("direct ingest failed (%s); spooling for replay", type(e).__name__)
             if self.spool is None:
                 raise DatabaseUnavailable("no spool")
-            await self.spool.put(raw, env)
+            await self.spool.put(raw, SOURCE, None, env)
             return REPLY["stored"].format(ref="queued")
         except Exception as e:  # noqa: BLE001 - nothing committed: the client must retry
             log.warning("mail not accepted, answering 451: %s", type(e).__name__)

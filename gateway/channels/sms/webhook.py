@@ -26,7 +26,8 @@ from gateway.channels.sms.parse import BadRequest, IncomingSms, checked_sender, 
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable
 from gateway.core.messages import InboundMessage, IntakeResult, Intent, Outcome
-from gateway.core.spool import SpoolDrainer, SpoolWriter
+from gateway.core.spool import SpoolWriter
+from gateway.core.spool_drain import SpoolDrainer
 
 log = logging.getLogger(__name__)
 OUR_STATUSES = frozenset({"sent", "delivered", "failed"})
