@@ -4,7 +4,9 @@ Claiming is one short transaction: due ``pending`` rows, plus ``sending`` rows w
 ran out (the process that claimed them died between send and mark), are marked ``sending``
 with our name.  On PostgreSQL the select uses ``FOR UPDATE SKIP LOCKED`` so several
 dispatchers share the work without claiming the same row; on SQLite ``BEGIN IMMEDIATE``
-serialises claimers.  A re-claimed row is sent again with the same idempotency key.
+serialises claimers.  A claimed batch is sent concurrently and its results recorded in one
+transaction.  A re-claimed row (its process died between send and mark) is sent again with
+the same idempotency key.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import socket
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.config import OutboxSection
 from gateway.core.db import Database
@@ -70,54 +73,61 @@ class Dispatcher:
                 codes = {case_id: code for case_id, code in result.all()}
         return [(r, codes.get(r.case_id)) for r in rows]
 
-    async def send_one(self, row: Outbox, case_code: str | None) -> SendResult:
-        """Send one claimed row and record the result."""
+    async def send(self, row: Outbox, case_code: str | None) -> SendResult:
+        """Send one claimed row (nothing recorded yet)."""
         sender = self.senders.get(row.channel)
         if sender is None:
-            result = SendResult.permanent("no_sender", f"no sender for channel {row.channel}")
-        else:
-            try:
-                result = await asyncio.wait_for(sender.send(to_outbound(row, case_code)),
-                                                self.cfg.send_timeout_seconds)
-            except asyncio.TimeoutError:
-                result = SendResult.temporary("timeout", "sender timed out")
-            except Exception as e:  # noqa: BLE001 - a sender bug must not kill the loop
-                log.exception("sender for %s raised", row.channel)
-                result = SendResult.temporary("sender_error", type(e).__name__)
-        await self.mark(row.id, result)
-        return result
+            return SendResult.permanent("no_sender", f"no sender for channel {row.channel}")
+        try:
+            return await asyncio.wait_for(sender.send(to_outbound(row, case_code)), self.cfg.send_timeout_seconds)
+        except asyncio.TimeoutError:
+            return SendResult.temporary("timeout", "sender timed out")
+        except Exception as e:  # noqa: BLE001 - a sender bug must not kill the loop
+            log.exception("sender for %s raised", row.channel)
+            return SendResult.temporary("sender_error", type(e).__name__)
 
     async def mark(self, outbox_id: int, result: SendResult) -> None:
         """Record a send result on the row (only if we still hold its claim)."""
+        await self.mark_many([(outbox_id, result)])
+
+    async def mark_many(self, results: list[tuple[int, SendResult]]) -> None:
+        """Record several send results in one transaction (one commit per batch, not per row).
+        The rows are locked first: a delivery report racing the mark must not be overwritten."""
+        by_id = dict(results)
         async with self.db.session() as s:
-            row = await s.get(Outbox, outbox_id, with_for_update=True)  # vs. a racing delivery report
-            if row is None or row.claimed_by != self.name or row.status != "sending":
-                return  # our lease ran out and someone else took it over
-            now = utcnow()
-            row.claimed_by = row.claimed_at = None
-            if result.status in (SendStatus.SENT, SendStatus.DELIVERED):
-                row.status = result.status.value
-                row.provider_id = result.provider_id or row.provider_id
-                row.sent_at = now
-                row.delivered_at = now if result.status is SendStatus.DELIVERED else None
-                row.last_error = None
-                return
-            row.last_error = f"{result.error_code}: {result.detail or ''}".strip()
-            if result.status is SendStatus.TEMPORARY and row.attempts < self.cfg.max_attempts:
-                row.status = "pending"
-                row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts, self.cfg))
-                return
-            row.status = "failed"
-            s.add(AuditEvent(case_id=row.case_id, actor="system", action="outbound_failed",
-                             detail={"outbox_id": row.id, "channel": row.channel,
-                                     "error": row.last_error, "attempts": row.attempts}))
-            log.warning("outbox row %s failed for good: %s", row.id, result.error_code)
+            rows = (await s.execute(select(Outbox).where(Outbox.id.in_(by_id)).with_for_update())).scalars()
+            for row in rows:
+                self._record(s, row, by_id[row.id])
+
+    def _record(self, s: AsyncSession, row: Outbox, result: SendResult) -> None:
+        if row.claimed_by != self.name or row.status != "sending":
+            return  # our lease ran out and someone else took it over
+        now = utcnow()
+        row.claimed_by = row.claimed_at = None
+        if result.status in (SendStatus.SENT, SendStatus.DELIVERED):
+            row.status = result.status.value
+            row.provider_id = result.provider_id or row.provider_id
+            row.sent_at = now
+            row.delivered_at = now if result.status is SendStatus.DELIVERED else None
+            row.last_error = None
+            return
+        row.last_error = f"{result.error_code}: {result.detail or ''}".strip()
+        if result.status is SendStatus.TEMPORARY and row.attempts < self.cfg.max_attempts:
+            row.status = "pending"
+            row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts, self.cfg))
+            return
+        row.status = "failed"
+        s.add(AuditEvent(case_id=row.case_id, actor="system", action="outbound_failed",
+                         detail={"outbox_id": row.id, "channel": row.channel,
+                                 "error": row.last_error, "attempts": row.attempts}))
+        log.warning("outbox row %s failed for good: %s", row.id, result.error_code)
 
     async def run_once(self) -> int:
         """Claim and send one batch; return how many rows were handled."""
         claimed = await self.claim()
         if claimed:
-            await asyncio.gather(*(self.send_one(row, code) for row, code in claimed))
+            results = await asyncio.gather(*(self.send(row, code) for row, code in claimed))
+            await self.mark_many([(row.id, result) for (row, _), result in zip(claimed, results)])
         return len(claimed)
 
     async def run(self) -> None:
