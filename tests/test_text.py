@@ -2,7 +2,7 @@
 
 import pytest
 
-from gateway.core.text import first_word, fold, normalize, to_ascii_digits
+from gateway.core.text import first_word, fold, normalize, to_ascii_digits, to_persian_digits
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -37,12 +37,14 @@ def test_clean_text_shortcut_agrees_with_the_full_normalisation():
     import unicodedata
 
     from gateway.core.text import _normalize
-    alphabet = ("ab سلام۱٤يىكةۃ\u0640\u200b\u200c\u200d\u200e\u200f\u202a\u202e\u2066\u2069\ufeff"
+    alphabet = ("ab0 7سلام۱٤٣۹يىكةۃ\u0640\u200b\u200c\u200d\u200e\u200f\u202a\u202e\u2066\u2069\ufeff"
                 " \n\r\t\u00a0\u2003\u202f\u205f\u3000\x0b\x0c\x85\u2028e\u0301\u00e9")
     rng = random.Random(9)
     shortcut = 0
     for _ in range(20000):
-        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        text = "".join(rng.choice(alphabet) for _ in range(rng.choice((rng.randint(0, 12), rng.randint(60, 90)))))
+        assert to_ascii_digits(text) == text.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "0123456789" * 2))
+        assert to_persian_digits(text) == text.translate(str.maketrans("0123456789٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹" * 2))
         for ascii_digits in (False, True):
             assert normalize(text, ascii_digits=ascii_digits) == _normalize(text, ascii_digits), repr(text)
         shortcut += _normalize(text, False) == text and unicodedata.is_normalized("NFC", text)
