@@ -65,8 +65,8 @@ class SpoolDrainer:
     """Turns one channel's pending spool rows into intake submissions (see module doc)."""
 
     def __init__(self, ctx: GatewayContext, channel: str, parse: Parse, on_result: OnResult | None = None,
-                 *, on_failed: OnFailed | None = None, batch: int = 500, poll_seconds: float = 2.0, busy: Callable[[], bool] | None = None,
-                 busy_batch: int = 50, busy_pause: float = 0.5) -> None:
+                 *, on_failed: OnFailed | None = None, batch: int = 500, poll_seconds: float = 2.0,
+                 busy: Callable[[], bool] | None = None, busy_batch: int = 50, busy_pause: float = 0.5) -> None:
         """While ``busy()`` (the edge is taking a flood in: :meth:`SpoolWriter.busy`), a pass
         takes at most ``busy_batch`` rows and rests ``busy_pause`` seconds after it: the edge
         keeps the event loop and answers fast, cases follow at that pace, and at full speed
