@@ -95,7 +95,8 @@ class Dispatcher:
         The rows are locked first: a delivery report racing the mark must not be overwritten."""
         by_id = dict(results)
         async with self.db.session() as s:
-            rows = (await s.execute(select(Outbox).where(Outbox.id.in_(by_id)).with_for_update())).scalars()
+            rows = (await s.execute(select(Outbox).where(Outbox.id.in_(by_id))
+                                    .order_by(Outbox.id).with_for_update())).scalars()  # one lock order
             for row in rows:
                 self._record(s, row, by_id[row.id])
 
