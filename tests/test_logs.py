@@ -1,10 +1,11 @@
 """Logs never carry citizens' contacts or secrets."""
 
 import logging
+import sys
 
 import pytest
 
-from gateway.core.logs import JsonFormatter, RedactingFilter, redact
+from gateway.core.logs import JsonFormatter, RedactingFilter, TextFormatter, redact
 
 
 @pytest.mark.parametrize("raw,leak", [
@@ -30,3 +31,19 @@ def test_filter_redacts_args_and_extras():
     RedactingFilter().filter(record)
     line = JsonFormatter().format(record)
     assert "a@b.ir" not in line and "9121234567" not in line
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter(), TextFormatter("%(levelname)s %(message)s")],
+                         ids=["json", "text"])
+def test_tracebacks_are_redacted(formatter):
+    """A library's exception text can quote what a citizen sent (aiohttp quotes the request
+    line of a bad URL): the traceback is redacted in both formats, not only the message."""
+    try:
+        raise ValueError("Invalid char in url query: b'GET /sms/kannel/mo?from=09121234567&to=a@b.ir'")
+    except ValueError:
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Error handling request",
+                                   (), sys.exc_info())
+    RedactingFilter().filter(record)
+    line = formatter.format(record)
+    assert "Invalid char in url query" in line
+    assert "9121234567" not in line and "a@b.ir" not in line
