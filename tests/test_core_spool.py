@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from gateway.core.messages import Channel, InboundMessage, IntakeResult, Outcome
 from gateway.core.models import Case, InboundSpool
 from gateway.core.spool import SpoolWriter
 from gateway.core.spool_drain import SpoolDrainer
+from tests.peers import eventually
 
 CHANNEL = "sms"
 
@@ -55,15 +56,6 @@ async def rows(ctx: GatewayContext) -> list[InboundSpool]:
 async def case_count(ctx: GatewayContext) -> int:
     async with ctx.db.session() as s:
         return (await s.execute(select(func.count()).select_from(Case))).scalar_one()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20) -> Any:
-    """Poll until ``check`` is truthy (waits for the drainer task; not a speed test)."""
-    for _ in range(int(timeout / 0.05)):
-        if value := await check():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 async def test_concurrent_puts_share_commits(ctx: GatewayContext, writer: SpoolWriter) -> None:

@@ -8,8 +8,7 @@ case; a status query by code; a staff answer longer than one SMS arrives in part
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from gateway.core.outbox import queue_outbound
 from gateway.core.runtime import running_context
 from gateway.core.text import to_persian_digits
 from gateway.web.app import create_app
-from tests.peers import free_port
+from tests.peers import eventually, free_port
 from tests.peers.kannel import KannelPeer, ReceivedMt
 
 CITIZEN = "09121234567"
@@ -72,15 +71,6 @@ async def rig(make_config: Callable[..., Any], tmp_path: Path, monkeypatch: pyte
             await peer.stop()
             await plugin.stop()
             await runner.cleanup()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:
-    """Poll ``check`` until it returns something truthy (waits for peers, not a speed test)."""
-    for _ in range(int(timeout / 0.1)):
-        if value := await check():
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached")
 
 
 async def cases(ctx: GatewayContext) -> list[Case]:

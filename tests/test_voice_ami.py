@@ -9,7 +9,7 @@ import pytest_asyncio
 
 from gateway.channels.voice.ami import AmiActionError, AmiClient, AmiMessage, AmiUnavailable
 from tests.peers.ami_sim import AMISim
-from tests.test_voice_channel import eventually
+from tests.peers import eventually
 
 
 async def _true(value: bool) -> bool:

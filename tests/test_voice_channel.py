@@ -7,7 +7,7 @@ reconciler) against tests/peers/ami_sim.py and tests/peers/agi_client.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,16 +24,7 @@ from gateway.core.runtime import running_context
 from tests.peers.agi_client import FakeAsterisk
 from tests.peers.ami_sim import AMISim
 from tests.peers.voice_dialplan import Call
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, limit: float = 15.0) -> None:
-    """Wait until ``check`` holds (bounded, so a bug fails instead of hanging)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit
-    while not await check():
-        if loop.time() > end:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.02)
+from tests.peers import eventually
 
 
 @dataclass

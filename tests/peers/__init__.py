@@ -6,9 +6,12 @@ fails instead, so a green CI means every test really ran.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -36,3 +39,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str = "condition", limit: float = 30.0) -> Any:
+    """Poll ``check`` until it returns something truthy and return that; bounded, so a bug
+    fails instead of hanging (waits for peers and background tasks, not a speed test)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    while not (value := await check()):
+        if loop.time() > end:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.02)
+    return value
