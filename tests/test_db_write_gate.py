@@ -43,6 +43,12 @@ def _batch(source: str, hold: float = 0.01):
     return fn
 
 
+async def _session_insert(db: Database, label: str) -> None:
+    """A write through a session (not the writer thread): one spool row labelled ``label``."""
+    async with db.session() as s:
+        s.add(InboundSpool(channel="gate", source=label, external_id=label, raw=b"x", envelope={}))
+
+
 async def _flood(db: Database, rounds: int, per_round: int) -> list[str]:
     """Start back-to-back writer batches with a session write after every ``per_round``;
     return the labels in the order their tasks were created."""
@@ -54,8 +60,7 @@ async def _flood(db: Database, rounds: int, per_round: int) -> list[str]:
             tasks.append(asyncio.create_task(db.write(_batch(label))))
         label = f"s{r}"
         order.append(label)
-        tasks.append(asyncio.create_task(
-            state.spool_put("gate", b"x", source=label, external_id=label)))
+        tasks.append(asyncio.create_task(_session_insert(db, label)))
     # more session writes of other kinds, behind the same flood
     tasks += [asyncio.create_task(state.put(f"k{r}", {"r": r})) for r in range(rounds)]
     tasks += [asyncio.create_task(state.acquire(f"lease{r}", "me", 60)) for r in range(rounds)]

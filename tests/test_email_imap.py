@@ -17,16 +17,17 @@ from sqlalchemy import func, select
 
 from gateway.channels.email.imap_poller import ImapPoller
 from gateway.channels.email.inbound import MailIntake
+from gateway.channels.email.spool import MailDrainer, mail_spool
 from gateway.core.config import Config
 from gateway.core.context import GatewayContext
-from gateway.core.models import Case, Message
+from gateway.core.models import Case, InboundSpool, Message
 from gateway.core.runtime import running_context
 from tests.peers import require_binary
 from tests.peers.dovecot import Dovecot, dovecot
 
 pytestmark = pytest.mark.peer("dovecot")
 USERS = {"alice": "secret1", "bob": "secret2", "carol": "secret3", "dave": "secret4",
-         "erin": "secret5", "frank": "secret6"}
+         "erin": "secret5", "frank": "secret6", "gina": "secret7"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def raw_mail(n: int, sender: str = "citizen@example.org", subject: str = "درخ
 
 def poller_for(ctx: GatewayContext, server: Dovecot, user: str, **box: Any) -> ImapPoller:
     os.environ[f"TEST_IMAP_{user.upper()}"] = USERS[user]
-    return ImapPoller(ctx, MailIntake(ctx), ctx.config.email.imap[0], holder="test")
+    return ImapPoller(ctx, MailIntake(ctx), ctx.config.email.imap[0], holder="test", spool=mail_spool(ctx))
 
 
 def imap_config(make_config: Callable[..., Config], server: Dovecot, user: str, **box: Any) -> Config:
@@ -80,6 +81,33 @@ async def test_poll_ingests_and_flags_seen(imap_server: Dovecot, make_config: Ca
         assert all("\\Seen" in f for f in await flags(imap_server, "alice"))
         state = await ctx.state.get(poller.key)
         assert state["last_uid"] == 2 and state["uidvalidity"] > 0
+
+
+async def test_unreadable_mail_is_spooled_and_flagged(imap_server: Dovecot,
+                                                      make_config: Callable[..., Config]) -> None:
+    """A mail the gateway cannot process is kept raw in the spool (and flagged read, so the
+    mailbox does not serve it again); the drainer then keeps it as failed for an operator."""
+    imap_server.deliver("gina", raw_mail(3))
+    async with running_context(imap_config(make_config, imap_server, "gina"), migrate=False, dispatch=False) as ctx:
+        poller = poller_for(ctx, imap_server, "gina")
+        poller.spool.start()
+
+        def explode(*_: Any) -> Any:
+            raise ValueError("parser bug")
+        poller.intake.build = explode  # type: ignore[method-assign]
+        try:
+            assert await poller.poll_once() == 1
+            assert all("\\Seen" in f for f in await flags(imap_server, "gina"))
+            async with ctx.db.session() as s:
+                [row] = (await s.execute(select(InboundSpool).where(InboundSpool.status == "pending"))).scalars()
+            assert (row.channel, row.source, row.envelope) == ("email", poller.key[:100], {"source": "imap"})
+            assert "متن پیام شماره 3".encode() in row.raw
+            assert await MailDrainer(ctx, poller.intake, poller.spool).run_once() == 1
+            async with ctx.db.session() as s:
+                assert (await s.get(InboundSpool, row.id)).status == "failed"
+            assert await count(ctx) == 0
+        finally:
+            await poller.spool.stop()
 
 
 async def test_processed_folder_move(imap_server: Dovecot, make_config: Callable[..., Config]) -> None:

@@ -28,6 +28,7 @@ from gateway.core.models import Case, InboundKey, InboundSpool, Message, Outbox
 from gateway.core.outbox import queue_outbound
 from gateway.core.runtime import running_context
 from gateway.web.app import create_app
+from tests.peers import eventually
 
 SECRET = "generic-test-secret"
 LONG = ("سلام " * 2100)[:10240]  # 10 KB of text
@@ -349,3 +350,24 @@ async def test_text_semantics_end_to_end(make_config: Callable[..., Any]) -> Non
         bad = code[:9] + str((int(code[9]) + 1) % 10)
         assert await get(bad, 6) == "rejected"
         assert (await outbox_purposes(gw.ctx))[-1] == "check_code"
+
+
+async def test_direct_mode_parks_a_text_that_hits_a_bug_and_the_drainer_replays_it(
+        make_config: Callable[..., Any]) -> None:
+    """spool_first = false: an unexpected intake error keeps the raw text in the spool and
+    answers 200 "parked" (the provider must not retry into the bug); the spool's drainer
+    then makes the case."""
+    async with gateway(make_config, provider="kannel", spool_first=False) as gw:
+        real, calls = gw.ctx.intake.submit, []
+
+        async def fails_once(message: Any) -> Any:
+            calls.append(message)
+            if len(calls) == 1:
+                raise RuntimeError("a bug in intake")
+            return await real(message)
+        gw.ctx.intake.submit = fails_once  # type: ignore[method-assign]
+        r = await gw.client.get(kannel_mo(id="park-1"))
+        assert (r.status, await r.text()) == (200, "parked")
+        await eventually(lambda: messages(gw.ctx), "the parked text became a case")
+        [message] = await messages(gw.ctx)
+        assert message.external_id == "park-1" and len(calls) == 2

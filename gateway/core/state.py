@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.core.db import Database
-from gateway.core.models import ChannelState, InboundSpool, Lease, Outbox, utcnow
+from gateway.core.models import ChannelState, Lease, Outbox, utcnow
 from gateway.core.outbox import record_delivery
 
 
@@ -74,29 +74,3 @@ class StateStore:
                 return None
             return {"id": row.id, "status": row.status, "provider_id": row.provider_id,
                     "channel": row.channel, "attempts": row.attempts, "case_id": row.case_id}
-
-    async def spool_put(self, channel: str, raw: bytes, *, source: str = "",
-                        external_id: str | None = None, envelope: dict[str, Any] | None = None) -> int:
-        """Durably keep raw input for later parsing or replay; return its spool id.
-
-        A second put with the same (channel, source, external_id) returns the first id.
-        """
-        try:
-            async with self.db.session() as s:
-                row = InboundSpool(channel=channel, source=source, external_id=external_id,
-                                   raw=raw, envelope=envelope or {})
-                s.add(row)
-                await s.flush()
-                return row.id
-        except IntegrityError:
-            async with self.db.session() as s:
-                return (await s.execute(select(InboundSpool.id).where(
-                    InboundSpool.channel == channel, InboundSpool.source == source,
-                    InboundSpool.external_id == external_id))).scalar_one()
-
-    async def spool_pending(self, channel: str, limit: int = 100) -> list[tuple[int, bytes, dict[str, Any]]]:
-        async with self.db.session() as s:
-            rows = (await s.execute(select(InboundSpool).where(
-                InboundSpool.channel == channel, InboundSpool.status == "pending")
-                .order_by(InboundSpool.id).limit(limit))).scalars()
-            return [(r.id, r.raw, dict(r.envelope)) for r in rows]

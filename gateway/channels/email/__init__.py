@@ -39,7 +39,7 @@ class EmailPlugin:
         self.smtp: SmtpServer | None = None
         if ctx.config.email.smtp.enabled:
             self.smtp = SmtpServer(ctx.config, SmtpHandler(ctx.config, self.intake, self.spool))
-        self.pollers = [ImapPoller(ctx, self.intake, box, self.holder) for box in ctx.config.email.imap]
+        self.pollers = [ImapPoller(ctx, self.intake, box, self.holder, self.spool) for box in ctx.config.email.imap]
         self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> Sequence[Any]:

@@ -22,6 +22,7 @@ from gateway.channels.email.inbound import Envelope, MailIntake
 from gateway.core.config import ImapMailbox
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable, is_unavailable
+from gateway.core.spool import SpoolWriter
 
 log = logging.getLogger(__name__)
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
@@ -55,8 +56,9 @@ def parse_fetch(lines: list[bytes | bytearray]) -> dict[int, bytes]:
 class ImapPoller:
     """Polls one mailbox for as long as it runs."""
 
-    def __init__(self, ctx: GatewayContext, intake: MailIntake, box: ImapMailbox, holder: str) -> None:
-        self.ctx, self.intake, self.box, self.holder = ctx, intake, box, holder
+    def __init__(self, ctx: GatewayContext, intake: MailIntake, box: ImapMailbox, holder: str,
+                 spool: SpoolWriter) -> None:
+        self.ctx, self.intake, self.box, self.holder, self.spool = ctx, intake, box, holder, spool
         self.key = f"email:imap:{box.username}@{box.host}:{box.port}/{box.folder}"
         self._lost = asyncio.Event()
         self.ingested = 0
@@ -123,9 +125,7 @@ class ImapPoller:
             if is_unavailable(e):
                 raise
             log.warning("mailbox message could not be processed (%s); spooling it", type(e).__name__)
-            await self.ctx.state.spool_put("email", raw, source=self.key[:100],
-                                           external_id=f"{uidvalidity}:{uid}",
-                                           envelope={"source": "imap"})
+            await self.spool.put(raw, self.key[:100], f"{uidvalidity}:{uid}", {"source": "imap"})
 
     async def _mark_processed(self, client: aioimaplib.IMAP4, uids: list[int]) -> None:
         if not uids:

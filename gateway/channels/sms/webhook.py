@@ -135,7 +135,7 @@ class SmsInbound:
 
     async def _park(self, sms: IncomingSms) -> Reply:
         try:
-            await self.ctx.state.spool_put("sms", encode(sms), source=sms.provider, external_id=sms.external_id)
+            await self.spool.put(encode(sms), sms.provider, sms.external_id, {})
         except Exception:  # noqa: BLE001 - not even the spool: let the provider retry
             return Reply(503, "unavailable")
         return Reply(200, "parked")

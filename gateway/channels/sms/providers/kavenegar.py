@@ -122,10 +122,10 @@ class KavenegarTransport:
         """Fetch unread messages, spool each (the provider marks them read), then drain the
         SMS spool once; return how many spool rows that pass settled."""
         entries = await self.client.call("sms/receive", {"linenumber": self.cfg.sender, "isread": "0"})
-        for e in entries:
-            sms = IncomingSms(NAME, str(e.get("messageid") or ""), str(e.get("sender") or ""),
-                              str(e.get("receptor") or ""), str(e.get("message") or ""), from_unix(e.get("date")))
-            await self.ctx.state.spool_put("sms", encode(sms), source=NAME, external_id=sms.external_id)
+        texts = [IncomingSms(NAME, str(e.get("messageid") or ""), str(e.get("sender") or ""),
+                             str(e.get("receptor") or ""), str(e.get("message") or ""), from_unix(e.get("date")))
+                 for e in entries]
+        await asyncio.gather(*(self.inbound.spool.put(encode(sms), NAME, sms.external_id, {}) for sms in texts))
         return await self.inbound.drainer.run_once()
 
     async def _loop(self, name: str, every: float, step: Any) -> None:
