@@ -131,6 +131,10 @@ async def _true(value: Any) -> bool:
     return bool(value)
 
 
+async def _at_least(ctx: GatewayContext, n: int) -> bool:
+    return await case_count(ctx) >= n
+
+
 async def _all_settled(ctx: GatewayContext) -> bool:
     stored = await rows(ctx)
     return bool(stored) and all(r.status != "pending" for r in stored)
@@ -183,8 +187,8 @@ async def test_while_the_edge_is_busy_the_drainer_takes_small_batches(ctx: Gatew
                            busy_batch=5, busy_pause=3600)
     drainer.start()
     try:
-        await eventually(lambda: _true(drainer.passes))
-        assert await case_count(ctx) == 5  # one small batch, then the long pause
+        await eventually(lambda: _at_least(ctx, 5), "the first small batch")
+        assert await case_count(ctx) == 5 and drainer.passes == 1  # then the long pause
         assert writer.busy() and not writer.busy(within=0)  # a put was just made
         flood[0] = False
         await drainer.stop()  # cut the long pause short
