@@ -34,6 +34,10 @@ CITIZEN = "09121234567"
 CITIZEN_E164 = "+989121234567"
 SHORT_CODE = "30001234"
 
+# Kannel retries a refused callback after http-queue-delay and runs three processes of its
+# own: on a loaded CI machine its round trips can take many seconds (not a speed test).
+KANNEL_WAIT = 90.0
+
 
 @dataclass
 class Rig:
@@ -84,7 +88,7 @@ async def mts_for(peer: KannelPeer, count: int) -> list[ReceivedMt]:
 
 async def test_persian_sms_makes_a_case_and_a_ucs2_ack_that_is_delivered(rig: Rig) -> None:
     await rig.kannel.send_mo(CITIZEN, SHORT_CODE, "شکایت درباره آسفالت خیابان ۱۲")
-    [case] = await eventually(lambda: cases(rig.ctx))
+    [case] = await eventually(lambda: cases(rig.ctx), "a case from Kannel", limit=KANNEL_WAIT)
     assert (case.contact, case.kind, case.channel) == (CITIZEN_E164, "complaint", "sms")
     ack = await rig.kannel.next_mt()
     parts = [ack] if ack.kind == "ucs-2" else [ack, *await mts_for(rig.kannel, ack.udh[4] - 1)]
@@ -100,7 +104,7 @@ async def test_persian_sms_makes_a_case_and_a_ucs2_ack_that_is_delivered(rig: Ri
         async with rig.ctx.db.session() as s:
             row = (await s.execute(select(Outbox).where(Outbox.purpose == "ack"))).scalar_one()
             return row.status == "delivered"
-    assert await eventually(delivered)
+    assert await eventually(delivered, "the delivery report", limit=KANNEL_WAIT)
 
 
 @pytest.mark.parametrize("rig", [pytest.param(True, id="spool"), pytest.param(False, id="direct")],
@@ -120,7 +124,7 @@ async def test_callback_answered_503_once_is_retried_into_one_case(rig: Rig,
         return await real(*args)
     monkeypatch.setattr(target, name, flaky)
     await rig.kannel.send_mo(CITIZEN, SHORT_CODE, "پیشنهاد: ایستگاه اتوبوس بیشتر")
-    [case] = await eventually(lambda: cases(rig.ctx))
+    [case] = await eventually(lambda: cases(rig.ctx), "a case from Kannel", limit=KANNEL_WAIT)
     assert case.kind == "suggestion"
     assert len(calls) == 2 and calls[0] == calls[1]  # Kannel retried with the same %I
     await rig.kannel.next_mt()  # the one acknowledgement
@@ -130,7 +134,7 @@ async def test_callback_answered_503_once_is_retried_into_one_case(rig: Rig,
 
 async def test_status_query_by_code_and_a_multipart_answer(rig: Rig) -> None:
     await rig.kannel.send_mo(CITIZEN, SHORT_CODE, "چراغ راهنمایی میدان خاموش است")
-    [case] = await eventually(lambda: cases(rig.ctx))
+    [case] = await eventually(lambda: cases(rig.ctx), "a case from Kannel", limit=KANNEL_WAIT)
     ack = await rig.kannel.next_mt()
     await mts_for(rig.kannel, ack.udh[4] - 1 if ack.kind == "udh" else 0)
 

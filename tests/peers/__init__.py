@@ -49,5 +49,5 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str = "condition
     while not (value := await check()):
         if loop.time() > end:
             raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
     return value

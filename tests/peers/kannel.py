@@ -134,7 +134,7 @@ class KannelPeer:
         stdin.write(f"{sender} {receiver} ucs2 {data}\n".encode())
         await stdin.drain()
 
-    async def next_mt(self, timeout: float = 30) -> ReceivedMt:
+    async def next_mt(self, timeout: float = 90) -> ReceivedMt:
         return await asyncio.wait_for(self.mts.get(), timeout)
 
     async def stop(self) -> None:
