@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from collections.abc import Awaitable, Callable, Sequence
 
 
@@ -67,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gateway.core.logs import setup_logging
     setup_logging(config.logging.level, config.logging.format)
     handler = COMMANDS[args.command]
+    if args.command not in _NO_DATABASE_NEEDED and _sqlite_file_missing(config.database_url):
+        return _fail(NOT_INITIALISED, EXIT_FAILED)
     try:
         return asyncio.run(handler(config, args))
     except KeyboardInterrupt:
@@ -76,8 +79,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the CLI answers with one line, not a traceback
         from sqlalchemy.exc import SQLAlchemyError
         if isinstance(e, SQLAlchemyError):
+            if _is_missing_schema(e):
+                return _fail(NOT_INITIALISED, EXIT_FAILED)
             return _fail(f"database error: {str(e).splitlines()[0][:300]}", EXIT_FAILED)
         raise
+
+
+# Commands that work before `gateway init` (they make the database or never open it).
+_NO_DATABASE_NEEDED = frozenset({"check-config", "init", "migrate", "run"})
+NOT_INITIALISED = "the database is not initialised: run `make init` (or `gateway init`) first"
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    """True for a file-backed SQLite URL whose file does not exist yet."""
+    from sqlalchemy import make_url
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and bool(parsed.database) \
+        and parsed.database != ":memory:" and not Path(parsed.database).exists()
+
+
+def _is_missing_schema(error: Exception) -> bool:
+    """True if the database answered that our tables do not exist (never migrated)."""
+    text = str(error).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 async def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
