@@ -26,7 +26,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core.context import GatewayContext
-from gateway.core.models import Case, Message, utcnow
+from gateway.core.models import AuditEvent, Case, Message, utcnow
 from gateway.core.text import to_ascii_digits
 
 TRACK_PURPOSE = "track"
@@ -135,7 +135,13 @@ async def case_by_code(s: AsyncSession | AsyncConnection,
 
 
 async def answer_text(s: AsyncSession | AsyncConnection, case_id: int) -> str | None:
-    """The newest staff answer of a case (outbound messages whose purpose is ``answer``)."""
+    """The newest staff answer of a case, as the staff member wrote it (the audit log keeps
+    it; the sent message also carries the channel's opening line), else the sent text."""
+    staff_text = (await s.execute(select(AuditEvent.detail).where(
+        AuditEvent.case_id == case_id, AuditEvent.action.in_(("answered", "reanswered")))
+        .order_by(AuditEvent.id.desc()).limit(1))).scalar()
+    if isinstance(staff_text, dict) and str(staff_text.get("text", "")).strip():
+        return str(staff_text["text"])
     row = (await s.execute(select(Message.text).where(
         Message.case_id == case_id, Message.direction == "out",
         Message.meta["purpose"].as_string() == "answer").order_by(Message.id.desc()).limit(1))).first()

@@ -5,12 +5,16 @@ Persian and RTL by default, English with ``?lang=en``; plain HTML forms that wor
 JavaScript.  Lookups are rate limited per client (:mod:`gateway.web.ratelimit`).  On
 ``/track`` a code alone shows kind, status, unit and dates; the answer needs the contact
 the case came from (POST, so it stays out of URLs and logs) or the signed link we sent.
-A POST whose code is unknown and one whose contact is wrong get the same page.
+A POST whose code is unknown gets a neutral "nothing matches" page; a wrong contact for a
+known code keeps the public case card (the code alone shows it anyway) and says the contact
+does not match, keeping what was typed.  Both paths do the same work (one lookup, one
+constant-time comparison).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -98,7 +102,8 @@ async def _track(request: web.Request, raw: str, contact: str | None,
                  token: str | None) -> web.Response:
     wait = _limited(request)
     if wait:
-        resp = await render(request, "track.html", {"code": raw[:40], "error": "rate_limited"}, 429)
+        resp = await render(request, "track.html", {"code": raw[:40], "error": "rate_limited",
+                                                    "wait": wait_text(wait)}, 429)
         resp.headers.update(retry_after(wait))
         return resp
     try:
@@ -107,17 +112,33 @@ async def _track(request: web.Request, raw: str, contact: str | None,
         key = "check_code" if e.reason == "check_digit" else "bad_format"
         return await render(request, "track.html", {"code": raw[:40], "error": key}, 400)
     result = await track_case(_ctx(request), code, contact, token)
-    if result.case is None or (contact is not None and not result.proved):
-        # Unknown code, or wrong contact: one neutral page for both.
+    if result.case is None:
         return await render(request, "track.html", {"code": raw[:40], "error": "no_match"},
                             200 if contact is not None else 404)
-    return await render(request, "track.html", _case_context(result, code, token))
+    page = _case_context(result, code, token)
+    if contact is not None and not result.proved:
+        page.update(error="contact_mismatch", contact=contact)
+    return await render(request, "track.html", page)
 
 
 def _case_context(result: TrackResult, code: str, token: str | None) -> dict[str, Any]:
     assert result.case is not None
-    return {"code": code, "case": result.case, "answer": result.answer, "proved": result.proved,
-            "token": token if result.proved and token else ""}
+    case = result.case
+    overdue = case.answered_at is None and case.status != "closed" and case.due_at is not None \
+        and _aware(case.due_at) < datetime.now(UTC)
+    return {"code": code, "case": case, "answer": result.answer, "proved": result.proved,
+            "token": token if result.proved and token else "", "overdue": overdue}
+
+
+def _aware(moment: datetime) -> datetime:
+    """Stored times are UTC; SQLite gives them back naive."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def wait_text(seconds: float) -> dict[str, int]:
+    """The wait of a refused request, in whole minutes or seconds, as the page says it."""
+    whole = max(1, math.ceil(seconds))
+    return {"minutes": math.ceil(whole / 60)} if whole >= 90 else {"seconds": whole}
 
 
 async def track_api(request: web.Request) -> web.Response:
