@@ -17,6 +17,7 @@ from gateway.core.runtime import running_context
 from gateway.core.text import to_persian_digits
 from gateway.web.app import create_app
 from tests.peers import free_port
+from tests.peers.axe import assert_accessible
 from tests.test_public_common import ANSWER, make_case
 
 PHONE_2 = "+989351112233"
@@ -77,6 +78,7 @@ async def test_tracking_by_persian_digits_then_the_answer_by_phone(browser, site
         assert (await page.inner_text("#case-status")).strip() == "پاسخ داده شده"
         assert ANSWER not in await page.content()
         await page.screenshot(path=str(artifacts / "track-status-360.png"), full_page=True)
+        await assert_accessible(page, "/track with a code")
         await assert_fits(page, 320)
         await page.set_viewport_size(NARROW)
 
@@ -114,6 +116,7 @@ async def test_survey_from_the_sms_link_is_stored_once(browser, site, artifacts)
     try:
         await page.goto(link)
         await page.screenshot(path=str(artifacts / "survey-form-360.png"), full_page=True)
+        await assert_accessible(page, "the survey form")
         await assert_fits(page, 320)
         await page.set_viewport_size(NARROW)
         scores = {"workflow": 4, "information_match": 5, "staff_behaviour": 3, "timeliness": 2}
@@ -146,3 +149,18 @@ async def test_survey_from_the_sms_link_is_stored_once(browser, site, artifacts)
         [resp] = (await s.execute(select(SurveyResponse))).scalars().all()
     assert resp.answers == scores and resp.improper_request is False
     assert resp.comment == "برخورد کارکنان خوب بود."
+
+
+async def test_the_accessibility_check_finds_what_it_should(browser, site):
+    """The axe check is not vacuous: an unlabeled field on a JavaScript-off page fails it."""
+    from tests.peers.axe import axe_violations
+    base, _ = site
+    page = await browser.new_page(java_script_enabled=False)
+    try:
+        await page.route(f"{base}/bad", lambda route: route.fulfill(
+            body='<!doctype html><html lang="fa"><title>t</title><main><h1>x</h1>'
+                 '<input name="q"></main></html>', content_type="text/html"))
+        await page.goto(f"{base}/bad")
+        assert "label" in {v["id"] for v in await axe_violations(page)}
+    finally:
+        await page.close()

@@ -2,7 +2,7 @@
 
 Use the ``browser`` fixture from tests/conftest.py; pages are opened with
 ``browser.new_page(viewport=...)``.  Chromium is started with the flags that keep it
-off the network (see ../shared/reference/test-peers.md).
+off the network (no background requests, no component updates, no QUIC).
 """
 
 from __future__ import annotations
