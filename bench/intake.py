@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.core import tracking  # noqa: E402
 from gateway.core.config import parse_config  # noqa: E402
-from gateway.core.fastpath import fresh_codes  # noqa: E402
+from gateway.core.intake.batch import fresh_codes  # noqa: E402
 from gateway.core.messages import Channel, InboundMessage  # noqa: E402
 from gateway.core.models import (AuditEvent, Case, InboundKey, Message, Outbox,  # noqa: E402
                                  utcnow)
-from gateway.core.plan import plan_case  # noqa: E402
+from gateway.core.intake.planning import plan_case  # noqa: E402
 from gateway.core.text import normalize  # noqa: E402
 from gateway.core.runtime import running_context  # noqa: E402
 

@@ -104,9 +104,9 @@ async def test_reply_to_our_message_id_threads(ctx):
 
 
 async def test_same_contact_within_window_when_the_channel_asks(ctx):
-    meta = {"thread_by_contact": True, "follow_up_window_hours": 24}
-    first = await ctx.intake.submit(sms("جاده خراب است", "w1", meta=dict(meta)))
-    again = await ctx.intake.submit(sms("هنوز خراب است", "w2", meta=dict(meta)))
+    window = {"thread_by_contact": True, "follow_up_window_hours": 24}
+    first = await ctx.intake.submit(sms("جاده خراب است", "w1", **window))
+    again = await ctx.intake.submit(sms("هنوز خراب است", "w2", **window))
     assert again.outcome is Outcome.APPENDED and again.case_code == first.case_code
     assert (await get_case(ctx, first.case_code)).unit_code == "roads"
 
@@ -243,9 +243,9 @@ async def test_kind_hint_wins_over_keywords(ctx):
 # -- the batch fast path and its fallback --------------------------------------------------
 
 async def test_fast_path_and_per_message_path_give_the_same_case(ctx, monkeypatch):
-    from gateway.core import fastpath
+    from gateway.core.intake import batch
     fast = await ctx.intake.submit(sms("پیشنهاد: ساعت کاری بیشتر", "fp1"))
-    monkeypatch.setattr(fastpath, "is_plain", lambda m, limit: False)
+    monkeypatch.setattr(batch, "is_plain", lambda m, limit: False)
     slow = await ctx.intake.submit(sms("پیشنهاد: ساعت کاری بیشتر", "fp2", sender=OTHER))
 
     async def shape(res):
@@ -262,19 +262,19 @@ async def test_fast_path_and_per_message_path_give_the_same_case(ctx, monkeypatc
 
 
 async def test_a_failing_fast_path_falls_back_to_one_savepoint_per_message(ctx, monkeypatch):
-    from gateway.core import fastpath
+    from gateway.core.intake import batch
 
     def broken(*args, **kwargs):
         raise ValueError("simulated bad item")
-    monkeypatch.setattr(fastpath, "insert_plain", broken)
+    monkeypatch.setattr(batch, "insert_plain", broken)
     results = await asyncio.gather(*(ctx.intake.submit(sms(f"متن {i}", f"fb{i}")) for i in range(10)))
     assert all(r.outcome is Outcome.CREATED for r in results)
     assert await count(ctx, Case) == 10
 
 
 async def test_two_texts_from_one_number_in_one_batch_make_one_case(ctx):
-    meta = {"thread_by_contact": True, "follow_up_window_hours": 24}
-    results = await asyncio.gather(*(ctx.intake.submit(sms(f"بخش {i}", f"mp{i}", meta=dict(meta)))
+    window = {"thread_by_contact": True, "follow_up_window_hours": 24}
+    results = await asyncio.gather(*(ctx.intake.submit(sms(f"بخش {i}", f"mp{i}", **window))
                                      for i in range(3)))
     assert sorted(r.outcome.value for r in results) == ["appended", "appended", "created"]
     assert len({r.case_code for r in results}) == 1

@@ -285,4 +285,4 @@ async def _sla_days(s: AsyncSession, ctx: GatewayContext, case: Case) -> int:
             Service.code == case.service_code))).scalar_one_or_none()
         if days is not None:
             return days
-    return ctx.config.sla.days.get(Kind(case.kind), 10)
+    return ctx.config.sla.days_for(Kind(case.kind))

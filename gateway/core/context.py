@@ -19,7 +19,7 @@ from gateway.core.templates import Templates
 
 if TYPE_CHECKING:
     from gateway.core.dispatcher import Dispatcher
-    from gateway.core.intake import IntakeWriter
+    from gateway.core.intake.writer import IntakeWriter
     from gateway.core.state import StateStore
 
 

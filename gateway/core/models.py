@@ -15,6 +15,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from gateway.core.config import DEFAULT_SLA_DAYS
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -69,7 +71,7 @@ class Service(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(300))
     unit_code: Mapped[str] = mapped_column(String(64))
-    sla_days: Mapped[int] = mapped_column(Integer, default=10)
+    sla_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_SLA_DAYS)
     card: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the full service identity card
 
 

@@ -45,25 +45,47 @@ def is_our_message_id(value: str, signer: Signer, domain: str) -> bool:
     return dom.lower() == domain.lower() and bool(token) and mac == signer.mac("msgid", token, 6)
 
 
-def add_outbound(s: Session, *, channel: str, purpose: str, recipient: str, text: str, key: str,
-                 case: Case | None = None, subject: str = "", html: str | None = None,
-                 language: str = "fa", payload: dict[str, Any] | None = None,
-                 author: str | None = None, not_before: datetime | None = None) -> Outbox:
-    """Add an outgoing message (on its case, if any) and its outbox row to a sync session.
+def outbound_rows(*, channel: str, purpose: str, recipient: str, text: str, key: str,
+                  subject: str = "", html: str | None = None, language: str = "fa",
+                  payload: dict[str, Any] | None = None, author: str | None = None,
+                  not_before: datetime | None = None,
+                  now: datetime | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Column values of an outgoing message row and its outbox row (no ids, no case yet).
 
-    Nothing is flushed: the intake writer flushes a whole case graph at once.
+    The one place outbox rows are shaped: :func:`add_outbound` turns them into ORM
+    objects, the intake fast path into multi-row INSERTs.
     """
-    message = None
-    if case is not None:
-        message = Message(case=case, direction="out", channel=channel, provider="gateway",
-                          external_id=key, recipient=recipient, subject=subject, text=text,
-                          author=author, meta={"purpose": purpose})
-        s.add(message)
-    row = Outbox(case=case, message=message, channel=channel, purpose=purpose,
-                 recipient=recipient, subject=subject, text=text, html=html, language=language,
-                 payload=payload or {}, idempotency_key=key, next_attempt_at=not_before or utcnow())
+    now = now or utcnow()
+    message = {"direction": "out", "channel": channel, "provider": "gateway", "external_id": key,
+               "sender": None, "recipient": recipient, "subject": subject, "text": text,
+               "automatic": False, "author": author, "meta": {"purpose": purpose}, "created_at": now}
+    outbox = {"channel": channel, "purpose": purpose, "recipient": recipient, "subject": subject,
+              "text": text, "html": html, "language": language, "payload": payload or {},
+              "idempotency_key": key, "status": "pending", "attempts": 0,
+              "next_attempt_at": not_before or now, "claimed_by": None, "claimed_at": None,
+              "provider_id": None, "last_error": None, "created_at": now, "sent_at": None,
+              "delivered_at": None}
+    return message, outbox
+
+
+def add_rows(s: Session, case: Case | None, message: dict[str, Any] | None,
+             outbox: dict[str, Any]) -> Outbox:
+    """Add the rows :func:`outbound_rows` shaped to a sync session (the message only when
+    there is a case to hold it).  Nothing is flushed: intake flushes a case graph at once."""
+    row_message = None
+    if case is not None and message is not None:
+        row_message = Message(case=case, **message)
+        s.add(row_message)
+    row = Outbox(case=case, message=row_message, **outbox)
     s.add(row)
     return row
+
+
+def add_outbound(s: Session, *, case: Case | None = None, **fields: Any) -> Outbox:
+    """Add an outgoing message (on its case, if any) and its outbox row to a sync session;
+    keywords as :func:`outbound_rows`.  Nothing is flushed."""
+    message, outbox = outbound_rows(**fields)
+    return add_rows(s, case, message, outbox)
 
 
 async def queue_outbound(s: AsyncSession, **fields: Any) -> Outbox:

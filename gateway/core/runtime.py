@@ -16,7 +16,7 @@ from gateway.core.config import Config
 from gateway.core.context import GatewayContext
 from gateway.core.db import Database
 from gateway.core.dispatcher import Dispatcher
-from gateway.core.intake import IntakeWriter
+from gateway.core.intake.writer import IntakeWriter
 from gateway.core.models import Service, Unit
 from gateway.core.security import Signer, load_secret_key
 from gateway.core.senders import FileSender, SenderRegistry

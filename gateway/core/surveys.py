@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.context import GatewayContext
 from gateway.core.models import AuditEvent, Case, SurveyInvitation, SurveyResponse, utcnow
-from gateway.core.replies import SURVEY_QUESTIONS
+from gateway.core.intake.replies import SURVEY_QUESTIONS
 
 MAX_COMMENT_CHARS = 4000
 _NO_REPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounce[s]?)([+.\-@]|$)")

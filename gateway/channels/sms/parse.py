@@ -138,7 +138,7 @@ def to_inbound(sms: IncomingSms, config: Config) -> InboundMessage:
         channel=Channel.SMS, provider=sms.provider, external_id=sms.external_id[:200],
         sender=sender, recipient=_digits(sms.recipient) or None, text=sms.text,
         received_at=sms.received_at,
-        meta={"thread_by_contact": True, "follow_up_window_hours": config.sms.follow_up_window_hours},
+        thread_by_contact=True, follow_up_window_hours=config.sms.follow_up_window_hours,
         **fields)  # type: ignore[arg-type]
 
 

@@ -153,20 +153,21 @@ class RecordingIngest:
         code = sc.case_code if sc.case_code.isdigit() else ""
         meta: dict[str, object] = {"uniqueid": sc.uniqueid, "record_status": sc.status,
                                    "seconds": round(seconds, 1), "category": sc.category,
-                                   "source": source, "language": "fa"}
-        ack = False
+                                   "source": source}
+        ack, ack_channel, reserved = False, None, None
         if code:
-            meta["reserved_key"] = reserve_key(sc.uniqueid)  # the code was spoken in the call
+            reserved = reserve_key(sc.uniqueid)  # the code was spoken in the call
         elif caller and is_iranian_mobile(caller) and self.voice.sms_to_mobiles:
-            meta["ack_channel"], ack = "sms", True  # gateway was unreachable: text the code
+            ack_channel, ack = Channel.SMS, True  # gateway was unreachable: text the code
         elif caller and self.voice.callback.ack_by_callback:
-            meta["ack_channel"], ack = "voice", True
+            ack_channel, ack = Channel.VOICE, True
         started = datetime.fromtimestamp(sc.started, timezone.utc) if sc.started else None
         return InboundMessage(channel=Channel.VOICE, provider=PROVIDER, external_id=sc.uniqueid,
                               sender=caller, subject=SUBJECT, text=describe(seconds),
                               attachments=[InboundAttachment(f"{sc.uniqueid}.wav", "audio/wav", audio)],
                               kind_hint=CATEGORY_KINDS.get(sc.category), tracking_code=code or None,
-                              acknowledge=ack, received_at=started, meta=meta)
+                              acknowledge=ack, ack_channel=ack_channel, reserved_key=reserved,
+                              language="fa", received_at=started, meta=meta)
 
     def _file(self, uid: str, folder: os.PathLike[str]) -> None:
         """Move a call's files out of incoming/ (audio first: the sidecar is the scan key)."""

@@ -17,13 +17,13 @@ from gateway.core.config.channels import (AgiSection, AmiSection, CallbackSectio
                                           SmtpSection, VoiceSection)
 from gateway.core.config.loader import DEFAULT_CONFIG, load_config, parse_config
 from gateway.core.config.model import Config
-from gateway.core.config.office import (RoutingRule, RoutingSection, Service, SlaSection,
+from gateway.core.config.office import (DEFAULT_SLA_DAYS, RoutingRule, RoutingSection, Service, SlaSection,
                                         SurveySection, Unit)
 from gateway.core.config.process import (GatewaySection, IntakeSection, LoggingSection,
                                          OutboxSection)
 from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebSection
 
-__all__ = ["DEFAULT_CONFIG", "AgiSection", "AmiSection", "CallbackSection", "Config",
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_SLA_DAYS", "AgiSection", "AmiSection", "CallbackSection", "Config",
            "ConfigError", "EmailOutbound", "EmailSection", "GatewaySection", "GenericSmsSection",
            "HttpSection", "ImapMailbox", "IntakeSection", "KannelSection", "KavenegarSection",
            "LoggingSection", "Open311Section", "OutboxSection", "RoutingRule", "RoutingSection",

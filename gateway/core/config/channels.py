@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from gateway.core.config.base import Section
-from gateway.core.messages import Kind
+from gateway.core.vocab import Kind
 
 
 class SmtpAlias(Section):

@@ -5,7 +5,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from gateway.core.config.base import Section
-from gateway.core.messages import Channel, Kind
+from gateway.core.vocab import Channel, Kind
+
+#: Days to answer when neither a service card nor ``[sla] days`` names a number: the one
+#: SLA default (service cards, the services table and every kind without a number use it).
+DEFAULT_SLA_DAYS = 10
 
 
 class Unit(Section):
@@ -18,7 +22,7 @@ class Service(Section):
     code: str = Field(min_length=1, max_length=64)
     title: str
     unit: str
-    sla_days: int = Field(10, ge=0)
+    sla_days: int = Field(DEFAULT_SLA_DAYS, ge=0)
     description: str = ""
     required_documents: list[str] = []
     average_days: int | None = None
@@ -44,8 +48,14 @@ class RoutingSection(Section):
 
 
 class SlaSection(Section):
+    """Days to answer per kind; a service card's ``sla_days`` wins for its cases."""
+
     days: dict[Kind, int] = {Kind.REQUEST: 10, Kind.COMPLAINT: 10, Kind.SUGGESTION: 15,
                              Kind.CRITICISM: 15, Kind.VIOLATION_REPORT: 7}
+
+    def days_for(self, kind: Kind) -> int:
+        """The days to answer a case of ``kind`` that has no service card."""
+        return self.days.get(kind, DEFAULT_SLA_DAYS)
 
 
 class SurveySection(Section):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from gateway.core.config.base import Section
-from gateway.core.messages import Kind
+from gateway.core.vocab import Kind
 
 
 class GatewaySection(Section):

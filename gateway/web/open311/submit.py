@@ -63,13 +63,11 @@ def _inbound_message(request: web.Request, params: dict[str, str], sv: Service) 
     attrs = {k[10:-1]: v[:500] for k, v in params.items() if k.startswith("attribute[") and k.endswith("]")}
     if attrs:
         meta["attributes"] = attrs
-    if ack:
-        meta["ack_channel"] = ack
     name = " ".join(filter(None, (params.get("first_name", "").strip(), params.get("last_name", "").strip())))
     return InboundMessage(channel=Channel.WEB, provider="open311", external_id=_idempotency(request, params),
                           sender=sender, sender_name=name[:200] or None,
                           text=description or " — ".join(filter(None, (sv.title, meta.get("address_string")))),
-                          service_code=sv.code, meta=meta)
+                          service_code=sv.code, ack_channel=Channel(ack) if ack else None, meta=meta)
 
 
 def _api_key_ok(ctx: GatewayContext, given: str) -> bool:

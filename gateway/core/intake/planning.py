@@ -1,8 +1,10 @@
 """What a new case consists of, as plain column values: the one place that decides kind,
 unit, due date, language, stored text and acknowledgement for a new submission.
 
-Both intake paths use it: the per-message path turns a :class:`CasePlan` into ORM objects,
-the batch fast path (``gateway.core.fastpath``) into multi-row INSERTs.
+Pure: no database, no clock (``now`` is passed in).  Both intake paths use it: the
+per-message path (``single``) turns a :class:`CasePlan` into ORM objects, the batch fast
+path (``batch``) into multi-row INSERTs.  :func:`is_plain` decides which path a message
+may take.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from gateway.core.context import GatewayContext
-from gateway.core.messages import InboundMessage, Kind, Status
+from gateway.core.intake.contract import InboundMessage, Intent
+from gateway.core.outbox import outbound_rows
 from gateway.core.routing import RouteInput, classify, route
 from gateway.core.store import safe_filename
 from gateway.core.text import fold, normalize
+from gateway.core.vocab import Kind, Status
 
 _PERSIAN_LETTERS = re.compile("[\u0600-\u06ff]")
 _LATIN_LETTERS = re.compile("[A-Za-z]")
@@ -43,6 +47,17 @@ class CasePlan:
     audit: dict[str, Any]
     ack_message: dict[str, Any] | None
     ack_outbox: dict[str, Any] | None
+
+
+def is_plain(msg: InboundMessage, limit: int) -> bool:
+    """A message that can only open a new case (no threading, intents or oversize text)."""
+    if msg.intent not in (Intent.SUBMISSION, Intent.RESERVE) or msg.automatic:
+        return False
+    if msg.thread_refs or msg.tracking_code or msg.body_codes or msg.reserved_key:
+        return False
+    if msg.service_code or len(msg.text) > limit:
+        return False
+    return msg.intent is Intent.RESERVE or bool(msg.attachments) or bool(normalize(msg.text))
 
 
 def guess_language(text: str, default: str) -> str:
@@ -92,8 +107,8 @@ def plan_case(ctx: GatewayContext, msg: InboundMessage, text: str, code: str,
                  cfg.routing.rules, cfg.default_unit, cfg.routing.oversight_unit)
     if kind is not Kind.VIOLATION_REPORT:
         unit = msg.unit_hint or (service.unit if service else unit)
-    sla_days = service.sla_days if service is not None else cfg.sla.days.get(kind, 10)
-    language = msg.meta.get("language") or guess_language(f"{subject} {text}", cfg.gateway.language)
+    sla_days = service.sla_days if service is not None else cfg.sla.days_for(kind)
+    language = msg.language or guess_language(f"{subject} {text}", cfg.gateway.language)
     message, attachments = plan_message(ctx, msg, text, now, put)
     case = {"code": code, "kind": kind.value, "status": Status.ROUTED.value, "channel": msg.channel.value,
             "contact": msg.sender, "contact_name": msg.sender_name, "unit_code": unit,
@@ -116,9 +131,9 @@ def plan_case(ctx: GatewayContext, msg: InboundMessage, text: str, code: str,
 
 def plan_ack(ctx: GatewayContext, msg: InboundMessage, case: dict[str, Any],
              now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The acknowledgement with the tracking code, on the citizen's channel (or the one
-    ``meta["ack_channel"]`` names), threaded to the message it answers."""
-    channel = str(msg.meta.get("ack_channel") or msg.channel.value)
+    """The acknowledgement with the tracking code, on the citizen's channel (or
+    ``msg.ack_channel``), threaded to the message it answers."""
+    channel = (msg.ack_channel or msg.channel).value
     lang = case["language"]
     values = ctx.templates.case_values(SimpleNamespace(**case), lang,
                                        track_link=ctx.track_link(case["code"]))
@@ -126,16 +141,7 @@ def plan_ack(ctx: GatewayContext, msg: InboundMessage, case: dict[str, Any],
     if msg.external_id and channel == msg.channel.value:
         payload["in_reply_to"] = msg.external_id
         payload["references"] = [*msg.thread_refs[-20:], msg.external_id]
-    key = ctx.new_key(channel)
-    text = ctx.templates.render("ack", lang, **values)
-    subject = ctx.templates.render("ack_subject", lang, **values)
-    recipient = msg.sender or ""
-    message = {"direction": "out", "channel": channel, "provider": "gateway", "external_id": key,
-               "sender": None, "recipient": recipient, "subject": subject, "text": text,
-               "automatic": False, "author": None, "meta": {"purpose": "ack"}, "created_at": now}
-    outbox = {"channel": channel, "purpose": "ack", "recipient": recipient, "subject": subject,
-              "text": text, "html": None, "language": lang, "payload": payload,
-              "idempotency_key": key, "status": "pending", "attempts": 0, "next_attempt_at": now,
-              "claimed_by": None, "claimed_at": None, "provider_id": None, "last_error": None,
-              "created_at": now, "sent_at": None, "delivered_at": None}
-    return message, outbox
+    return outbound_rows(channel=channel, purpose="ack", recipient=msg.sender or "",
+                         subject=ctx.templates.render("ack_subject", lang, **values),
+                         text=ctx.templates.render("ack", lang, **values), key=ctx.new_key(channel),
+                         language=lang, payload=payload, now=now)

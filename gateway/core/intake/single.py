@@ -1,27 +1,30 @@
-"""What intake does with one message, inside the writer's transaction (one savepoint).
+"""The per-message path: what intake does with one message, inside the writer's
+transaction (one savepoint).
 
-Order: status query / survey reply intents; the dedupe ledger; threading (our Message-IDs,
-an explicit code, codes in the body, a recent case of the same contact when the channel asks
-for it); a new case (classify, route, due date, acknowledgement).  A code from someone who
-is not the case's citizen opens a new case that references the old one.
+Order: status query / survey reply intents; the dedupe ledger; threading (a case the
+channel reserved, our Message-IDs, an explicit code, codes in the body, a recent case of
+the same contact when the channel asks for it); a new case (planned by ``planning``).  A
+code from someone who is not the case's citizen opens a new case that references the old
+one.  Every look-up is a ``ledger`` function, the same the batch path uses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core import tracking
 from gateway.core.context import GatewayContext
-from gateway.core.messages import InboundMessage, IntakeResult, Intent, Outcome, Status
-from gateway.core.models import (Attachment, AuditEvent, Case, InboundKey, Message, Outbox,
-                                 Service, utcnow)
-from gateway.core.plan import ServiceInfo, plan_case, plan_message
-from gateway.core.replies import answer_status_query, record_survey_reply, send_reply
+from gateway.core.intake import ledger
+from gateway.core.intake.contract import InboundMessage, IntakeResult, Intent, Outcome
+from gateway.core.intake.planning import ServiceInfo, plan_case, plan_message
+from gateway.core.intake.replies import answer_status_query, record_survey_reply, send_reply
+from gateway.core.models import Attachment, AuditEvent, Case, InboundKey, Message, Service, utcnow
+from gateway.core.outbox import add_rows
 from gateway.core.text import fold, normalize
+from gateway.core.vocab import Status
 
 __all__ = ["find_thread", "new_code", "open_case", "process"]
 
@@ -41,31 +44,31 @@ class _Draft:
                             self.message.id if self.message else None, self.reason)
 
 
+def duplicate(seen: ledger.Seen, code: str | None) -> IntakeResult:
+    """The result for a message whose key the ledger already holds."""
+    return IntakeResult(Outcome.DUPLICATE, code, seen.case_id, seen.message_id,
+                        reason=f"already {seen.outcome}")
+
+
 def process(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult:
     """Carry out one inbound message; the caller owns the savepoint and the commit."""
-    if msg.external_id:
-        seen = (s.execute(select(InboundKey).where(
-            InboundKey.channel == msg.channel.value, InboundKey.provider == msg.provider,
-            InboundKey.external_id == msg.external_id))).scalar_one_or_none()
-        if seen is not None:
-            code = (s.get(Case, seen.case_id)).code if seen.case_id else None
-            return IntakeResult(Outcome.DUPLICATE, code, seen.case_id, seen.message_id,
-                                reason=f"already {seen.outcome}")
+    key = ledger.key_of(msg)
+    if key is not None and (seen := ledger.seen_keys(s, [key]).get(key)) is not None:
+        return duplicate(seen, ledger.case_codes(s, [seen.case_id]).get(seen.case_id))
     outcome = _dispatch(s, ctx, msg)
-    if msg.external_id:
+    if key is not None:
         if isinstance(outcome, _Draft):
-            key = InboundKey(case=outcome.case, message=outcome.message, outcome=outcome.outcome.value)
+            row = InboundKey(case=outcome.case, message=outcome.message, outcome=outcome.outcome.value)
         else:
-            key = InboundKey(case_id=outcome.case_id, message_id=outcome.message_id,
+            row = InboundKey(case_id=outcome.case_id, message_id=outcome.message_id,
                              outcome=outcome.outcome.value)
-        key.channel, key.provider, key.external_id = msg.channel.value, msg.provider, msg.external_id
-        s.add(key)
+        row.channel, row.provider, row.external_id = key
+        s.add(row)
     s.flush()  # one flush for the whole graph; a concurrent twin's key clashes here
     return outcome.result() if isinstance(outcome, _Draft) else outcome
 
 
-def _dispatch(s: Session, ctx: GatewayContext,
-                    msg: InboundMessage) -> IntakeResult | _Draft:
+def _dispatch(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult | _Draft:
     if msg.intent is Intent.STATUS_QUERY:
         return answer_status_query(s, ctx, msg)
     if msg.intent is Intent.SURVEY_RESPONSE:
@@ -79,7 +82,7 @@ def _dispatch(s: Session, ctx: GatewayContext,
         if msg.sender and msg.acknowledge:
             send_reply(s, ctx, msg, "help", None)
         return IntakeResult(Outcome.REJECTED, reason="empty")
-    case, related = find_thread(s, ctx, msg)
+    case, related = find_thread(s, msg)
     if case is not None:
         message = add_message(s, ctx, case, msg, text)
         _reopen_if_needed(s, case, msg)
@@ -89,55 +92,35 @@ def _dispatch(s: Session, ctx: GatewayContext,
     return open_case(s, ctx, msg, text, related)
 
 
-def find_thread(s: Session, ctx: GatewayContext,
-                      msg: InboundMessage) -> tuple[Case | None, Case | None]:
+def find_thread(s: Session, msg: InboundMessage) -> tuple[Case | None, Case | None]:
     """Return (case to append to, case to reference) for a message."""
-    reserved = msg.meta.get("reserved_key")
-    if reserved:
-        # Voice: the case this call reserved over FastAGI (its key is set by our channel code
-        # only, never by citizen input), so an anonymous caller's recording still appends.
-        case_id = (s.execute(select(InboundKey.case_id).where(
-            InboundKey.channel == msg.channel.value, InboundKey.provider == msg.provider,
-            InboundKey.external_id == str(reserved)))).scalar_one_or_none()
-        if case_id is not None:
-            return s.get(Case, case_id), None
+    reserved = ledger.reserved_case(s, msg)
+    if reserved is not None:
+        # Voice: the case this call reserved over FastAGI, so an anonymous caller's
+        # recording still appends.
+        return reserved, None
     candidates: list[Case] = []
-    if msg.thread_refs:
-        rows = s.execute(select(Case).join(Message, Message.case_id == Case.id).where(
-            Message.direction == "out", Message.external_id.in_(msg.thread_refs[-50:])))
-        ours = list(rows.scalars().unique())
-        if ours and msg.automatic:
-            # Robot mail that quotes one of our (signed, unguessable) Message-IDs, such as a
-            # bounce from mailer-daemon or an out-of-office reply, is kept on that case;
-            # it is never answered and never reopens it.
-            return ours[0], None
-        candidates += ours
+    ours = ledger.cases_quoting(s, msg.thread_refs)
+    if ours and msg.automatic:
+        # Robot mail that quotes one of our (signed, unguessable) Message-IDs, such as a
+        # bounce from mailer-daemon or an out-of-office reply, is kept on that case;
+        # it is never answered and never reopens it.
+        return ours[0], None
+    candidates += ours
     codes = ([msg.tracking_code] if msg.tracking_code else []) + list(msg.body_codes)
-    for raw in codes:
-        try:
-            code = tracking.parse(raw)
-        except tracking.CodeError:
-            continue
-        found = (s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
-        if found is not None:
-            candidates.append(found)
+    candidates += ledger.cases_by_codes(s, codes)
     for case in candidates:
         if _same_contact(case.contact, msg.sender):
             return case, None
-    if not candidates and msg.meta.get("thread_by_contact") and msg.sender:
-        hours = int(msg.meta.get("follow_up_window_hours", 72))
-        recent = (s.execute(select(Case).where(
-            Case.contact == msg.sender, Case.channel == msg.channel.value,
-            Case.status != Status.CLOSED.value,
-            Case.updated_at >= utcnow() - timedelta(hours=hours))
-            .order_by(Case.updated_at.desc()).limit(1))).scalar_one_or_none()
+    if not candidates:
+        recent = ledger.recent_case_of_contact(s, msg)
         if recent is not None:
             return recent, None
     return None, (candidates[0] if candidates else None)
 
 
 def _same_contact(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and a.strip().casefold() == b.strip().casefold()
+    return bool(a) and bool(b) and a.strip().casefold() == b.strip().casefold()  # type: ignore[union-attr]
 
 
 def add_message(s: Session, ctx: GatewayContext, case: Case, msg: InboundMessage,
@@ -185,7 +168,6 @@ def open_case(s: Session, ctx: GatewayContext, msg: InboundMessage, text: str,
     message = Message(case=case, **plan.message)
     s.add_all([case, message, AuditEvent(case=case, **plan.audit)])
     s.add_all([Attachment(message=message, **f) for f in plan.attachments])
-    if plan.ack_message is not None and plan.ack_outbox is not None:
-        ack = Message(case=case, **plan.ack_message)
-        s.add_all([ack, Outbox(case=case, message=ack, **plan.ack_outbox)])
+    if plan.ack_outbox is not None:
+        add_rows(s, case, plan.ack_message, plan.ack_outbox)
     return _Draft(Outcome.CREATED, case, message)

@@ -1,0 +1,94 @@
+"""Replies the core gives by itself: status queries, survey replies by digits, help texts.
+
+A status reply gives status, unit and dates to anyone with the code; the answer text only
+to the contact the case came from (DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.core import tracking
+from gateway.core.context import GatewayContext
+from gateway.core.intake.contract import InboundMessage, IntakeResult, Outcome
+from gateway.core.models import AuditEvent, Case, Message, SurveyInvitation, SurveyResponse, utcnow
+from gateway.core.outbox import add_outbound
+
+SURVEY_QUESTIONS = ("workflow", "information_match", "staff_behaviour", "timeliness")
+
+
+def send_reply(s: Session, ctx: GatewayContext, msg: InboundMessage, template: str,
+                     case: Case | None, language: str | None = None, **values: object) -> str:
+    """Render a template and (if the message wants replies) queue it to the sender."""
+    lang = language or (case.language if case else ctx.config.gateway.language)
+    if case is not None:
+        values = ctx.templates.case_values(case, lang, **values)
+    text = ctx.templates.render(template, lang, **values)
+    if msg.acknowledge and msg.sender and not msg.automatic:
+        add_outbound(s, channel=msg.channel.value, purpose=template, recipient=msg.sender,
+                             text=text, key=ctx.new_key(msg.channel.value), case=case, language=lang,
+                             payload={"auto_submitted": "auto-replied"})
+    return text
+
+
+def latest_answer(s: Session, case: Case) -> str | None:
+    """The text of the most recent staff answer on a case."""
+    row = (s.execute(select(Message.text).where(
+        Message.case_id == case.id, Message.direction == "out",
+        Message.meta["purpose"].as_string() == "answer").order_by(Message.id.desc()).limit(1))).first()
+    return row[0] if row else None
+
+
+def answer_status_query(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult:
+    """Look a case up by the code in the message and reply with its status."""
+    try:
+        code = tracking.parse(msg.tracking_code or msg.text)
+    except tracking.CodeError as e:
+        text = send_reply(s, ctx, msg, "check_code", None)
+        return IntakeResult(Outcome.REJECTED, reason=e.reason, reply_text=text)
+    case = (s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
+    if case is None:
+        text = send_reply(s, ctx, msg, "unknown_code", None,
+                                code=tracking.display(code, ctx.config.gateway.language))
+        return IntakeResult(Outcome.REJECTED, reason="unknown_code", reply_text=text)
+    own = bool(msg.sender) and (case.contact or "").casefold() == msg.sender.casefold()
+    answer = latest_answer(s, case) if own and case.answered_at else None
+    template = "status_answer" if answer else "status"
+    text = send_reply(s, ctx, msg, template, case, answer=answer)
+    s.add(AuditEvent(case_id=case.id, actor="citizen" if own else "public", action="status_query",
+                     detail={"channel": msg.channel.value, "own": own}))
+    # reason names the template, so a voice channel knows whether the answer is in the reply
+    return IntakeResult(Outcome.STATUS, case.code, case.id, reason=template, reply_text=text)
+
+
+def pending_invitation(s: Session, channel: str, contact: str) -> SurveyInvitation | None:
+    """The newest unanswered, unexpired survey invitation sent to ``contact`` on ``channel``."""
+    return (s.execute(select(SurveyInvitation).where(
+        SurveyInvitation.recipient == contact, SurveyInvitation.channel == channel,
+        SurveyInvitation.responded_at.is_(None), SurveyInvitation.expires_at > utcnow())
+        .order_by(SurveyInvitation.id.desc()).limit(1))).scalar_one_or_none()
+
+
+def record_survey_reply(s: Session, ctx: GatewayContext,
+                              msg: InboundMessage) -> IntakeResult | None:
+    """Store digits answering a pending survey; None if there is no pending survey."""
+    if not msg.sender or not msg.survey_answers:
+        return None
+    invitation = pending_invitation(s, msg.channel.value, msg.sender)
+    if invitation is None:
+        return None
+    scores = [d for d in msg.survey_answers if 1 <= d <= 5]
+    answers = dict(zip(SURVEY_QUESTIONS, scores))
+    improper = None
+    if len(msg.survey_answers) > len(SURVEY_QUESTIONS):
+        improper = msg.survey_answers[len(SURVEY_QUESTIONS)] == 1  # 1 = yes, 2 = no
+    s.add(SurveyResponse(invitation_id=invitation.id, answers=answers, improper_request=improper,
+                         comment="", channel=msg.channel.value))
+    invitation.responded_at = utcnow()
+    case = s.get(Case, invitation.case_id)
+    s.add(AuditEvent(case_id=invitation.case_id, actor="citizen", action="survey_response",
+                     detail={"channel": msg.channel.value, "answers": answers}))
+    text = send_reply(s, ctx, msg, "survey_thanks", case)
+    return IntakeResult(Outcome.SURVEY, case.code if case else None, invitation.case_id,
+                        reply_text=text)

@@ -1,0 +1,37 @@
+"""The words of the case model (DESIGN.md section 3), shared by intake, outbox and web.
+
+They live apart from both contracts (``gateway.core.intake.contract`` for what comes in,
+``gateway.core.messages`` for what goes out) so that neither contract imports the other.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Channel(str, enum.Enum):
+    """Channels a case can come in on; the value is stored in the database."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    VOICE = "voice"
+    WEB = "web"
+
+
+class Kind(str, enum.Enum):
+    """Kinds of case (DESIGN.md section 3)."""
+
+    REQUEST = "request"
+    COMPLAINT = "complaint"
+    SUGGESTION = "suggestion"
+    CRITICISM = "criticism"
+    VIOLATION_REPORT = "violation_report"
+
+
+class Status(str, enum.Enum):
+    """Case status: new -> routed -> answered -> closed; a citizen reply reopens."""
+
+    NEW = "new"
+    ROUTED = "routed"
+    ANSWERED = "answered"
+    CLOSED = "closed"
