@@ -82,8 +82,8 @@ async def test_supervisor_sees_dashboard(ctx, browser, base_url, artifacts):
         await _login(page, base_url, "supervisor-b")
         await page.click("text=داشبورد")
         await page.wait_for_url(f"{base_url}/staff/dashboard")
-        assert await page.locator("figure.chart svg").count() == 3
-        assert await page.locator("figure.chart svg rect").count() >= 4
+        assert await page.locator("figure.chart").count() == 3
+        assert await page.locator("figure.chart table.bars tbody tr").count() >= 4
         await page.screenshot(path=str(artifacts / "staff-dashboard.png"), full_page=True)
     finally:
         await page.close()

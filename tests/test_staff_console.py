@@ -135,10 +135,17 @@ async def test_dashboard_for_supervisor_with_csv(ctx, staff_client):
     await submit(ctx, "پیشنهاد برای پارک")
     await login(staff_client, "supervisor")
     html = await (await staff_client.get("/staff/dashboard")).text()
-    assert html.count("<svg") == 3 and "پیشنهاد" in html
-    resp = await staff_client.get("/staff/dashboard.csv")
+    assert html.count('<figure class="chart"') == 3 and "پیشنهاد" in html
+    assert 'id="chart-survey"' in html and "در این بازه داده‌ای نیست" in html  # a dash, not 0
+    resp = await staff_client.get("/staff/dashboard.csv?days=30")
     assert resp.headers["Content-Type"].startswith("text/csv")
-    assert "pr,kind,suggestion,1" in await resp.text()
+    assert re.fullmatch(r'attachment; filename="report-pr-14\d\d-\d\d-\d\d-last-30-days.csv"',
+                        resp.headers["Content-Disposition"])
+    rows = (await resp.text()).lstrip("\ufeff").splitlines()
+    assert rows[0] == "واحد,از,تا,بخش,مورد,مقدار"
+    assert any(r.startswith("روابط عمومی,۱۴") and r.endswith(",نوع,پیشنهاد,1") for r in rows), rows
+    resp = await staff_client.get("/staff/dashboard.csv?lang=en")
+    assert (await resp.text()).lstrip("\ufeff").splitlines()[0] == "Unit,From,To,Section,Item,Value"
 
 
 async def test_dashboard_forbidden_for_plain_staff(ctx, staff_client):
@@ -147,9 +154,13 @@ async def test_dashboard_forbidden_for_plain_staff(ctx, staff_client):
     assert (await staff_client.get("/staff/dashboard")).status == 403
 
 
-async def test_saved_reply_prefills_the_answer_form(ctx, staff_client):
+async def test_saved_reply_is_added_to_the_draft(ctx, staff_client):
     await make_staff(ctx, "templater", "pr")
     code = (await submit(ctx, "درخواست دارم")).case_code
     await login(staff_client, "templater")
-    html = await (await staff_client.get(f"/staff/cases/{code}?template=reply_done")).text()
-    assert ctx.templates.raw("reply_done", "fa") in html
+    token = await csrf_of(staff_client, f"/staff/cases/{code}")
+    resp = await staff_client.post(f"/staff/cases/{code}/draft", data={
+        "csrf": token, "text": "با سلام،", "template": "reply_done"})
+    html = await resp.text()
+    # the saved reply is added after what was typed, never instead of it
+    assert resp.status == 200 and "با سلام،\n\n" + ctx.templates.raw("reply_done", "fa") in html

@@ -2,6 +2,8 @@
 
 Lists are keyset-paginated newest first on (created_at, id), so page N costs the same as
 page 1 and the ``ix_cases_unit_status_created`` index serves a unit's page by status.
+``sort=due`` lists the open cases by due date instead (soonest, so overdue, first), on
+(due_at, id).
 Text search folds Persian text the same way intake does (``gateway.core.text.fold``);
 a query that is a tracking code (any digit script) finds that case.
 """
@@ -10,10 +12,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -28,6 +30,8 @@ LIST_COLUMNS = (Case.id, Case.code, Case.kind, Case.status, Case.channel, Case.u
                 Case.subject, Case.contact, Case.contact_name, Case.confidential,
                 Case.created_at, Case.due_at, Case.answered_at)
 OPEN = (Status.NEW.value, Status.ROUTED.value)
+SORTS = ("new", "due")  # newest first; open cases by due date
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class FilterError(ValueError):
@@ -47,6 +51,7 @@ class CaseFilter:
     channel: str | None = None
     overdue: bool = False
     q: str | None = None
+    sort: str = "new"
     limit: int = 50
     cursor: str | None = None
 
@@ -68,7 +73,7 @@ class CaseFilter:
                    kind=pick("kind", tuple(k.value for k in Kind)),
                    channel=pick("channel", tuple(c.value for c in Channel)),
                    overdue=overdue in ("1", "true"), q=(query.get("q") or "").strip()[:200] or None,
-                   limit=int(raw_limit), cursor=(query.get("cursor") or "").strip() or None)
+                   sort=pick("sort", SORTS) or "new", limit=int(raw_limit), cursor=(query.get("cursor") or "").strip() or None)
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
@@ -109,6 +114,8 @@ def list_statement(viewer: Viewer, flt: CaseFilter, now: datetime) -> Any:
         conds.append(overdue_clause(now))
     if flt.q:
         conds.append(_search(flt.q))
+    if flt.sort == "due":
+        return _by_due_date(conds, flt)
     if flt.cursor:
         when, ident = decode_cursor(flt.cursor)
         conds.append(or_(Case.created_at < when, and_(Case.created_at == when, Case.id < ident)))
@@ -127,9 +134,20 @@ def list_statement(viewer: Viewer, flt: CaseFilter, now: datetime) -> Any:
             .limit(flt.limit + 1))
 
 
+def _by_due_date(conds: list[ColumnElement[bool]], flt: CaseFilter) -> Any:
+    """Open cases (or the chosen status) soonest due first, keyset on (due_at, id)."""
+    due = func.coalesce(Case.due_at, FAR_FUTURE)
+    conds.append(Case.status == flt.status if flt.status else Case.status.in_(OPEN))
+    if flt.cursor:
+        when, ident = decode_cursor(flt.cursor)
+        conds.append(or_(due > when, and_(due == when, Case.id > ident)))
+    return (select(*LIST_COLUMNS).where(*conds).order_by(due.asc(), Case.id.asc())
+            .limit(flt.limit + 1))
+
+
 async def list_cases(s: AsyncSession, viewer: Viewer, flt: CaseFilter,
                      now: datetime) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the viewer's cases (newest first) and the cursor of the next page."""
+    """One page of the viewer's cases (newest first, or by due date) and the next cursor."""
     rows = (await s.execute(list_statement(viewer, flt, now))).all()
     more = len(rows) > flt.limit
     rows = rows[:flt.limit]
@@ -141,7 +159,11 @@ async def list_cases(s: AsyncSession, viewer: Viewer, flt: CaseFilter,
                 "answered_at": r.answered_at,
                 "overdue": r.status in OPEN and r.due_at is not None and r.due_at < now}
         items.append(redact(viewer, _RowCase(r.kind, r.confidential), item))  # type: ignore[arg-type]
-    cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        key = (last.due_at or FAR_FUTURE) if flt.sort == "due" else last.created_at
+        cursor = encode_cursor(key, last.id)
     return items, cursor
 
 

@@ -97,7 +97,15 @@ def csrf_ok(expected: str, given: object) -> bool:
 
 
 class LoginLimiter:
-    """Sliding-window count of failed logins per key (client address, name)."""
+    """Sliding-window count of failed logins per key.
+
+    Keys are ``kind:value``: a name from one address (``pair:``) may fail ``max_failures``
+    times in the window, a name from anywhere (``name:``) four times that, one address over
+    all names (``ip:``) ten times that: colleagues behind one office address are not locked
+    out by someone else's typos, and guessing from many addresses or names still stops.
+    """
+
+    FACTORS = {"pair": 1, "name": 4, "ip": 10}
 
     def __init__(self, max_failures: int, window_seconds: float) -> None:
         self.max_failures, self.window = max_failures, window_seconds
@@ -109,10 +117,19 @@ class LoginLimiter:
             q.popleft()
         return q
 
+    def _limit(self, key: str) -> int:
+        return self.max_failures * self.FACTORS.get(key.partition(":")[0], 1)
+
+    def retry_after(self, keys: list[str]) -> float:
+        """Seconds until every key is below its limit again (0: not blocked)."""
+        now = time.monotonic()
+        waits = [q[-self._limit(k)] + self.window - now for k in keys
+                 if len(q := self._recent(k, now)) >= self._limit(k)]
+        return max(waits, default=0.0)
+
     def blocked(self, keys: list[str]) -> bool:
         """True if any key has used up its failures in the window."""
-        now = time.monotonic()
-        return any(len(self._recent(k, now)) >= self.max_failures for k in keys)
+        return self.retry_after(keys) > 0
 
     def failed(self, keys: list[str]) -> None:
         now = time.monotonic()
@@ -121,8 +138,10 @@ class LoginLimiter:
         if len(self._failures) > 10000:  # forget idle keys so memory stays bounded
             self._failures = {k: q for k, q in self._failures.items() if self._recent(k, now)}
 
-    def succeeded(self, name_key: str) -> None:
-        self._failures.pop(name_key, None)
+    def succeeded(self, keys: list[str] | str) -> None:
+        """Forget the failures of these keys (a name that just logged in)."""
+        for key in [keys] if isinstance(keys, str) else keys:
+            self._failures.pop(key, None)
 
 
 async def bearer_viewer(ctx: GatewayContext, request: web.Request) -> Viewer | None:

@@ -1,7 +1,8 @@
-"""Server-rendered SVG bar charts and date-time display for the staff console.
+"""Bar charts and date-time display for the staff console.
 
-Charts are plain data (bar geometry) filled into ``templates/staff/_chart.html``, so pages
-need no JavaScript and no third-party chart code.
+A chart is a small table (label, value) whose value cells also draw a bar with CSS
+(``templates/staff/_chart.html``): screen readers read the table, text keeps its real size
+on phones, values never sit on top of bars, and pages need no JavaScript or chart code.
 """
 
 from __future__ import annotations
@@ -13,25 +14,36 @@ import jdatetime
 
 from gateway.core.text import to_persian_digits
 
-BAR_HEIGHT, GAP, LABEL_WIDTH, PLOT_WIDTH = 22, 8, 190, 260
+
+def bar_rows(items: list[tuple[str, float | None]], maximum: float | None = None,
+             lang: str = "fa") -> list[dict[str, object]]:
+    """One row per item: label, the value as shown (a dash when there is none), bar share."""
+    top = maximum or max((v for _, v in items if v), default=0) or 1
+    rows = []
+    for label, value in items:
+        if value is None:
+            shown, percent = "—", 0.0
+        else:
+            shown = f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+            percent = round(100 * min(value, top) / top, 1)
+        rows.append({"label": label, "shown": to_persian_digits(shown) if lang == "fa" else shown,
+                     "percent": percent})
+    return rows
 
 
-def bar_chart(items: list[tuple[str, float]], maximum: float | None = None) -> dict[str, object]:
-    """Geometry of a horizontal bar chart (right-to-left: labels on the right)."""
-    top = maximum or max((v for _, v in items), default=0) or 1
-    bars = []
-    for i, (label, value) in enumerate(items):
-        width = round((PLOT_WIDTH - 40) * min(value, top) / top, 1)
-        shown = f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
-        bars.append({"label": label, "value": to_persian_digits(shown), "width": width,
-                     "x": PLOT_WIDTH - width, "y": i * (BAR_HEIGHT + GAP)})
-    return {"bars": bars, "width": PLOT_WIDTH + LABEL_WIDTH,
-            "height": max(len(items), 1) * (BAR_HEIGHT + GAP), "bar_height": BAR_HEIGHT}
-
-
-def jalali_time(value: datetime | None, tz: str = "Asia/Tehran") -> str:
-    """A Jalali date and time with Persian digits, e.g. ۱۴۰۵/۰۹/۰۷ ۱۴:۰۵."""
+def jalali_time(value: datetime | None, tz: str = "Asia/Tehran", lang: str = "fa") -> str:
+    """A Jalali date and time, e.g. ۱۴۰۵/۰۹/۰۷ ۱۴:۰۵ (Latin digits in English)."""
     if value is None:
         return "—"
     local = value.astimezone(ZoneInfo(tz))
-    return to_persian_digits(jdatetime.datetime.fromgregorian(datetime=local).strftime("%Y/%m/%d %H:%M"))
+    shown = jdatetime.datetime.fromgregorian(datetime=local).strftime("%Y/%m/%d %H:%M")
+    return to_persian_digits(shown) if lang == "fa" else shown
+
+
+def jalali_day(value: datetime | None, tz: str = "Asia/Tehran", lang: str = "fa") -> str:
+    """A Jalali date, e.g. ۱۴۰۵/۰۹/۰۷ (Latin digits in English)."""
+    if value is None:
+        return "—"
+    local = value.astimezone(ZoneInfo(tz))
+    shown = jdatetime.date.fromgregorian(date=local.date()).strftime("%Y/%m/%d")
+    return to_persian_digits(shown) if lang == "fa" else shown

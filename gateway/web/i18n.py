@@ -1,7 +1,7 @@
 """Texts of the citizen pages in Persian (default, RTL) and English, and the language choice.
 
 The language is ``?lang=fa|en`` (remembered in a cookie), else the cookie, else the
-gateway's configured language.  Kind and status names come from ``core.templates`` so a
+browser's Accept-Language, else the gateway's configured language.  Kind and status names come from ``core.templates`` so a
 status reads the same on the web, in SMS and in email.
 """
 
@@ -170,12 +170,37 @@ STRINGS: dict[str, dict[str, str]] = {
 
 
 def pick_language(request: web.Request, default: str) -> tuple[str, bool]:
-    """The page language and whether it was chosen now (then the cookie is set)."""
+    """The page language and whether it was chosen now (then the cookie is set): ``?lang=``,
+    else the cookie, else the browser's Accept-Language, else ``default``."""
     asked = request.query.get("lang", "")
     if asked in LANGUAGES:
         return asked, True
     cookie = request.cookies.get(LANG_COOKIE, "")
-    return (cookie if cookie in LANGUAGES else default), False
+    if cookie in LANGUAGES:
+        return cookie, False
+    return accepted_language(request.headers.get("Accept-Language", "")) or default, False
+
+
+def accepted_language(header: str) -> str | None:
+    """The first of our languages in an Accept-Language header, by the browser's weights
+    (RFC 9110 section 12.5.4); None when it names neither."""
+    best: tuple[float, int, str] | None = None
+    for position, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower().split("-")[0]
+        if lang not in LANGUAGES:
+            continue
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if weight > 0 and (best is None or (weight, -position) > (best[0], -best[1])):
+            best = (weight, position, lang)
+    return best[2] if best else None
 
 
 def page_texts(lang: str) -> dict[str, object]:
