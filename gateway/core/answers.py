@@ -111,9 +111,9 @@ def answer_view_mac(ctx: GatewayContext, code: str) -> str:
     return ctx.signer.mac("answer-view", code, 9)
 
 
-def answer_link(ctx: GatewayContext, code: str) -> str:
+def answer_link(ctx: GatewayContext, code: str, language: str | None = None) -> str:
     """The tracking page link sent with an answer (code plus the answer-view token)."""
-    return f"{ctx.track_link(code)}&t={answer_view_mac(ctx, code)}"
+    return f"{ctx.track_link(code, language)}&t={answer_view_mac(ctx, code)}"
 
 
 async def _email_thread(s: AsyncSession, case: Case) -> dict[str, Any]:
@@ -139,8 +139,8 @@ def _subject(ctx: GatewayContext, template: str, case: Case, values: dict[str, o
 async def _queue_answer(s: AsyncSession, ctx: GatewayContext, case: Case, channel: str,
                         recipient: str, text: str, viewer: Viewer) -> int:
     lang = case.language
-    values = ctx.templates.case_values(case, lang, answer=text, track_link=ctx.track_link(case.code))
-    payload: dict[str, Any] = {"link": answer_link(ctx, case.code)}
+    values = ctx.templates.case_values(case, lang, answer=text, track_link=ctx.track_link(case.code, lang))
+    payload: dict[str, Any] = {"link": answer_link(ctx, case.code, lang)}
     subject = ""
     if channel == Channel.EMAIL.value:
         payload.update(await _email_thread(s, case))
@@ -159,7 +159,7 @@ async def _queue_survey(s: AsyncSession, ctx: GatewayContext, case: Case, channe
         return None
     lang = case.language
     if channel == Channel.EMAIL.value:
-        link = survey_link(ctx, invitation)
+        link = survey_link(ctx, invitation, case.language)
         values = ctx.templates.case_values(case, lang, link=link)
         text, payload = ctx.templates.render("survey", lang, **values), {"link": link}
         subject = _subject(ctx, "survey_subject", case, values)

@@ -42,6 +42,13 @@ class GatewayContext:
         """A fresh idempotency key (our signed Message-ID for email)."""
         return new_idempotency_key(channel, self.signer, self.config.email.message_id_domain)
 
-    def track_link(self, code: str) -> str:
-        """The public tracking page for a code."""
-        return f"{self.config.gateway.public_base_url}/track?code={code}"
+    def track_link(self, code: str, language: str | None = None) -> str:
+        """The public tracking page for a code, in the citizen's language when it is not
+        the office's default (so an English writer's links open English pages)."""
+        return f"{self.config.gateway.public_base_url}/track?code={code}{self.lang_param(language)}"
+
+    def lang_param(self, language: str | None, first: bool = False) -> str:
+        """``&lang=xx`` (``?lang=xx`` when ``first``) for a language other than the default."""
+        if not language or language == self.config.gateway.language:
+            return ""
+        return f"{'?' if first else '&'}lang={language}"

@@ -70,9 +70,9 @@ async def create_invitation(s: AsyncSession, ctx: GatewayContext, case: Case) ->
     return inv
 
 
-def survey_link(ctx: GatewayContext, invitation: SurveyInvitation) -> str:
-    """The public survey URL for an invitation."""
-    return f"{ctx.config.gateway.public_base_url}/s/{invitation.token}"
+def survey_link(ctx: GatewayContext, invitation: SurveyInvitation, language: str | None = None) -> str:
+    """The public survey URL for an invitation (in the citizen's language)."""
+    return f"{ctx.config.gateway.public_base_url}/s/{invitation.token}{ctx.lang_param(language, True)}"
 
 
 async def invitation_for_token(s: AsyncSession, ctx: GatewayContext, token: str) -> SurveyInvitation:

@@ -2,12 +2,15 @@
 
 Pages are Jinja2 templates under ``gateway/web/templates`` (autoescaped, async), static
 files under ``/static``.  Template filters: ``jalali`` (a datetime as a Jalali date with
-Persian digits, or ISO in English), ``fadigits`` (Persian digits).
+Persian digits, or ISO in English), ``fadigits`` (Persian digits), ``own_lang`` (a
+Persian name on a page in another language, marked ``lang="fa" dir="rtl"`` so it is read
+and shown right).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from gateway.core.context import GatewayContext
@@ -73,7 +77,20 @@ def setup_templates(app: web.Application, ctx: GatewayContext) -> jinja2.Environ
     tz = ctx.config.gateway.timezone
     env.filters["jalali"] = lambda value, lang="fa": format_date(value, lang, tz)
     env.filters["fadigits"] = lambda value: to_persian_digits(str(value))
+    env.filters["own_lang"] = own_lang
     return env
+
+
+_PERSIAN_LETTERS = re.compile("[\u0600-\u06ff]")
+
+
+@jinja2.pass_context
+def own_lang(context: Any, value: object) -> str:
+    """Mark Persian text shown on a page in another language with its own language."""
+    text = "" if value is None else str(value)
+    if context.get("lang", "fa") != "fa" and _PERSIAN_LETTERS.search(text):
+        return Markup('<span lang="fa" dir="rtl">{}</span>').format(text)
+    return text
 
 
 def create_app(ctx: GatewayContext, channel_routes: Iterable[Sequence[Any]] = ()) -> web.Application:

@@ -62,7 +62,7 @@ class SmsSender:
             return text
         link = str(message.payload.get("link") or "")
         if not link and message.case_code:
-            link = self.ctx.track_link(message.case_code)
+            link = self.ctx.track_link(message.case_code, message.language)
         body = text
         for url in (link, survey):
             body = body.replace(url, "") if url else body

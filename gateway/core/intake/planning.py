@@ -136,7 +136,7 @@ def plan_ack(ctx: GatewayContext, msg: InboundMessage, case: dict[str, Any],
     channel = (msg.ack_channel or msg.channel).value
     lang = case["language"]
     values = ctx.templates.case_values(SimpleNamespace(**case), lang,
-                                       track_link=ctx.track_link(case["code"]))
+                                       track_link=ctx.track_link(case["code"], lang))
     payload: dict[str, Any] = {"auto_submitted": "auto-replied"}
     if msg.external_id and channel == msg.channel.value:
         payload["in_reply_to"] = msg.external_id
