@@ -67,7 +67,7 @@ async def assert_fits(page, width: int) -> None:
 async def test_tracking_by_persian_digits_then_the_answer_by_phone(browser, site, artifacts):
     base, ctx = site
     made = await make_case(ctx, answered=True)
-    page = await browser.new_page(viewport=NARROW, java_script_enabled=False)
+    page = await browser.new_page(viewport=NARROW, java_script_enabled=False, locale="fa-IR")
     try:
         await page.goto(f"{base}/track")
         assert await page.get_attribute("html", "dir") == "rtl"
@@ -112,7 +112,7 @@ async def test_survey_from_the_sms_link_is_stored_once(browser, site, artifacts)
     sms = ctx.templates.render("survey", "fa", link=made.link)  # the text the citizen receives
     link = re.search(r"https?://\S+", sms).group(0)
     assert link.startswith(f"{base}/s/")
-    page = await browser.new_page(viewport=NARROW, java_script_enabled=False)
+    page = await browser.new_page(viewport=NARROW, java_script_enabled=False, locale="fa-IR")
     try:
         await page.goto(link)
         await page.screenshot(path=str(artifacts / "survey-form-360.png"), full_page=True)

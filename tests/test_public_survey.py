@@ -109,7 +109,7 @@ async def test_html_in_a_comment_is_kept_as_text_and_never_rendered(ctx, client)
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     r = await client.post(_path(made.link), data={**GOOD, "workflow": "", "comment": evil})
     html = await r.text()
-    assert r.status == 400 and "به هر چهار پرسش" in html  # missing answer: the form again
+    assert r.status == 400 and "به این پرسش‌ها هم امتیاز دهید" in html  # the form again
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;" in html
     r = await client.post(_path(made.link), data={**GOOD, "comment": evil})
@@ -127,5 +127,9 @@ async def test_html_in_a_comment_is_kept_as_text_and_never_rendered(ctx, client)
 async def test_bad_scores_show_the_form_again(ctx, client, field, value):
     made = await make_case(ctx, answered=True, invite=True)
     r = await client.post(_path(made.link), data={**GOOD, field: value})
-    assert r.status == 400 and 'id="survey-form"' in await r.text()
+    html = await r.text()
+    assert r.status == 400 and 'id="survey-form"' in html
+    # the error names the question and the question says it, the others do not
+    assert f'href="#q-{field}"' in html and f'id="q-{field}-error"' in html
+    assert html.count('class="field-error"') == 1
     assert await _responses(ctx) == []

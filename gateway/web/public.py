@@ -200,8 +200,13 @@ async def survey_page(request: web.Request) -> web.Response:
 
 
 def _survey_context(case: Case | None, form: dict[str, str], error: str | None) -> dict[str, Any]:
+    missing = [q for q in SURVEY_QUESTIONS if not _scored(form.get(q))] if error == "answer_all" else []
     return {"case_code": case.code if case else "", "questions": SURVEY_QUESTIONS,
-            "form": form, "error": error, "max_comment": MAX_COMMENT_CHARS}
+            "form": form, "error": error, "missing": missing, "max_comment": MAX_COMMENT_CHARS}
+
+
+def _scored(value: str | None) -> bool:
+    return bool(value) and value.strip().isdigit() and 1 <= int(value.strip()) <= 5
 
 
 async def survey_post(request: web.Request) -> web.Response:
