@@ -118,6 +118,18 @@ async def test_login_rate_limit(ctx, staff_client):
     assert statuses == [401] * 5
     resp = await login(staff_client, "target")  # right password, but throttled now
     assert resp.status == 429 and session_cookie(staff_client) is None
+    assert 1 <= int(resp.headers["Retry-After"]) <= 15 * 60 + 1
+    assert "دقیقهٔ دیگر" in await resp.text() and 'value="target"' in await resp.text()
+
+
+async def test_one_colleagues_typos_do_not_lock_out_the_office(ctx, staff_client):
+    """Same office address: a name that failed five times is held, the others are not."""
+    await make_staff(ctx, "typist", "pr")
+    await make_staff(ctx, "colleague", "pr")
+    for _ in range(5):
+        assert (await login(staff_client, "typist", "wrong password")).status == 401
+    assert (await login(staff_client, "typist")).status == 429
+    assert (await login(staff_client, "colleague")).status == 303
 
 
 async def test_other_units_case_is_404_in_console(ctx, staff_client):
