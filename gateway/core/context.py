@@ -20,6 +20,7 @@ from gateway.core.templates import Templates
 if TYPE_CHECKING:
     from gateway.core.dispatcher import Dispatcher
     from gateway.core.intake.writer import IntakeWriter
+    from gateway.core.limits import Limiter
     from gateway.core.state import StateStore
 
 
@@ -36,6 +37,7 @@ class GatewayContext:
     intake: IntakeWriter = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     state: StateStore = field(init=False)
+    limiter: Limiter = field(init=False)  # shared limits (gateway.core.limits)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def new_key(self, channel: str) -> str:

@@ -292,3 +292,8 @@ class InboundKey(Base):
 
     __table_args__ = (UniqueConstraint("channel", "provider", "external_id",
                                        name="uq_inbound_keys_channel_provider_external_id"),)
+
+
+# Tables shared across processes (limit counters, blobs) live in their own module; importing
+# it here puts them on Base.metadata wherever the models are collected.
+from gateway.core import shared_tables  # noqa: E402,F401

@@ -17,6 +17,7 @@ from gateway.core.context import GatewayContext
 from gateway.core.db import Database
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.intake.writer import IntakeWriter
+from gateway.core.limits import make_limiter
 from gateway.core.models import Service, Unit
 from gateway.core.security import Signer, load_secret_key
 from gateway.core.senders import FileSender, SenderRegistry
@@ -35,6 +36,7 @@ def build_context(config: Config, db: Database | None = None) -> GatewayContext:
                          templates=Templates(config.templates, config.gateway.timezone),
                          signer=signer, senders=senders)
     ctx.state = StateStore(db)
+    ctx.limiter = make_limiter(db, config.limits.backend, config.secret(config.limits.redis_url_env))
     ctx.dispatcher = Dispatcher(db, senders, config.outbox, name=config.gateway.instance_name or None)
     ctx.intake = IntakeWriter(ctx)
     return ctx
@@ -73,4 +75,5 @@ async def running_context(config: Config, *, migrate: bool = True, dispatch: boo
     finally:
         await ctx.intake.stop()
         await ctx.dispatcher.stop()
+        await ctx.limiter.close()
         await ctx.db.dispose()

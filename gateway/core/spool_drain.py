@@ -148,11 +148,14 @@ class SpoolDrainer:
             skipped: list[int] = []
             failed: list[tuple[int, str]] = []
             unavailable = 0
-            for sid, raw, envelope in rows:
-                try:
-                    parsed = self.parse(raw, envelope)
-                    msg = await parsed if inspect.isawaitable(parsed) else parsed
-                except Exception as e:  # noqa: BLE001 - keep the raw input for a replay
+            # parsed together, so the parsers' awaits (shared limits) share transactions
+            parsed = await asyncio.gather(*(self._parse(raw, envelope) for _, raw, envelope in rows),
+                                          return_exceptions=True)
+            for (sid, _, _), msg in zip(rows, parsed):
+                if isinstance(msg, BaseException):
+                    e = msg
+                    if not isinstance(e, Exception):
+                        raise e
                     if isinstance(e, DatabaseUnavailable) or is_unavailable(e):
                         unavailable += 1  # the parser needed the database: stays pending
                         continue
@@ -176,6 +179,10 @@ class SpoolDrainer:
             if unavailable:
                 raise DatabaseUnavailable(f"{unavailable} {self.channel} spool rows left pending")
             return len(rows)
+
+    async def _parse(self, raw: bytes, envelope: dict[str, Any]) -> Parsed:
+        parsed = self.parse(raw, envelope)
+        return await parsed if inspect.isawaitable(parsed) else parsed
 
     async def _tell_failed(self, failed: set[int], rows: list[tuple[int, bytes, dict[str, Any]]]) -> None:
         if self.on_failed is None or not failed:

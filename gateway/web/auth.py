@@ -5,17 +5,17 @@ the cookie holds only a random id (HttpOnly, SameSite=Lax, Secure on https).  Lo
 always mints a new id and drops the one presented, so a planted cookie is worthless
 (session fixation, OWASP ASVS 3.2.1).  Every console POST carries the session's CSRF token
 in a form field; the login form uses a double-submit token bound to a short-lived
-pre-login cookie.  Failed logins are counted per client address and per name in memory
-(per process) and answered 429 over ``staff.login_max_failures``.
+pre-login cookie.  Failed logins are counted per client address and per name in the shared
+limiter (every process together) and answered 429 over ``staff.login_max_failures``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -97,7 +97,7 @@ def csrf_ok(expected: str, given: object) -> bool:
 
 
 class LoginLimiter:
-    """Sliding-window count of failed logins per key.
+    """Failed logins per key, counted in the shared limiter (every process together).
 
     Keys are ``kind:value``: a name from one address (``pair:``) may fail ``max_failures``
     times in the window, a name from anywhere (``name:``) four times that, one address over
@@ -107,41 +107,31 @@ class LoginLimiter:
 
     FACTORS = {"pair": 1, "name": 4, "ip": 10}
 
-    def __init__(self, max_failures: int, window_seconds: float) -> None:
-        self.max_failures, self.window = max_failures, window_seconds
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        while q and q[0] < now - self.window:
-            q.popleft()
-        return q
+    def __init__(self, ctx: GatewayContext, max_failures: int, window_seconds: float) -> None:
+        self.ctx, self.max_failures, self.window = ctx, max_failures, window_seconds
 
     def _limit(self, key: str) -> int:
         return self.max_failures * self.FACTORS.get(key.partition(":")[0], 1)
 
-    def retry_after(self, keys: list[str]) -> float:
+    async def retry_after(self, keys: list[str]) -> float:
         """Seconds until every key is below its limit again (0: not blocked)."""
-        now = time.monotonic()
-        waits = [q[-self._limit(k)] + self.window - now for k in keys
-                 if len(q := self._recent(k, now)) >= self._limit(k)]
-        return max(waits, default=0.0)
+        verdicts = await asyncio.gather(*(self.ctx.limiter.peek(f"login:{k}", self._limit(k), self.window)
+                                          for k in keys))
+        return max((v.retry_after for v in verdicts if not v.allowed), default=0.0)
 
-    def blocked(self, keys: list[str]) -> bool:
+    async def blocked(self, keys: list[str]) -> bool:
         """True if any key has used up its failures in the window."""
-        return self.retry_after(keys) > 0
+        return await self.retry_after(keys) > 0
 
-    def failed(self, keys: list[str]) -> None:
-        now = time.monotonic()
-        for k in keys:
-            self._recent(k, now).append(now)
-        if len(self._failures) > 10000:  # forget idle keys so memory stays bounded
-            self._failures = {k: q for k, q in self._failures.items() if self._recent(k, now)}
+    async def failed(self, keys: list[str]) -> None:
+        """Count one failure for each key."""
+        await asyncio.gather(*(self.ctx.limiter.hit(f"login:{k}", self._limit(k), self.window)
+                               for k in keys))
 
-    def succeeded(self, keys: list[str] | str) -> None:
+    async def succeeded(self, keys: list[str] | str) -> None:
         """Forget the failures of these keys (a name that just logged in)."""
-        for key in [keys] if isinstance(keys, str) else keys:
-            self._failures.pop(key, None)
+        await asyncio.gather(*(self.ctx.limiter.reset(f"login:{k}", self.window)
+                               for k in ([keys] if isinstance(keys, str) else keys)))
 
 
 async def bearer_viewer(ctx: GatewayContext, request: web.Request) -> Viewer | None:

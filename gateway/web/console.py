@@ -173,7 +173,7 @@ def setup_staff(app: web.Application) -> None:
     ctx = app[CTX]
     api.setup_api(app)
     app[SESSIONS] = SessionStore(ctx)
-    app[LIMITER] = LoginLimiter(ctx.config.staff.login_max_failures,
+    app[LIMITER] = LoginLimiter(ctx, ctx.config.staff.login_max_failures,
                                 ctx.config.staff.login_window_minutes * 60)
     tz = ctx.config.gateway.timezone
     env = aiohttp_jinja2.get_env(app)

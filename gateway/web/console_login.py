@@ -51,7 +51,7 @@ async def post_login(request: web.Request) -> web.Response:
                                 403, name, kept)
     limiter = request.app[LIMITER]
     keys = login_keys(request.remote or "", name)
-    wait = limiter.retry_after(keys)
+    wait = await limiter.retry_after(keys)
     if wait:
         minutes = digits(max(1, -(-int(wait) // 60)), lang)
         response = await login_form(request, _("Too many failed attempts. Try again in "
@@ -60,9 +60,9 @@ async def post_login(request: web.Request) -> web.Response:
         return response
     member = await check_password(ctx.db, name, password) if name and password else None
     if member is None:
-        limiter.failed(keys)
+        await limiter.failed(keys)
         return await login_form(request, _("Wrong user name or password."), 401, name, kept)
-    limiter.succeeded(keys[:2])
+    await limiter.succeeded(keys[:2])
     store = request.app[SESSIONS]
     await store.destroy(request.cookies.get(SESSION_COOKIE))  # never keep a presented id
     session = await store.create(Viewer.of(member))

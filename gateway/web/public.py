@@ -32,7 +32,7 @@ from gateway.core.replies import SURVEY_QUESTIONS
 from gateway.core.text import fold
 from gateway.web.i18n import LANG_COOKIE, page_texts, pick_language
 from gateway.web.open311 import setup_open311
-from gateway.web.ratelimit import TRACK_LIMITER, TokenBucketLimiter, client_key, retry_after
+from gateway.web.ratelimit import TRACK_LIMITER, WebLimit, client_key, retry_after
 
 SURVEY_MAX_BODY = 64 * 1024  # 4000 Persian characters percent-encoded are ~24 KB
 PAGE_HEADERS = {
@@ -76,9 +76,10 @@ def _unit_names(ctx: GatewayContext) -> dict[str, str]:
     return {u.code: u.name for u in ctx.config.units}
 
 
-def _limited(request: web.Request) -> float:
-    cfg = _ctx(request).config.web
-    return request.app[TRACK_LIMITER].take(client_key(request, cfg.trust_forwarded_for))
+async def _limited(request: web.Request) -> float:
+    ctx = _ctx(request)
+    client = client_key(request, ctx.config.web.trust_forwarded_for)
+    return await request.app[TRACK_LIMITER].take(ctx.limiter, client)
 
 
 # -- tracking ------------------------------------------------------------------------
@@ -100,7 +101,7 @@ async def track_post(request: web.Request) -> web.Response:
 
 async def _track(request: web.Request, raw: str, contact: str | None,
                  token: str | None) -> web.Response:
-    wait = _limited(request)
+    wait = await _limited(request)
     if wait:
         resp = await render(request, "track.html", {"code": raw[:40], "error": "rate_limited",
                                                     "wait": wait_text(wait)}, 429)
@@ -143,7 +144,7 @@ def wait_text(seconds: float) -> dict[str, int]:
 
 async def track_api(request: web.Request) -> web.Response:
     """GET /api/v1/track/{code}: the public fields as JSON."""
-    wait = _limited(request)
+    wait = await _limited(request)
     if wait:
         return web.json_response({"error": "rate_limited"}, status=429, headers=retry_after(wait))
     try:
@@ -295,7 +296,7 @@ def setup_public(app: web.Application) -> None:
     """Mount the citizen pages, the tracking API and Open311 on the app."""
     ctx = app_context(app)
     cfg = ctx.config.web
-    app[TRACK_LIMITER] = TokenBucketLimiter(cfg.track_burst, cfg.track_per_minute, cfg.max_clients)
+    app[TRACK_LIMITER] = WebLimit.bucket("track", cfg.track_burst, cfg.track_per_minute)
     app.router.add_get("/track", track_page)
     app.router.add_post("/track", track_post)
     app.router.add_get("/api/v1/track/{code}", track_api)

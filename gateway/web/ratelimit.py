@@ -1,53 +1,57 @@
-"""Per-client rate limits for the citizen web: an in-memory token bucket per client IP.
+"""Per-client rate limits for the citizen web, counted in the shared limiter.
 
-Each bucket holds up to ``burst`` tokens and refills at ``per_minute / 60`` tokens per
-second; a request takes one token or is refused with 429 and a ``Retry-After``.  Buckets
-live in this process only (several processes behind a balancer each keep their own, so
-the effective limit is per process) and the least recently used are dropped beyond
-``max_clients``.  The client is ``request.remote``, or the last hop of X-Forwarded-For
-when ``web.trust_forwarded_for`` is set (only behind a proxy that appends it).
+A limit is configured as a token bucket (``burst`` requests at once, ``per_minute`` after)
+and counted as ``burst`` requests per the time the bucket takes to refill
+(``60 * burst / per_minute`` seconds) in ``ctx.limiter`` (:mod:`gateway.core.limits`): the
+same long-run rate and the same burst, and it holds across every gateway process behind a
+balancer.  A refused request gets 429 and a ``Retry-After``.  The client is
+``request.remote`` (the PROXY protocol's client address when ``http.proxy_protocol`` is
+on), or the last hop of X-Forwarded-For when ``web.trust_forwarded_for`` is set (only
+behind a proxy that appends it).
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import time
-from collections import OrderedDict
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.core.limits import Limiter
 
-class TokenBucketLimiter:
-    """Token buckets keyed by client; ``take(key)`` says whether the request may go on."""
-
-    def __init__(self, burst: int, per_minute: float, max_clients: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.burst = float(burst)
-        self.rate = per_minute / 60.0
-        self.max_clients = max_clients
-        self.clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
-
-    def take(self, key: str, cost: float = 1.0) -> float:
-        """Take ``cost`` tokens; return 0 if allowed, else the seconds until they are there."""
-        now = self.clock()
-        cost = min(cost, self.burst)
-        tokens, at = self._buckets.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - at) * self.rate)
-        wait = 0.0
-        if tokens >= cost:
-            tokens -= cost
-        else:
-            wait = (cost - tokens) / self.rate
-        self._buckets[key] = (tokens, now)
-        while len(self._buckets) > self.max_clients:
-            self._buckets.popitem(last=False)
-        return wait
+log = logging.getLogger(__name__)
 
 
-TRACK_LIMITER = web.AppKey("track_limiter", TokenBucketLimiter)  # code lookups (/track, Open311 by id)
-OPEN311_LIMITER = web.AppKey("open311_limiter", TokenBucketLimiter)  # other Open311 calls
+@dataclass(frozen=True, slots=True)
+class WebLimit:
+    """One citizen-web limit: ``limit`` requests per ``window`` seconds per client."""
+
+    scope: str
+    limit: int
+    window: float
+
+    @classmethod
+    def bucket(cls, scope: str, burst: int, per_minute: float) -> WebLimit:
+        """The limit equivalent to a token bucket of ``burst`` refilled at ``per_minute``."""
+        return cls(scope, burst, 60.0 * burst / per_minute)
+
+    async def take(self, limiter: Limiter, client: str, cost: int = 1) -> float:
+        """Count ``cost`` requests of ``client``; 0 if allowed, else seconds to wait.
+
+        If the counters cannot be reached the request goes on (the page itself then
+        answers from the same database, or fails there)."""
+        try:
+            allowed, wait = await limiter.hit(f"{self.scope}:{client}", self.limit, self.window,
+                                              min(cost, self.limit))
+        except Exception as e:  # noqa: BLE001 - a limit must not take the page down
+            log.warning("%s limit not counted: %s", self.scope, type(e).__name__)
+            return 0.0
+        return 0.0 if allowed else max(wait, 0.001)
+
+
+TRACK_LIMITER = web.AppKey("track_limiter", WebLimit)  # code lookups (/track, Open311 by id)
+OPEN311_LIMITER = web.AppKey("open311_limiter", WebLimit)  # other Open311 calls
 
 
 def client_key(request: web.Request, trust_forwarded_for: bool) -> str:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gateway.channels.email.body import trim_reply
-from gateway.channels.email.loops import AutoReplyCap
 from gateway.channels.email.parse import ParsedMail, parse_mail
 from gateway.core import tracking
 from gateway.core.context import GatewayContext
@@ -60,10 +59,9 @@ class MailIntake:
         self.ctx = ctx
         cfg = ctx.config.email
         self.aliases = {a.lower(): v for a, v in cfg.smtp.aliases.items()}
-        self.cap = AutoReplyCap(cfg.auto_reply_cap, cfg.auto_reply_window_minutes * 60)
 
     def build(self, raw: bytes, envelope: Envelope) -> tuple[InboundMessage, ParsedMail]:
-        """Parse and decide; pure apart from the reply cap's counter."""
+        """Parse and decide (pure; :meth:`prepare` adds the reply cap)."""
         cfg = self.ctx.config.email
         mail = parse_mail(raw, cfg.max_attachment_bytes, envelope.mail_from)
         ours = [r for r in [*mail.references, *mail.in_reply_to]
@@ -86,9 +84,6 @@ class MailIntake:
         if text != mail.text:
             meta["trimmed"] = True
         acknowledge = envelope.acknowledge and not mail.automatic
-        if acknowledge and sender and not self.cap.allow(sender):
-            acknowledge, meta["ack_suppressed"] = False, "auto_reply_cap"
-            log.warning("acknowledgement cap reached for one sender; not answering")
         message = InboundMessage(
             channel=Channel.EMAIL, provider=PROVIDER, text=text,
             external_id=mail.message_id or synthetic_id(raw), sender=sender,
@@ -97,6 +92,22 @@ class MailIntake:
             body_codes=tracking.find_codes(mail.text)[:5], thread_refs=ours[-50:],
             kind_hint=alias.kind if alias else None, unit_hint=alias.unit if alias else None,
             automatic=mail.automatic is not None, acknowledge=acknowledge, meta=meta)
+        return message, mail
+
+    async def prepare(self, raw: bytes, envelope: Envelope) -> tuple[InboundMessage, ParsedMail]:
+        """:meth:`build`, then the per-address cap on acknowledgements (in the spirit of
+        Zammad's "10 auto-replies in 10 minutes": a robot that escapes every header check
+        still cannot make us write more).  Counted in the shared limiter, so it holds
+        across processes."""
+        message, mail = self.build(raw, envelope)
+        if message.acknowledge and message.sender:
+            cfg = self.ctx.config.email
+            allowed, _ = await self.ctx.limiter.hit(f"email-ack:{message.sender.strip().casefold()}",
+                                                    cfg.auto_reply_cap, cfg.auto_reply_window_minutes * 60)
+            if not allowed:
+                log.warning("acknowledgement cap reached for one sender; not answering")
+                message = replace(message, acknowledge=False,
+                                  meta={**message.meta, "ack_suppressed": "auto_reply_cap"})
         return message, mail
 
     async def apply_report(self, mail: ParsedMail) -> int:
@@ -113,6 +124,6 @@ class MailIntake:
 
     async def ingest(self, raw: bytes, envelope: Envelope) -> IntakeResult:
         """Parse, apply a bounce if it is one, and commit through ``core.intake``."""
-        message, mail = self.build(raw, envelope)
+        message, mail = await self.prepare(raw, envelope)
         await self.apply_report(mail)
         return await self.ctx.intake.submit(message)

@@ -1,5 +1,5 @@
-"""Loop safety: is a mail from a robot, is it a delivery-failure report, and the per-address
-cap on automatic replies.
+"""Loop safety: is a mail from a robot, is it a delivery-failure report.  (The per-address
+cap on automatic replies is counted in the shared limiter: ``MailIntake.prepare``.)
 
 Robot mail is stored on its case if it threads, never answered and never opens a case
 (RFC 3834 section 2, and the headers real autoresponders set).  Delivery reports follow
@@ -9,8 +9,6 @@ RFC 3464 (``multipart/report; report-type=delivery-status``).
 from __future__ import annotations
 
 import re
-import time
-from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -86,31 +84,3 @@ def parse_delivery_status(status_text: str, original_headers: str,
     ids += [i for i in _MSGID.findall(extra_text) if i not in ids]
     failed = action.startswith("failed") or status.startswith("5")
     return DeliveryReport(failed, status, diagnostic, tuple(ids))
-
-
-class AutoReplyCap:
-    """At most ``cap`` acknowledgements to one address per ``window`` seconds.
-
-    In the spirit of Zammad's "10 auto-replies in 10 minutes": even if a robot escapes
-    every header check (fresh subjects, no Auto-Submitted), it cannot make us write more
-    than this.  Kept per process; a restart forgets, which is the safe direction for a
-    citizen and still bounds a loop.
-    """
-
-    def __init__(self, cap: int, window_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.cap, self.window, self.clock = cap, window_seconds, clock
-        self._sent: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, address: str) -> bool:
-        """Count one reply to ``address``; False if that would exceed the cap."""
-        now, key = self.clock(), address.strip().casefold()
-        times = self._sent[key]
-        while times and now - times[0] > self.window:
-            times.popleft()
-        if len(times) >= self.cap:
-            return False
-        times.append(now)
-        if len(self._sent) > 100_000:  # bound memory under a flood of distinct senders
-            self._sent = defaultdict(deque, {k: v for k, v in self._sent.items() if v})
-        return True

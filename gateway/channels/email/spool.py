@@ -54,7 +54,7 @@ class MailDrainer(SpoolDrainer):
 
     async def parse_row(self, raw: bytes, env: dict[str, Any]) -> InboundMessage:
         """A spooled mail -> its message; a delivery report is applied on the way."""
-        message, mail = self.intake.build(raw, envelope_of(env))
+        message, mail = await self.intake.prepare(raw, envelope_of(env))
         await self.intake.apply_report(mail)
         return message
 

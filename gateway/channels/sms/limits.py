@@ -1,17 +1,14 @@
 """Per-number abuse limits: new submissions and automatic replies per hour.
 
-Counters live in memory, per process (a sliding window of timestamps per number), which
-is enough for one gateway process; several processes each allow the limit.  A number
-that goes over is reported once per window in ``ctx.state`` under :data:`FLOOD_KEY`
-(staff see it; logs never carry the number) and counted in Prometheus.
+Counted in the shared limiter (``ctx.limiter``, :mod:`gateway.core.limits`), so the
+limits hold across every gateway process.  A number that goes over is reported once per
+hour in ``ctx.state`` under :data:`FLOOD_KEY` (staff see it; logs never carry the number)
+and counted in Prometheus.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import deque
-from collections.abc import Callable
 from datetime import datetime, timezone
 
 from prometheus_client import Counter
@@ -20,40 +17,24 @@ from gateway.core.context import GatewayContext
 
 log = logging.getLogger(__name__)
 FLOOD_KEY = "sms:flooded"
+HOUR = 3600.0
 FLOOD_DROPPED = Counter("gateway_sms_flood_dropped_total", "SMS dropped by per-number limits", ["kind"])
 
 
-class SlidingWindow:
-    """At most ``limit`` events per ``window`` seconds per key."""
+class NumberBudget:
+    """At most ``limit`` events of one kind per number per hour, across processes."""
 
-    def __init__(self, limit: int, window: float = 3600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._events: dict[str, deque[float]] = {}
+    def __init__(self, ctx: GatewayContext, kind: str, limit: int) -> None:
+        self.ctx, self.kind, self.limit = ctx, kind, limit
 
-    def _trim(self, key: str) -> deque[float]:
-        events = self._events.setdefault(key, deque())
-        cutoff = self.clock() - self.window
-        while events and events[0] <= cutoff:
-            events.popleft()
-        return events
+    async def take(self, number: str) -> bool:
+        """Count one event for ``number``; False (nothing counted) when the budget is spent."""
+        verdict = await self.ctx.limiter.hit(f"sms-{self.kind}:{number}", self.limit, HOUR)
+        return verdict.allowed
 
-    def allowed(self, key: str) -> bool:
-        """True if one more event fits (does not record it)."""
-        return len(self._trim(key)) < self.limit
-
-    def release(self, key: str) -> None:
-        """Take back the latest event of ``key`` (a reserved slot that was not used)."""
-        events = self._events.get(key)
-        if events:
-            events.pop()
-
-    def record(self, key: str) -> None:
-        """Count one event."""
-        self._trim(key).append(self.clock())
-        if len(self._events) > 100_000:  # forget idle numbers so memory stays bounded
-            for k in [k for k, v in self._events.items() if not v][:50_000]:
-                del self._events[k]
+    async def give_back(self, number: str) -> None:
+        """Return a slot taken for work that did not happen."""
+        await self.ctx.limiter.undo(f"sms-{self.kind}:{number}", HOUR)
 
 
 class FloodReporter:
@@ -61,16 +42,15 @@ class FloodReporter:
 
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
-        self._reported = SlidingWindow(1)
 
     async def report(self, number: str, kind: str) -> None:
         """Count a dropped message and record the number for staff."""
         FLOOD_DROPPED.labels(kind).inc()
-        if not self._reported.allowed(f"{kind}:{number}"):
-            return
-        self._reported.record(f"{kind}:{number}")
-        log.warning("sms %s limit reached for a number; further messages dropped", kind)
         try:
+            first, _ = await self.ctx.limiter.hit(f"sms-flood-report:{kind}:{number}", 1, HOUR)
+            if not first:
+                return
+            log.warning("sms %s limit reached for a number; further messages dropped", kind)
             current = await self.ctx.state.get(FLOOD_KEY) or {}
             entry = current.get(number, {"count": 0})
             entry.update(count=entry["count"] + 1, kind=kind,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.channels.sms import segments
-from gateway.channels.sms.limits import FloodReporter, SlidingWindow
+from gateway.channels.sms.limits import FloodReporter, NumberBudget
 from gateway.core.context import GatewayContext
 from gateway.core.messages import OutboundMessage, SendResult
 
@@ -49,7 +49,7 @@ class SmsSender:
     def __init__(self, ctx: GatewayContext, transport: Transport) -> None:
         self.ctx, self.transport = ctx, transport
         self.max_parts = ctx.config.sms.max_parts
-        self.replies = SlidingWindow(ctx.config.sms.replies_per_hour)
+        self.replies = NumberBudget(ctx, "auto_replies", ctx.config.sms.replies_per_hour)
         self.flood = FloodReporter(ctx)
 
     def compose(self, message: OutboundMessage) -> str:
@@ -75,10 +75,9 @@ class SmsSender:
             return SendResult.permanent("no_recipient", "no phone number")
         automatic = message.purpose not in UNLIMITED_PURPOSES
         if automatic and message.attempt <= 1:
-            if not self.replies.allowed(message.recipient):
+            if not await self.replies.take(message.recipient):
                 await self.flood.report(message.recipient, "auto_replies")
                 return SendResult.permanent("rate_limited", "too many automatic replies to this number")
-            self.replies.record(message.recipient)
         text = self.compose(message)
         cost = segments.measure(text)
         sms = SmsOut(outbox_id=message.outbox_id, local_id=message.idempotency_key,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from gateway.channels.sms.limits import FloodReporter, SlidingWindow
+from gateway.channels.sms.limits import FloodReporter, NumberBudget
 from gateway.channels.sms.parse import BadRequest, IncomingSms, checked_sender, to_inbound
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable
@@ -66,7 +66,7 @@ class SmsInbound:
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
         self.cfg = ctx.config.sms
-        self.new_cases = SlidingWindow(self.cfg.new_cases_per_hour)
+        self.new_cases = NumberBudget(ctx, "new_cases", self.cfg.new_cases_per_hour)
         self.flood = FloodReporter(ctx)
         self.spool = SpoolWriter(ctx, "sms")
         # under a flood the webhooks keep the event loop; cases follow at >= 100/s, then at
@@ -95,30 +95,32 @@ class SmsInbound:
         try:
             result = await self.ctx.intake.submit(msg)
         except DatabaseUnavailable:
-            self.settled(0, msg, None)
+            await self.settled(0, msg, None)
             log.warning("sms from %s not stored: database unavailable", sms.provider)
             return Reply(503, "unavailable")
         except Exception:  # noqa: BLE001 - never lose a citizen's message: park it
-            self.settled(0, msg, None)
+            await self.settled(0, msg, None)
             log.exception("sms intake failed; keeping the raw message for replay")
             return await self._park(sms)
-        self.settled(0, msg, result)
+        await self.settled(0, msg, result)
         return Reply(200, result.outcome.value)
 
     async def admit(self, msg: InboundMessage) -> bool:
         """Reserve a slot of the sender's new-case budget; False (reported) when it is spent."""
         if msg.intent is not Intent.SUBMISSION or msg.sender is None:
             return True
-        if not self.new_cases.allowed(msg.sender):
+        if not await self.new_cases.take(msg.sender):
             await self.flood.report(msg.sender, "new_cases")
             return False
-        self.new_cases.record(msg.sender)
         return True
 
-    def settled(self, spool_id: int, msg: InboundMessage, result: IntakeResult | None) -> None:
+    async def settled(self, spool_id: int, msg: InboundMessage, result: IntakeResult | None) -> None:
         """Give back a reserved slot when the message did not open or extend a case."""
         if msg.intent is Intent.SUBMISSION and msg.sender and (result is None or result.outcome not in COUNTED):
-            self.new_cases.release(msg.sender)
+            try:
+                await self.new_cases.give_back(msg.sender)
+            except Exception as e:  # noqa: BLE001 - the slot comes back with the window anyway
+                log.warning("sms budget slot not given back: %s", type(e).__name__)
 
     async def from_spool(self, raw: bytes, envelope: dict[str, Any]) -> InboundMessage | None:
         """The drainer's parser: a spool row -> message, or None when over the limit."""

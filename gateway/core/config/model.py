@@ -13,8 +13,8 @@ from gateway.core.config.base import Section
 from gateway.core.config.channels import EmailSection, SmsSection, VoiceSection
 from gateway.core.config.office import (RoutingSection, Service, SlaSection, SurveySection,
                                         Unit)
-from gateway.core.config.process import (GatewaySection, IntakeSection, LoggingSection,
-                                         OutboxSection)
+from gateway.core.config.process import (GatewaySection, IntakeSection, LimitsSection,
+                                         LoggingSection, OutboxSection)
 from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebSection
 
 
@@ -31,6 +31,7 @@ class Config(Section):
     routing: RoutingSection = RoutingSection()
     intake: IntakeSection = IntakeSection()
     outbox: OutboxSection = OutboxSection()
+    limits: LimitsSection = LimitsSection()
     sla: SlaSection = SlaSection()
     survey: SurveySection = SurveySection()
     staff: StaffSection = StaffSection()

@@ -41,6 +41,13 @@ class OutboxSection(Section):
     send_timeout_seconds: float = Field(60, gt=0)
 
 
+class LimitsSection(Section):
+    """Where limit counters live (gateway.core.limits): the database, or Redis."""
+
+    backend: Literal["database", "redis"] = "database"
+    redis_url_env: str = "GATEWAY_REDIS_URL"  # e.g. redis://127.0.0.1:6379/0 (may hold a password)
+
+
 class LoggingSection(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"

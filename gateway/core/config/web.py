@@ -27,14 +27,14 @@ class Open311Section(Section):
 
 
 class WebSection(Section):
-    """Citizen pages: per-client token buckets (in memory, per process)."""
+    """Citizen pages: per-client limits, counted in the shared limiter (all processes)."""
 
     track_burst: int = Field(10, ge=1)  # lookups a client may make at once
     track_per_minute: float = Field(10, gt=0)  # then this many per minute
     open311_burst: int = Field(30, ge=1)
     open311_per_minute: float = Field(60, gt=0)
     trust_forwarded_for: bool = False  # behind a proxy: use X-Forwarded-For's last hop
-    max_clients: int = Field(100_000, ge=100)  # buckets kept; the least recent are dropped
+    max_clients: int = Field(100_000, ge=100)  # unused since limits live in the database; kept for old files
 
 
 class StaffSection(Section):

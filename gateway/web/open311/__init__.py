@@ -20,7 +20,7 @@ from gateway.web.open311.edge import PREFIX, app_context, not_found
 from gateway.web.open311.lookup import get_request, get_requests
 from gateway.web.open311.services import discovery, service_definition, services
 from gateway.web.open311.submit import post_request
-from gateway.web.ratelimit import OPEN311_LIMITER, TokenBucketLimiter
+from gateway.web.ratelimit import OPEN311_LIMITER, WebLimit
 
 __all__ = ["setup_open311"]
 
@@ -30,8 +30,7 @@ def setup_open311(app: web.Application) -> None:
     cfg = app_context(app).config
     if not cfg.open311.enabled:
         return
-    app[OPEN311_LIMITER] = TokenBucketLimiter(cfg.web.open311_burst, cfg.web.open311_per_minute,
-                                              cfg.web.max_clients)
+    app[OPEN311_LIMITER] = WebLimit.bucket("open311", cfg.web.open311_burst, cfg.web.open311_per_minute)
     fmt = "{fmt:json|xml}"
     app.router.add_get(f"{PREFIX}/discovery.{fmt}", discovery)
     app.router.add_get(f"{PREFIX}/services.{fmt}", services)

@@ -10,7 +10,7 @@ from aiohttp import web
 from gateway.core.config import Service
 from gateway.core.context import GatewayContext
 from gateway.web.open311.formats import error_response
-from gateway.web.ratelimit import OPEN311_LIMITER, TokenBucketLimiter, client_key, retry_after
+from gateway.web.ratelimit import OPEN311_LIMITER, WebLimit, client_key, retry_after
 
 PREFIX = "/open311/v2"
 
@@ -29,13 +29,14 @@ def app_context(app: web.Application) -> GatewayContext:
     return app[CTX]
 
 
-def open311_endpoint(limiter: web.AppKey[TokenBucketLimiter]) -> Any:
+def open311_endpoint(limiter: web.AppKey[WebLimit]) -> Any:
     """Wrap a handler: rate limit, jurisdiction check, Open311 errors."""
     def wrap(fn: Any) -> Any:
         async def handle(request: web.Request) -> web.Response:
             fmt = request.match_info.get("fmt") or ("json" if request.path.endswith(".json") else "xml")
             ctx = app_context(request.app)
-            wait = request.app[limiter].take(client_key(request, ctx.config.web.trust_forwarded_for))
+            client = client_key(request, ctx.config.web.trust_forwarded_for)
+            wait = await request.app[limiter].take(ctx.limiter, client)
             if wait:
                 return error_response(fmt, 429, "Too many requests; try again later.",
                                       retry_after(wait))

@@ -29,8 +29,9 @@ async def get_requests(request: web.Request, ctx: GatewayContext, fmt: str,
     """GET requests: filters service_request_id (overrides), service_code, dates, status."""
     if params.get("service_request_id", "").strip():
         raw = params["service_request_id"]
-        wait = request.app[TRACK_LIMITER].take(
-            client_key(request, ctx.config.web.trust_forwarded_for), cost=len(raw.split(",")[:MAX_IDS]))
+        wait = await request.app[TRACK_LIMITER].take(
+            ctx.limiter, client_key(request, ctx.config.web.trust_forwarded_for),
+            cost=len(raw.split(",")[:MAX_IDS]))
         if wait:
             return error_response(fmt, 429, "Too many requests; try again later.", retry_after(wait))
         rows = await open311_requests(ctx, codes=_codes(raw) or ["-"])
