@@ -129,11 +129,12 @@ async def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_init(config: Config, args: argparse.Namespace) -> int:
-    from gateway.core.runtime import build_context, sync_catalogue
+    from gateway.core.runtime import build_context, load_signing_key, sync_catalogue
     config.data_dir.mkdir(parents=True, exist_ok=True)
     ctx = build_context(config)
     try:
         await ctx.db.migrate()
+        await load_signing_key(ctx)
         await sync_catalogue(ctx)
         print(f"initialised: database at revision {await ctx.db.current_revision()}, "
               f"data in {config.data_dir}")

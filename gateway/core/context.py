@@ -14,10 +14,10 @@ from gateway.core.db import Database
 from gateway.core.outbox import new_idempotency_key
 from gateway.core.security import Signer
 from gateway.core.senders import SenderRegistry
-from gateway.core.store import FileStore
 from gateway.core.templates import Templates
 
 if TYPE_CHECKING:
+    from gateway.core.blobs import BlobStore
     from gateway.core.dispatcher import Dispatcher
     from gateway.core.intake.writer import IntakeWriter
     from gateway.core.limits import Limiter
@@ -30,7 +30,7 @@ class GatewayContext:
 
     config: Config
     db: Database
-    store: FileStore
+    store: BlobStore  # file contents (gateway.core.blobs): a folder, or the database
     templates: Templates
     signer: Signer
     senders: SenderRegistry

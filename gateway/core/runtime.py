@@ -19,7 +19,8 @@ from gateway.core.dispatcher import Dispatcher
 from gateway.core.intake.writer import IntakeWriter
 from gateway.core.limits import make_limiter
 from gateway.core.models import Service, Unit
-from gateway.core.security import Signer, load_secret_key
+from gateway.core.blobs import make_blob_store
+from gateway.core.security import SECRET_STATE_KEY, Signer, env_secret_key, new_secret_key
 from gateway.core.senders import FileSender, SenderRegistry
 from gateway.core.state import StateStore
 from gateway.core.store import FileStore
@@ -27,12 +28,14 @@ from gateway.core.templates import Templates
 
 
 def build_context(config: Config, db: Database | None = None) -> GatewayContext:
-    """Create the context objects (no IO beyond reading or making the secret key)."""
+    """Create the context objects (no IO; the signing key comes from the environment here
+    or from the database in :func:`load_signing_key`)."""
     data = config.data_dir
     db = db or Database(config.database_url)
-    signer = Signer(load_secret_key(config.gateway.secret_key_env, data))
+    signer = Signer(env_secret_key(config.gateway.secret_key_env))
     senders = SenderRegistry(fallback=FileSender(data / "outbox"))
-    ctx = GatewayContext(config=config, db=db, store=FileStore(data / "files"),
+    store = make_blob_store(config.gateway.blob_store, db, FileStore(data / "files"))
+    ctx = GatewayContext(config=config, db=db, store=store,
                          templates=Templates(config.templates, config.gateway.timezone),
                          signer=signer, senders=senders)
     ctx.state = StateStore(db)
@@ -40,6 +43,14 @@ def build_context(config: Config, db: Database | None = None) -> GatewayContext:
     ctx.dispatcher = Dispatcher(db, senders, config.outbox, name=config.gateway.instance_name or None)
     ctx.intake = IntakeWriter(ctx)
     return ctx
+
+
+async def load_signing_key(ctx: GatewayContext) -> None:
+    """Unless the environment gave one, sign with the key kept in the database (made by
+    the first process that needs it, so links signed by one process verify on another)."""
+    if not ctx.signer.ready:
+        stored = await ctx.state.put_once(SECRET_STATE_KEY, {"key": new_secret_key(ctx.config.data_dir)})
+        ctx.signer.use(str(stored["key"]).encode("utf-8"))
 
 
 async def sync_catalogue(ctx: GatewayContext) -> None:
@@ -67,6 +78,7 @@ async def running_context(config: Config, *, migrate: bool = True, dispatch: boo
     try:
         if migrate:
             await ctx.db.migrate()
+        await load_signing_key(ctx)
         await sync_catalogue(ctx)
         ctx.intake.start()
         if dispatch:

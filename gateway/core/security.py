@@ -2,6 +2,8 @@
 
 Signed tokens (survey links, tracking links, our Message-IDs) are ``payload.signature``
 with an HMAC-SHA256 under the gateway's secret key, URL-safe base64, constant-time checked.
+The key comes from the environment variable ``gateway.secret_key_env`` names, else from the
+database (made once, shared by every process: ``StateStore.put_once``).
 """
 
 from __future__ import annotations
@@ -17,18 +19,22 @@ from pathlib import Path
 from typing import Any
 
 
-def load_secret_key(env_name: str, data_dir: Path) -> bytes:
-    """The signing key: from the named environment variable, else a file made at init."""
+SECRET_STATE_KEY = "gateway:signing-key"  # where the shared key lives (channel_state)
+
+
+def env_secret_key(env_name: str) -> bytes | None:
+    """The signing key from the named environment variable, if it is set."""
     value = os.environ.get(env_name) if env_name else None
-    if value:
-        return value.encode("utf-8")
+    return value.encode("utf-8") if value else None
+
+
+def new_secret_key(data_dir: Path) -> str:
+    """A key for the database to keep: an older install's ``secret.key`` if there is one
+    (its links keep working), else a fresh random one."""
     path = data_dir / "secret.key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip().encode("utf-8")
+    if path.exists():
+        return path.read_text().strip()
+    return secrets.token_urlsafe(48)
 
 
 def _b64(data: bytes) -> str:
@@ -40,12 +46,25 @@ def _unb64(text: str) -> bytes:
 
 
 class Signer:
-    """HMAC signer for short tokens, with a purpose so tokens cannot be swapped."""
+    """HMAC signer for short tokens, with a purpose so tokens cannot be swapped.
 
-    def __init__(self, key: bytes) -> None:
+    The key may come later (:meth:`use`): the shared one is read from the database once
+    the process has connected to it."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key or b""
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._key)
+
+    def use(self, key: bytes) -> None:
+        """Sign with ``key`` from now on."""
         self._key = key
 
     def mac(self, purpose: str, data: str, length: int = 16) -> str:
+        if not self._key:
+            raise RuntimeError("the signing key is not loaded yet")
         digest = hmac.new(self._key, f"{purpose}\x00{data}".encode(), hashlib.sha256).digest()
         return _b64(digest[:length])
 

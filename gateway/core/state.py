@@ -35,6 +35,22 @@ class StateStore:
             else:
                 row.value = value
 
+    async def put_once(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        """Store ``value`` under ``key`` unless something is there; return what is there
+        (the first writer wins, also across processes)."""
+        try:
+            async with self.db.session() as s:
+                row = await s.get(ChannelState, key)
+                if row is not None:
+                    return dict(row.value)
+                s.add(ChannelState(key=key, value=value))
+            return value
+        except IntegrityError:  # another process stored it first
+            stored = await self.get(key)
+            if stored is None:
+                raise
+            return stored
+
     async def acquire(self, name: str, holder: str, ttl_seconds: float) -> bool:
         """Take or renew lease ``name`` for ``holder``; False if someone else holds it."""
         now = utcnow()

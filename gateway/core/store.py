@@ -1,4 +1,5 @@
-"""Attachment files on disk, content-addressed by SHA-256 (``data_dir/files/ab/cd/<hash>``).
+"""Attachment files on disk, content-addressed by SHA-256 (``data_dir/files/ab/cd/<hash>``):
+the local-folder backend of the blob store (:mod:`gateway.core.blobs`).
 
 A file is written to a temporary name, fsynced and renamed before the database row that
 points at it is committed, so a committed row never points at a missing file.  Names given
@@ -13,6 +14,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
@@ -30,6 +32,12 @@ def safe_filename(name: str | None, default: str = "attachment") -> str:
     return name or default
 
 
+def check_digest(sha256: str) -> None:
+    """Refuse anything but a SHA-256 hex digest (names are never paths)."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError("not a sha256 hex digest")
+
+
 class FileStore:
     """Write and read content-addressed files under one root folder."""
 
@@ -37,8 +45,7 @@ class FileStore:
         self.root = root
 
     def path_for(self, sha256: str) -> Path:
-        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-            raise ValueError("not a sha256 hex digest")
+        check_digest(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put_sync(self, data: bytes) -> str:
@@ -67,3 +74,7 @@ class FileStore:
     async def get(self, sha256: str) -> bytes:
         """Read a stored file back."""
         return await asyncio.to_thread(self.path_for(sha256).read_bytes)
+
+    def writer(self, session: object) -> Callable[[bytes], str]:
+        """A put for code inside a transaction: the file is fsynced before the commit."""
+        return self.put_sync

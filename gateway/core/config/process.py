@@ -16,7 +16,8 @@ class GatewaySection(Section):
     data_dir: str = "var"
     language: Literal["fa", "en"] = "fa"
     timezone: str = "Asia/Tehran"
-    secret_key_env: str = "GATEWAY_SECRET_KEY"  # signs survey links and Message-IDs
+    secret_key_env: str = "GATEWAY_SECRET_KEY"  # signs survey links and Message-IDs; unset: the database keeps one
+    blob_store: Literal["auto", "folder", "database"] = "auto"  # auto: database on PostgreSQL, else data_dir/files
     instance_name: str = ""  # shown in logs and as the dispatcher's claim id
 
     @field_validator("public_base_url")

@@ -127,7 +127,7 @@ def add_message(s: Session, ctx: GatewayContext, case: Case, msg: InboundMessage
                 text: str) -> Message:
     """Store an inbound message (and its attachments) on an existing case."""
     now = utcnow()
-    values, files = plan_message(ctx, msg, text, now, ctx.store.put_sync)
+    values, files = plan_message(ctx, msg, text, now, ctx.store.writer(s))
     message = Message(case=case, **values)
     s.add(message)
     for f in files:
@@ -163,7 +163,7 @@ def open_case(s: Session, ctx: GatewayContext, msg: InboundMessage, text: str,
         row = (s.execute(select(Service).where(Service.code == msg.service_code))).scalar_one_or_none()
         service = ServiceInfo(row.code, row.unit_code, row.sla_days) if row else None
     plan = plan_case(ctx, msg, text, new_code(s), service,
-                     (related.id, related.code) if related else None, utcnow(), ctx.store.put_sync)
+                     (related.id, related.code) if related else None, utcnow(), ctx.store.writer(s))
     case = Case(**plan.case)
     message = Message(case=case, **plan.message)
     s.add_all([case, message, AuditEvent(case=case, **plan.audit)])
