@@ -12,7 +12,7 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from gateway.core.db import Database
-from gateway.core.limits import Hit, Limiter, decide, make_limiter, stored_key, wait_seconds
+from gateway.core.limits import Hit, Limiter, bucket, decide, make_limiter, stored_key, wait_seconds
 from gateway.core.shared_tables import RateCounter
 from tests.peers.redis import redis_server
 
@@ -130,3 +130,26 @@ def test_redis_backend_needs_a_url(db_url: str) -> None:
     with pytest.raises(ValueError, match="Redis URL"):
         make_limiter(Database(db_url), "redis", None)
 
+
+
+@pytest.mark.parametrize(("tat", "hit", "expected"), [
+    pytest.param(0, Hit("k", 1, 60_000, burst=3), (True, 1_060_000, 0.0), id="empty-bucket"),
+    pytest.param(1_120_000, Hit("k", 1, 60_000, burst=3), (True, 1_180_000, 0.0), id="third-of-burst"),
+    pytest.param(1_180_000, Hit("k", 1, 60_000, burst=3), (False, 1_180_000, 60.0), id="burst-spent"),
+    pytest.param(1_180_000, Hit("k", 1, 60_000, burst=3, cost=0), (False, 1_180_000, 60.0), id="peek"),
+    pytest.param(1_180_000, Hit("k", 1, 60_000, burst=3, cost=-1), (True, 1_120_000, 0.0), id="undo"),
+])
+def test_bucket(tat: int, hit: Hit, expected: tuple[bool, int, float]) -> None:
+    assert bucket(tat, 1_000_000, hit) == expected
+
+
+async def test_a_token_bucket_across_two_processes(two_limiters: tuple[Limiter, Limiter]) -> None:
+    """Burst 3, then one per minute: the fourth waits about a minute, whoever asks."""
+    a, b = two_limiters
+    verdicts = [await lim.hit("track:203.0.113.1", 1, 60, burst=3) for lim in (a, b, a, b)]
+    assert [v.allowed for v in verdicts] == [True, True, True, False]
+    assert 58 < verdicts[-1].retry_after <= 60
+    await b.undo("track:203.0.113.1", 60, limit=1, burst=3)
+    assert (await a.hit("track:203.0.113.1", 1, 60, burst=3)).allowed
+    await a.reset("track:203.0.113.1", 60, burst=3)
+    assert all([(await b.hit("track:203.0.113.1", 1, 60, burst=3)).allowed for _ in range(3)])

@@ -9,13 +9,18 @@ auto-reply caps, SMS flood limits, and whatever a new surface needs)::
 answers ``(True, 0.0)``; otherwise it counts nothing and answers ``(False, seconds until
 one fits)``.  ``peek`` asks without counting, ``undo`` gives back one counted event (a
 slot reserved for work that did not happen) and ``reset`` forgets a key.  Use one window
-length per key.  The part of the key before the first ``:`` is its scope; the rest is
-stored only as a hash, so counters hold no address or phone number.
+length (and one mode) per key.  The part of the key before the first ``:`` is its scope;
+the rest is stored only as a hash, so counters hold no address or phone number.
 
-The window slides: the count is the current fixed window's hits plus the previous
-window's, weighted by how much of it still lies inside the last ``window`` seconds (the
-"sliding window counter" of Cloudflare's and nginx's limiters: exact at window edges to
-within the previous window's spread, two integers per key).
+Two modes:
+
+- **Sliding window** (the default): the count is the current fixed window's hits plus the
+  previous window's, weighted by how much of it still lies inside the last ``window``
+  seconds (the "sliding window counter" of Cloudflare's and nginx's limiters; two
+  integers per key).  For "at most N per hour".
+- **Token bucket** (``burst=B``): up to ``B`` at once, refilled at ``limit`` per ``window``
+  (GCRA: one "theoretical arrival time" per key, kept in ``expires_at``, so the row
+  expires exactly when the bucket is full again).  For "a burst, then N per minute".
 
 Counters live in the database (table ``rate_counters``) or, when ``limits.backend =
 "redis"``, in Redis.  Database hits that arrive together share one transaction (a
@@ -58,10 +63,11 @@ class Hit:
     """One request to a counter (``cost`` > 0 counts, 0 asks, < 0 gives back)."""
 
     key: str
-    limit: int
+    limit: float
     window_ms: int
     cost: int = 1
     reset: bool = False
+    burst: int = 0  # > 0: token bucket of this size (see the module doc)
 
 
 def stored_key(key: str) -> str:
@@ -99,6 +105,24 @@ def wait_seconds(prev: int, cur: int, elapsed: float, hit: Hit) -> float:
     return max(0.001, window * (1.0 - (room - cur) / prev) - elapsed * window)
 
 
+def bucket(tat: int, now_ms: int, hit: Hit) -> tuple[bool, int, float]:
+    """Token bucket (GCRA): (allowed, new theoretical arrival time, seconds to wait)."""
+    interval = hit.window_ms / hit.limit if hit.limit > 0 else float(hit.window_ms)
+    tat = max(tat, now_ms)
+    if hit.reset:
+        return True, now_ms, 0.0
+    if hit.cost < 0:
+        return True, max(now_ms, int(tat + hit.cost * interval)), 0.0
+    need = max(hit.cost, 1)
+    allow_at = tat + need * interval - hit.burst * interval
+    if allow_at > now_ms:
+        return False, tat, (allow_at - now_ms) / 1000.0
+    return True, int(tat + hit.cost * interval), 0.0
+
+
+BUCKET = -1  # window_start of a token bucket's row
+
+
 def window_of(now_ms: int, window_ms: int) -> tuple[int, float]:
     """(start of the current fixed window, part of it gone by)."""
     start = now_ms // window_ms * window_ms
@@ -109,18 +133,27 @@ def apply_hits(s: Session, hits: list[Hit], now_ms: int, sweep: bool) -> list[Ve
     """Decide ``hits`` in order in one transaction on the ``rate_counters`` table."""
     dialect = s.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    current = sorted({(h.key, window_of(now_ms, h.window_ms)[0], h.window_ms) for h in hits})
+    current = sorted({(h.key, BUCKET, 0) if h.burst else
+                      (h.key, window_of(now_ms, h.window_ms)[0], h.window_ms) for h in hits})
     s.execute(insert(RateCounter).values([
-        {"key": k, "window_start": w, "count": 0, "expires_at": w + 2 * size} for k, w, size in current
-    ]).on_conflict_do_nothing())
+        {"key": k, "window_start": w, "count": 0, "expires_at": w + 2 * size if size else 0}
+        for k, w, size in current]).on_conflict_do_nothing())
     keys = sorted({h.key for h in hits})
-    rows = s.execute(select(RateCounter.key, RateCounter.window_start, RateCounter.count)
+    rows = s.execute(select(RateCounter.key, RateCounter.window_start, RateCounter.count, RateCounter.expires_at)
                      .where(RateCounter.key.in_(keys)).order_by(RateCounter.key, RateCounter.window_start)
                      .with_for_update())
-    counts = {(k, w): c for k, w, c in rows}
+    counts, tats = {}, {}
+    for k, w, c, e in rows:
+        counts[(k, w)], tats[k] = c, (e if w == BUCKET else tats.get(k, 0))
     changed: dict[tuple[str, int], int] = {}
+    changed_tat: dict[str, int] = {}
     verdicts = []
     for h in hits:
+        if h.burst:
+            allowed, tats[h.key], wait = bucket(tats.get(h.key, 0), now_ms, h)
+            changed_tat[h.key] = tats[h.key]
+            verdicts.append(Verdict(allowed, wait))
+            continue
         start, elapsed = window_of(now_ms, h.window_ms)
         prev, cur = counts.get((h.key, start - h.window_ms), 0), counts.get((h.key, start), 0)
         if h.reset and (h.key, start - h.window_ms) in counts:
@@ -132,6 +165,9 @@ def apply_hits(s: Session, hits: list[Hit], now_ms: int, sweep: bool) -> list[Ve
     if changed:
         s.execute(update(RateCounter), [
             {"key": k, "window_start": w, "count": c} for (k, w), c in sorted(changed.items())])
+    if changed_tat:
+        s.execute(update(RateCounter), [
+            {"key": k, "window_start": BUCKET, "expires_at": t} for k, t in sorted(changed_tat.items())])
     if sweep:
         s.execute(delete(RateCounter).where(RateCounter.expires_at < now_ms)
                   .execution_options(synchronize_session=False))
@@ -172,21 +208,22 @@ class Limiter:
         self._waiting: list[tuple[Hit, asyncio.Future[Verdict]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def hit(self, key: str, limit: int, window: float, cost: int = 1) -> Verdict:
-        """Count ``cost`` events of ``key`` if they fit ``limit`` per ``window`` seconds."""
-        return await self._submit(Hit(stored_key(key), int(limit), _ms(window), cost))
+    async def hit(self, key: str, limit: float, window: float, cost: int = 1, burst: int = 0) -> Verdict:
+        """Count ``cost`` events of ``key`` if they fit ``limit`` per ``window`` seconds
+        (with ``burst``: a token bucket of that size refilled at that rate)."""
+        return await self._submit(Hit(stored_key(key), limit, _ms(window), cost, burst=burst))
 
-    async def peek(self, key: str, limit: int, window: float) -> Verdict:
+    async def peek(self, key: str, limit: float, window: float, burst: int = 0) -> Verdict:
         """Would one more event of ``key`` fit?  Counts nothing."""
-        return await self._submit(Hit(stored_key(key), int(limit), _ms(window), 0))
+        return await self._submit(Hit(stored_key(key), limit, _ms(window), 0, burst=burst))
 
-    async def undo(self, key: str, window: float) -> None:
-        """Give back one event counted in the current window."""
-        await self._submit(Hit(stored_key(key), 0, _ms(window), -1))
+    async def undo(self, key: str, window: float, limit: float = 0, burst: int = 0) -> None:
+        """Give back one event (for a token bucket, give its ``limit`` and ``burst`` too)."""
+        await self._submit(Hit(stored_key(key), limit, _ms(window), -1, burst=burst))
 
-    async def reset(self, key: str, window: float) -> None:
+    async def reset(self, key: str, window: float, burst: int = 0) -> None:
         """Forget every event of ``key``."""
-        await self._submit(Hit(stored_key(key), 0, _ms(window), 0, reset=True))
+        await self._submit(Hit(stored_key(key), 1, _ms(window), 0, reset=True, burst=burst))
 
     async def close(self) -> None:
         if self._flusher is not None:

@@ -1,10 +1,8 @@
 """Per-client rate limits for the citizen web, counted in the shared limiter.
 
-A limit is configured as a token bucket (``burst`` requests at once, ``per_minute`` after)
-and counted as ``burst`` requests per the time the bucket takes to refill
-(``60 * burst / per_minute`` seconds) in ``ctx.limiter`` (:mod:`gateway.core.limits`): the
-same long-run rate and the same burst, and it holds across every gateway process behind a
-balancer.  A refused request gets 429 and a ``Retry-After``.  The client is
+A limit is a token bucket per client (``burst`` requests at once, then ``per_minute``)
+counted in ``ctx.limiter`` (:mod:`gateway.core.limits`), so it holds across every gateway
+process behind a balancer.  A refused request gets 429 and a ``Retry-After``.  The client is
 ``request.remote`` (the PROXY protocol's client address when ``http.proxy_protocol`` is
 on), or the last hop of X-Forwarded-For when ``web.trust_forwarded_for`` is set (only
 behind a proxy that appends it).
@@ -25,16 +23,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WebLimit:
-    """One citizen-web limit: ``limit`` requests per ``window`` seconds per client."""
+    """One citizen-web limit: a bucket of ``burst`` per client, refilled at ``per_minute``."""
 
     scope: str
-    limit: int
-    window: float
+    burst: int
+    per_minute: float
 
     @classmethod
     def bucket(cls, scope: str, burst: int, per_minute: float) -> WebLimit:
-        """The limit equivalent to a token bucket of ``burst`` refilled at ``per_minute``."""
-        return cls(scope, burst, 60.0 * burst / per_minute)
+        return cls(scope, burst, per_minute)
 
     async def take(self, limiter: Limiter, client: str, cost: int = 1) -> float:
         """Count ``cost`` requests of ``client``; 0 if allowed, else seconds to wait.
@@ -42,8 +39,8 @@ class WebLimit:
         If the counters cannot be reached the request goes on (the page itself then
         answers from the same database, or fails there)."""
         try:
-            allowed, wait = await limiter.hit(f"{self.scope}:{client}", self.limit, self.window,
-                                              min(cost, self.limit))
+            allowed, wait = await limiter.hit(f"{self.scope}:{client}", self.per_minute, 60.0,
+                                              min(cost, self.burst), burst=self.burst)
         except Exception as e:  # noqa: BLE001 - a limit must not take the page down
             log.warning("%s limit not counted: %s", self.scope, type(e).__name__)
             return 0.0
