@@ -189,7 +189,7 @@ async def test_while_the_edge_is_busy_the_drainer_takes_small_batches(ctx: Gatew
     try:
         await eventually(lambda: _at_least(ctx, 5), "the first small batch")
         assert await case_count(ctx) == 5 and drainer.passes == 1  # then the long pause
-        assert writer.busy() and not writer.busy(within=0)  # a put was just made
+        assert writer.busy(within=30) and not writer.busy(within=0)  # a put was made (no timing: loaded CI)
         flood[0] = False
         await drainer.stop()  # cut the long pause short
         drainer.start()
