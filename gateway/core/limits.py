@@ -93,13 +93,14 @@ def decide(prev: int, cur: int, elapsed: float, hit: Hit) -> tuple[bool, int]:
 
 def wait_seconds(prev: int, cur: int, elapsed: float, hit: Hit) -> float:
     """Seconds until ``hit`` would fit, assuming no other hits meanwhile (never 0: it was
-    refused)."""
+    refused; never more than one window, the promise a caller gives: the estimate may still
+    refuse then, for at most window / limit more)."""
     window, need = hit.window_ms / 1000.0, max(hit.cost, 1)
     room = hit.limit - need
     if room < 0:
         return window  # can never fit; ask again after a window
     if cur > room:  # wait for this window to become the previous one, then for it to fade
-        return (1.0 - elapsed) * window + window * (1.0 - room / cur)
+        return min(window, (1.0 - elapsed) * window + window * (1.0 - room / cur))
     if prev <= 0:
         return 0.001
     return max(0.001, window * (1.0 - (room - cur) / prev) - elapsed * window)
