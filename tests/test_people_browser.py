@@ -7,35 +7,22 @@ Screenshots of the main pages at 360 and 1280 px go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-import pytest_asyncio
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
 
 from gateway.core.messages import Channel, Kind
 from gateway.core.models import Case, Outbox, utcnow
-from gateway.web.app import create_app
 from gateway.web.auth import SESSION_COOKIE, _key
 from tests.peers.axe import assert_accessible
 from tests.test_public_common import make_case
+from tests.test_staff_browser import base_url  # noqa: F401 - the app on an ephemeral port
 from tests.test_staff_support import PASSWORD, make_staff, submit
 
 NARROW, WIDE = {"width": 360, "height": 780}, {"width": 1280, "height": 900}
 LOCALES = {"fa": "fa-IR", "en": "en-GB"}
-
-
-@pytest_asyncio.fixture
-async def base_url(ctx) -> AsyncIterator[str]:
-    server = TestServer(create_app(ctx), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
 
 
 async def _page(browser, lang: str, viewport: dict[str, int] = WIDE):
