@@ -26,7 +26,7 @@ from gateway.core.context import GatewayContext
 from gateway.core.messages import Channel, Kind, Status
 from gateway.core.models import AuditEvent, Case, Message, Service, Unit, utcnow
 from gateway.core.outbox import queue_outbound
-from gateway.core.surveys import create_invitation, survey_link
+from gateway.core.surveys import create_invitation, hide_survey_link, survey_link
 
 MAX_ANSWER_CHARS = 10000
 MAX_NOTE_CHARS = 10000
@@ -158,10 +158,12 @@ async def _queue_survey(s: AsyncSession, ctx: GatewayContext, case: Case, channe
     if invitation is None:
         return None
     lang = case.language
+    link = ""
     if channel == Channel.EMAIL.value:
         link = survey_link(ctx, invitation, case.language)
         values = ctx.templates.case_values(case, lang, link=link)
         text, payload = ctx.templates.render("survey", lang, **values), {"link": link}
+        payload.update(await _email_thread(s, case))  # threaded with the case
         subject = _subject(ctx, "survey_subject", case, values)
     else:
         # The digits survey: replies.record_survey_reply finds the invitation by channel.
@@ -174,6 +176,10 @@ async def _queue_survey(s: AsyncSession, ctx: GatewayContext, case: Case, channe
     row = await queue_outbound(s, channel=channel, purpose="survey", recipient=recipient, text=text,
                                subject=subject, key=ctx.new_key(channel), case=case,
                                language=lang, payload=payload, not_before=later)
+    if link and row.message is not None:
+        # Staff see the case's messages: never the citizen's live link (they could answer
+        # their own survey with it).  The outbox row keeps the real text for sending.
+        row.message.text = hide_survey_link(text, link, lang)
     return row.id
 
 

@@ -212,7 +212,11 @@ class AuditEvent(Base):
 class SurveyInvitation(Base):
     __tablename__ = "survey_invitations"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    # None: an open survey a citizen asked for (the SMS keyword), see core.surveys_open
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), unique=True)
+    scope: Mapped[str] = mapped_column(String(16), default="case", server_default="case")
+    unit_code: Mapped[str | None] = mapped_column(String(64))
+    service_code: Mapped[str | None] = mapped_column(String(64))
     token: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str | None] = mapped_column(String(320), index=True)
@@ -224,12 +228,21 @@ class SurveyInvitation(Base):
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    invitation_id: Mapped[int] = mapped_column(ForeignKey("survey_invitations.id"), unique=True)
+    # None for open surveys (site, service, unit pages, kiosk, paper, keypad)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("survey_invitations.id"),
+                                                      unique=True)
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)  # question -> 1..5
     improper_request: Mapped[bool | None] = mapped_column(Boolean)
     comment: Mapped[str] = mapped_column(Text, default="")
-    channel: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str] = mapped_column(String(16))  # web | kiosk | paper | email | sms | voice
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    scope: Mapped[str] = mapped_column(String(16), default="case", server_default="case")
+    unit_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    service_code: Mapped[str | None] = mapped_column(String(64))
+    # who served the citizen: the answering staff member, or the desk code they named
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # paper forms
+    visit_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # one per visit
 
 
 class ChannelState(Base):

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from gateway.core.context import GatewayContext
-from gateway.core.models import AuditEvent, Case, SurveyInvitation, SurveyResponse, utcnow
+from gateway.core.models import (AuditEvent, Case, Outbox, Staff, SurveyInvitation, SurveyResponse,
+                                 utcnow)
 from gateway.core.intake.replies import SURVEY_QUESTIONS
+from gateway.core.survey_alerts import queue_low_score_alert
 
 MAX_COMMENT_CHARS = 4000
 _NO_REPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounce[s]?)([+.\-@]|$)")
@@ -75,6 +78,26 @@ def survey_link(ctx: GatewayContext, invitation: SurveyInvitation, language: str
     return f"{ctx.config.gateway.public_base_url}/s/{invitation.token}{ctx.lang_param(language, True)}"
 
 
+def hide_survey_link(text: str, link: str, language: str) -> str:
+    """``text`` with the survey link replaced by a placeholder (what staff may see)."""
+    return text.replace(link, "[پیوند نظرسنجی]" if language == "fa" else "[survey link]")
+
+
+def cancel_unsent_survey(s: Session, case: Case) -> int:
+    """A reopened case gets no survey for the earlier answer: its survey rows still
+    waiting in the outbox are cancelled and their unanswered invitation removed (the next
+    answer invites again).  Returns the rows cancelled."""
+    rows = s.execute(select(Outbox).where(
+        Outbox.case_id == case.id, Outbox.purpose == "survey",
+        Outbox.status == "pending")).scalars().all()
+    for row in rows:
+        row.status, row.last_error = "cancelled", "case reopened before the survey was sent"
+    if rows:
+        s.execute(delete(SurveyInvitation).where(SurveyInvitation.case_id == case.id,
+                                                 SurveyInvitation.responded_at.is_(None)))
+    return len(rows)
+
+
 async def invitation_for_token(s: AsyncSession, ctx: GatewayContext, token: str) -> SurveyInvitation:
     """The invitation behind a link token; :class:`SurveyError` if forged or expired."""
     if len(token) > 200:
@@ -115,13 +138,41 @@ async def record_response(s: AsyncSession, ctx: GatewayContext, invitation: Surv
     """Store the one response of an invitation; a second one raises ``answered``."""
     if invitation.responded_at is not None:
         raise SurveyError("answered")
+    who = await s.run_sync(lambda sync: invitation_attribution(sync, invitation))
     resp = SurveyResponse(invitation_id=invitation.id, answers=answers.scores,
                           improper_request=answers.improper_request, comment=answers.comment,
-                          channel=channel)
+                          channel=channel, **who)
     s.add(resp)
     invitation.responded_at = utcnow()
     s.add(AuditEvent(case_id=invitation.case_id, actor="citizen", action="survey_response",
                      detail={"channel": channel, "answers": answers.scores,
                              "improper_request": answers.improper_request}))
     await s.flush()  # the unique invitation_id catches a concurrent double submit
+    await s.run_sync(lambda sync: queue_low_score_alert(sync, ctx, resp))
     return resp
+
+
+def invitation_attribution(s: Session, invitation: SurveyInvitation) -> dict[str, Any]:
+    """Scope, unit, service and staff member a response to ``invitation`` counts for: for
+    a case, the staff member who gave the latest answer; else the invitation's target."""
+    case = s.get(Case, invitation.case_id) if invitation.case_id else None
+    if case is None:
+        return {"scope": invitation.scope or "site", "unit_code": invitation.unit_code,
+                "service_code": invitation.service_code}
+    return case_attribution(s, case)
+
+
+def case_attribution(s: Session, case: Case) -> dict[str, Any]:
+    """Unit, service and answering staff member of a case."""
+    staff_id = getattr(case, "answered_by", None) or _answerer_from_audit(s, case)
+    return {"scope": "case", "unit_code": case.unit_code, "service_code": case.service_code,
+            "staff_id": staff_id}
+
+
+def _answerer_from_audit(s: Session, case: Case) -> int | None:
+    actor = s.execute(select(AuditEvent.actor).where(
+        AuditEvent.case_id == case.id, AuditEvent.action.in_(("answered", "reanswered")))
+        .order_by(AuditEvent.id.desc()).limit(1)).scalar_one_or_none()
+    if not actor or not actor.startswith("staff:"):
+        return None
+    return s.execute(select(Staff.id).where(Staff.name == actor[6:])).scalar_one_or_none()

@@ -27,6 +27,7 @@ from gateway.core.templates import format_date
 from gateway.core.text import to_persian_digits
 from gateway.web.public import setup_public
 from gateway.web.console import setup_staff
+from gateway.web.survey_pages import setup_survey_pages
 
 CTX = web.AppKey("ctx", GatewayContext)
 HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests", ["status"])
@@ -103,6 +104,7 @@ def create_app(ctx: GatewayContext, channel_routes: Iterable[Sequence[Any]] = ()
     app.router.add_static("/static", WEB_DIR / "static", name="static")
     # web sections: one setup line each
     setup_public(app)
+    setup_survey_pages(app)
     setup_staff(app)
     for routes in channel_routes:
         app.router.add_routes(routes)

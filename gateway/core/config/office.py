@@ -62,3 +62,13 @@ class SurveySection(Section):
     enabled: bool = True
     expiry_days: int = Field(30, ge=1)
     cooldown_days: int = Field(30, ge=0)
+    # open surveys (/survey, /survey/service/{code}, /survey/unit/{code}, kiosk, SMS keyword)
+    open_per_client_per_hour: int = Field(10, ge=1)  # shared limit per client address
+    kiosk_addresses: list[str] = []  # tablets at the entrance: kiosk_per_hour instead
+    kiosk_per_hour: int = Field(600, ge=1)
+    keywords: list[str] = ["نظرسنجی", "نظر سنجی", "survey"]  # an SMS of one of these words
+    sms_per_day: int = Field(3, ge=1)  # keyword surveys per number and day
+    # results
+    min_responses_per_staff: int = Field(5, ge=1)  # fewer: the staff member is not shown
+    alert_threshold: int = Field(2, ge=0, le=5)  # a score at or below alerts the supervisor; 0 off
+    report_recipients: list[str] = []  # the monthly report, on the first working day
