@@ -2,14 +2,14 @@
 keypad), attributed to a unit, service and staff member; invitations without a case
 (the SMS keyword)
 
-Revision ID: 0009
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-06
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0009'
+revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None
