@@ -13,7 +13,7 @@ from pathlib import Path
 from collections.abc import Awaitable, Callable, Sequence
 
 
-from gateway import cli_staff
+from gateway import cli_staff, cli_surveys
 from gateway.core.config import Config, ConfigError, load_config
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", default="staff", choices=["staff", "supervisor", "oversight", "admin"])
     add.add_argument("--email")
     cli_staff.add_parsers(sub, staff)
+    cli_surveys.add_parsers(sub)
     case = sub.add_parser("case", help="look at cases").add_subparsers(dest="case_cmd", required=True)
     show = case.add_parser("show", help="show one case by tracking code")
     show.add_argument("code")
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # Commands that work before `gateway init` (they make the database or never open it).
-_NO_DATABASE_NEEDED = frozenset({"check-config", "init", "migrate", "run"})
+_NO_DATABASE_NEEDED = frozenset({"check-config", "init", "migrate", "run", "poster"})
 NOT_INITIALISED = "the database is not initialised: run `make init` (or `gateway init`) first"
 
 
@@ -226,4 +227,5 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
     "staff": cmd_staff, "case": cmd_case, "outbox": cmd_outbox,
     "report": cli_staff.cmd_report,
     "import-eml": cmd_import_eml,
+    "poster": cli_surveys.cmd_poster,
 }

@@ -27,6 +27,8 @@ def add_parsers(sub: argparse._SubParsersAction, staff: argparse._SubParsersActi
     rep.add_argument("--csv", action="store_true", help="CSV instead of a table")
     rep.add_argument("--unit", help="one unit (default: all units)")
     rep.add_argument("--days", type=int, help="only cases created in the last N days")
+    from gateway.cli_surveys import add_report_options
+    add_report_options(rep)
 
 
 def _err(message: str, code: int) -> int:
@@ -78,7 +80,10 @@ async def run_staff(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_report(config: Config, args: argparse.Namespace) -> int:
-    """``gateway report [--csv] [--unit CODE] [--days N]``."""
+    """``gateway report [--csv] [--unit CODE] [--days N]``; ``--month`` is the survey report."""
+    if args.month:
+        from gateway.cli_surveys import cmd_monthly
+        return await cmd_monthly(config, args)
     from gateway.core import reports
     from gateway.core.db import Database
     from gateway.core.models import Case

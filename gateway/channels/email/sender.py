@@ -8,6 +8,7 @@ reports name it, and ``ctx.state.delivery(provider_id=...)`` finds the row by it
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import os
 import ssl
@@ -54,6 +55,11 @@ def build_message(out: OutboundMessage, cfg: EmailSection, from_address: str | N
             msg[name] = _clean(value)
     msg.set_content(out.text, charset="utf-8")
     msg.add_alternative(out.html or text_to_html(out.text, out.language), subtype="html", charset="utf-8")
+    for att in payload.get("attachments") or []:  # files we send (the monthly survey report)
+        maintype, _, subtype = str(att.get("content_type") or "application/octet-stream").partition("/")
+        msg.add_attachment(base64.b64decode(str(att.get("data_b64", ""))), maintype=maintype,
+                           subtype=subtype or "octet-stream",
+                           filename=_clean(str(att.get("filename") or "attachment")))
     return msg
 
 
