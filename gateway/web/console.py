@@ -200,6 +200,8 @@ def setup_staff(app: web.Application) -> None:
     r.add_get("/staff/cases/{code}/attachments/{attachment_id}", get_attachment)
     r.add_get("/staff/dashboard", get_dashboard)
     r.add_get("/staff/dashboard.csv", get_dashboard_csv)
+    from gateway.web.console_surveys import setup_console_surveys  # it imports this module
+    setup_console_surveys(app)
 
 
 async def _digest_task(app: web.Application) -> AsyncIterator[None]:

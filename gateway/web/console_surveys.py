@@ -1,0 +1,126 @@
+"""Survey pages of the staff console.
+
+``/staff/surveys`` (supervisors: their unit; admins: every response): averages per
+question, per staff member from ``survey.min_responses_per_staff`` responses, "matched the
+announced information" per service, the trend by Jalali month, channels and the free
+comments; ``/staff/surveys.csv`` the same as CSV.  ``/staff/surveys/paper`` (every staff
+member): key in a paper form; the response is marked ``paper`` and records who entered it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from gateway.core.models import utcnow
+from gateway.core.replies import SURVEY_QUESTIONS
+from gateway.core.survey_results import (MonthError, ResultsQuery, SurveyResults, month_range,
+                                         results_csv_rows, survey_results)
+from gateway.core.surveys import MAX_COMMENT_CHARS, SurveyError, validate_answers
+from gateway.core.surveys_open import desk_code, find_target, new_visit, record_open_response
+from gateway.web import api
+from gateway.web.charts import bar_chart
+from gateway.web.console import QUESTION_NAMES, Session, checked_form, current, page
+
+CHANNELS_FA = {"web": "وب", "kiosk": "کیوسک", "paper": "فرم کاغذی", "email": "ایمیل",
+               "sms": "پیامک", "voice": "تلفن"}
+PAPER_ERRORS = {"answer_all": "به هر چهار پرسش امتیاز دهید.", "bad_staff": "کد کارمند شناخته نشد.",
+                "bad_target": "خدمت یا واحد را درست انتخاب کنید.",
+                "comment_too_long": "توضیحات بیش از ۴۰۰۰ نویسه است.",
+                "visit_expired": "فرم منقضی شده بود؛ دوباره ثبت کنید.",
+                "answered": "این فرم پیش‌تر ثبت شده بود."}
+
+
+async def _results(request: web.Request, session: Session) -> tuple[SurveyResults, str]:
+    viewer = session.viewer
+    if not viewer.sees_dashboard:
+        raise web.HTTPForbidden(text="نتایج نظرسنجی مخصوص سرپرستان است")
+    ctx = api.context(request)
+    cfg, tz = ctx.config.survey, ctx.config.gateway.timezone
+    month = request.query.get("month", "")[:7]
+    try:
+        start, end = month_range(month, tz) if month else (utcnow() - timedelta(days=365), None)
+    except MonthError:
+        raise web.HTTPBadRequest(text="ماه را به شکل ۱۴۰۵-۰۹ بنویسید") from None
+    unit = None if viewer.role == "admin" else viewer.unit_code
+    q = ResultsQuery(unit, start, end, cfg.min_responses_per_staff, cfg.alert_threshold, tz)
+    async with ctx.db.read_session() as s:
+        return await survey_results(s, q), month
+
+
+async def get_survey_results(request: web.Request) -> web.Response:
+    """GET /staff/surveys: the figures with charts."""
+    session = await current(request)
+    res, month = await _results(request, session)
+    ctx = api.context(request)
+    chart = bar_chart([(QUESTION_NAMES[q], res.averages.get(q) or 0) for q in SURVEY_QUESTIONS],
+                      maximum=5)
+    services = {s.code: s.title for s in ctx.config.services}
+    return await page(request, "surveys.html", session, res=res, month=month, chart=chart,
+                      questions=QUESTION_NAMES, services=services, channel_names=CHANNELS_FA,
+                      min_staff=ctx.config.survey.min_responses_per_staff)
+
+
+async def get_survey_csv(request: web.Request) -> web.Response:
+    """GET /staff/surveys.csv."""
+    session = await current(request)
+    res, _ = await _results(request, session)
+    buf = io.StringIO()
+    csv.writer(buf).writerows([("section", "key", "value"), *results_csv_rows(res)])
+    return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="surveys.csv"'})
+
+
+def _targets(request: web.Request) -> list[tuple[str, str]]:
+    cfg = api.context(request).config
+    return ([("site", "همهٔ خدمات اداره (نظرسنجی عمومی)")]
+            + [(f"service:{s.code}", f"خدمت: {s.title} ({s.code})") for s in cfg.services]
+            + [(f"unit:{u.code}", f"واحد: {u.name}") for u in cfg.units])
+
+
+async def _paper_page(request: web.Request, session: Session, form: dict[str, Any],
+                      error: str = "", status: int = 200) -> web.Response:
+    ctx = api.context(request)
+    done = "فرم کاغذی ثبت شد." if request.query.get("done") == "1" else ""
+    return await page(request, "survey_paper.html", session, status=status, form=form,
+                      targets=_targets(request), questions=QUESTION_NAMES, error=error, done=done,
+                      visit=new_visit(ctx), my_code=desk_code(session.viewer.staff_id),
+                      max_comment=MAX_COMMENT_CHARS)
+
+
+async def get_paper(request: web.Request) -> web.Response:
+    """GET /staff/surveys/paper: the entry form."""
+    return await _paper_page(request, await current(request), {})
+
+
+async def post_paper(request: web.Request) -> web.Response:
+    """POST /staff/surveys/paper: one paper response, marked paper, with who entered it."""
+    session, raw = await checked_form(request)
+    form = {k: str(v) for k, v in raw.items() if isinstance(v, str) and k != "csrf"}
+    scope, _, code = form.get("target", "").partition(":")
+    target = find_target(api.context(request).config, scope, code or None)
+    try:
+        if target is None:
+            raise SurveyError("bad_target")
+        if len(form.get("comment", "")) > MAX_COMMENT_CHARS:
+            raise SurveyError("comment_too_long")
+        await record_open_response(api.context(request), target, validate_answers(form),
+                                   channel="paper", staff_code=form.get("staff", "")[:20],
+                                   visit=form.get("visit", ""),
+                                   entered_by=session.viewer.staff_id)
+    except SurveyError as e:
+        reason = "answer_all" if e.reason == "bad_answers" else e.reason
+        return await _paper_page(request, session, form, PAPER_ERRORS.get(reason, reason), 400)
+    raise web.HTTPSeeOther("/staff/surveys/paper?done=1")
+
+
+def setup_console_surveys(app: web.Application) -> None:
+    """Mount the survey pages of the console."""
+    app.router.add_get("/staff/surveys", get_survey_results)
+    app.router.add_get("/staff/surveys.csv", get_survey_csv)
+    app.router.add_get("/staff/surveys/paper", get_paper)
+    app.router.add_post("/staff/surveys/paper", post_paper)
