@@ -9,18 +9,30 @@ comment; never the citizen's contact.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core.context import GatewayContext
+from gateway.core.config import Config
 from gateway.core.models import Staff, SurveyResponse, Unit
 from gateway.core.outbox import add_outbound
+
+
+
+class Services(Protocol):
+    """What an alert needs: the gateway context, or intake's services."""
+
+    config: Config
+
+    def new_key(self, channel: str) -> str: ...
+
 
 QUESTION_FA = {"workflow": "روند و مراحل کار", "information_match": "انطباق با اطلاعات اعلام‌شده",
                "staff_behaviour": "رفتار کارکنان", "timeliness": "به‌موقع بودن"}
 
 
-def is_low(ctx: GatewayContext, response: SurveyResponse) -> bool:
+def is_low(ctx: Services, response: SurveyResponse) -> bool:
     """True when one of the response's scores is at or below the alert threshold."""
     limit = ctx.config.survey.alert_threshold
     return limit > 0 and any(int(v) <= limit for v in (response.answers or {}).values())
@@ -39,7 +51,7 @@ def alert_recipients(s: Session, unit_code: str | None) -> list[str]:
     return [unit_mail] if unit_mail else []
 
 
-def alert_text(ctx: GatewayContext, s: Session, response: SurveyResponse) -> tuple[str, str]:
+def alert_text(ctx: Services, s: Session, response: SurveyResponse) -> tuple[str, str]:
     """Subject and body of the alert (Persian, the office's language)."""
     unit = s.execute(select(Unit.name).where(Unit.code == response.unit_code)).scalar_one_or_none()
     staff = s.get(Staff, response.staff_id).name if response.staff_id else "-"
@@ -56,7 +68,7 @@ def alert_text(ctx: GatewayContext, s: Session, response: SurveyResponse) -> tup
     return f"هشدار نظرسنجی: امتیاز پایین ({unit or response.unit_code})", body
 
 
-def queue_low_score_alert(s: Session, ctx: GatewayContext, response: SurveyResponse) -> int:
+def queue_low_score_alert(s: Session, ctx: Services, response: SurveyResponse) -> int:
     """Queue the alert emails for a low-scoring response; returns how many were queued."""
     if not is_low(ctx, response):
         return 0

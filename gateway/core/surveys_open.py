@@ -23,7 +23,7 @@ from gateway.core import tracking
 from gateway.core.config import Config
 from gateway.core.context import GatewayContext
 from gateway.core.models import Staff, SurveyResponse
-from gateway.core.survey_alerts import queue_low_score_alert
+from gateway.core.survey_alerts import Services, queue_low_score_alert
 from gateway.core.surveys import SurveyAnswers, SurveyError
 from gateway.core.text import to_ascii_digits
 
@@ -94,7 +94,7 @@ def staff_for_code(s: Session, raw: str) -> int | None:
     return member.id
 
 
-def add_open_response(s: Session, ctx: GatewayContext, target: SurveyTarget,
+def add_open_response(s: Session, ctx: Services, target: SurveyTarget,
                       answers: SurveyAnswers, *, channel: str, staff_id: int | None = None,
                       visit_key: str | None = None,
                       entered_by: int | None = None) -> SurveyResponse:
