@@ -4,7 +4,7 @@ entrance or a desk, and the paper form with the same questions, in Persian."""
 from __future__ import annotations
 
 from gateway.core.config import Config
-from gateway.core.replies import SURVEY_QUESTIONS
+from gateway.core.intake.replies import SURVEY_QUESTIONS
 from gateway.core.surveys_open import SurveyTarget
 from gateway.printing.pdf import qr_svg_uri, render_pdf
 

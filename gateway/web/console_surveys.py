@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.core.models import utcnow
-from gateway.core.replies import SURVEY_QUESTIONS
+from gateway.core.intake.replies import SURVEY_QUESTIONS
 from gateway.core.survey_results import (MonthError, ResultsQuery, SurveyResults, month_range,
                                          results_csv_rows, survey_results)
 from gateway.core.surveys import MAX_COMMENT_CHARS, SurveyError, validate_answers

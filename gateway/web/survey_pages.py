@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from gateway.core.replies import SURVEY_QUESTIONS
+from gateway.core.intake.replies import SURVEY_QUESTIONS
 from gateway.core.surveys import MAX_COMMENT_CHARS, SurveyError, validate_answers
 from gateway.core.surveys_open import SurveyTarget, find_target, new_visit, record_open_response
 from gateway.web.i18n import pick_language

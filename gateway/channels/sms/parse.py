@@ -19,6 +19,7 @@ from gateway.core import tracking
 from gateway.core.config import Config
 from gateway.core.messages import Channel, InboundMessage, Intent, Kind
 from gateway.core.routing import kind_from_word
+from gateway.core.surveys_digits import keyword_target
 from gateway.core.text import first_word, fold, normalize, to_ascii_digits
 
 # Words that ask for a status when followed by a code ("پیگیری ۱۴۰۳۰۹۰۰۱۲").
@@ -94,6 +95,8 @@ def interpret(text: str, config: Config) -> dict[str, object]:
     words = clean.split(maxsplit=1)
     if len(words) == 2 and fold(words[0]) in STATUS_WORDS and tracking.looks_like_code(words[1]):
         return {"intent": Intent.STATUS_QUERY, "tracking_code": words[1]}
+    if keyword_target(config, clean) is not None:  # «نظرسنجی» (or a service code after it)
+        return {"intent": Intent.SURVEY_REQUEST}
     ascii_text = to_ascii_digits(clean)
     if _SURVEY_DIGITS.match(ascii_text):
         return {"intent": Intent.SURVEY_RESPONSE,

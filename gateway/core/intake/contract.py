@@ -37,6 +37,7 @@ class Intent(str, enum.Enum):
     STATUS_QUERY = "status_query"
     SURVEY_RESPONSE = "survey_response"
     RESERVE = "reserve"  # voice: open the case now, the recording follows
+    SURVEY_REQUEST = "survey_request"  # SMS: the survey keyword, answered with the digits survey
 
 
 class Outcome(str, enum.Enum):

@@ -14,6 +14,7 @@ from gateway.core.context import GatewayContext
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Outcome
 from gateway.core.models import AuditEvent, Case, Message, SurveyInvitation, SurveyResponse, utcnow
 from gateway.core.outbox import add_outbound
+from gateway.core.survey_alerts import queue_low_score_alert
 
 SURVEY_QUESTIONS = ("workflow", "information_match", "staff_behaviour", "timeliness")
 
@@ -72,21 +73,28 @@ def pending_invitation(s: Session, channel: str, contact: str) -> SurveyInvitati
 
 def record_survey_reply(s: Session, ctx: GatewayContext,
                               msg: InboundMessage) -> IntakeResult | None:
-    """Store digits answering a pending survey; None if there is no pending survey."""
-    if not msg.sender or not msg.survey_answers:
-        return None
-    invitation = pending_invitation(s, msg.channel.value, msg.sender)
-    if invitation is None:
+    """Store digits answering a pending survey (or the keypad survey without a case);
+    None if there is neither."""
+    from gateway.core.surveys import SurveyAnswers, invitation_attribution  # they import us
+    from gateway.core.surveys_digits import record_keypad_survey
+    if not msg.survey_answers:
         return None
     scores = [d for d in msg.survey_answers if 1 <= d <= 5]
     answers = dict(zip(SURVEY_QUESTIONS, scores))
     improper = None
     if len(msg.survey_answers) > len(SURVEY_QUESTIONS):
         improper = msg.survey_answers[len(SURVEY_QUESTIONS)] == 1  # 1 = yes, 2 = no
-    s.add(SurveyResponse(invitation_id=invitation.id, answers=answers, improper_request=improper,
-                         comment="", channel=msg.channel.value))
+    invitation = pending_invitation(s, msg.channel.value, msg.sender) if msg.sender else None
+    if invitation is None:
+        return record_keypad_survey(s, ctx, msg, SurveyAnswers(answers, improper, ""))
+    response = SurveyResponse(invitation_id=invitation.id, answers=answers,
+                              improper_request=improper, comment="", channel=msg.channel.value,
+                              **invitation_attribution(s, invitation))
+    s.add(response)
     invitation.responded_at = utcnow()
-    case = s.get(Case, invitation.case_id)
+    s.flush()
+    queue_low_score_alert(s, ctx, response)
+    case = s.get(Case, invitation.case_id) if invitation.case_id else None
     s.add(AuditEvent(case_id=invitation.case_id, actor="citizen", action="survey_response",
                      detail={"channel": msg.channel.value, "answers": answers}))
     text = send_reply(s, ctx, msg, "survey_thanks", case)

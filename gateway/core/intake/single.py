@@ -21,6 +21,8 @@ from gateway.core.intake import ledger
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Intent, Outcome
 from gateway.core.intake.planning import ServiceInfo, plan_case, plan_message
 from gateway.core.intake.replies import answer_status_query, record_survey_reply, send_reply
+from gateway.core.surveys import cancel_unsent_survey
+from gateway.core.surveys_digits import start_keyword_survey
 from gateway.core.models import Attachment, AuditEvent, Case, InboundKey, Message, Service, utcnow
 from gateway.core.outbox import add_rows
 from gateway.core.text import fold, normalize
@@ -75,6 +77,10 @@ def _dispatch(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeRes
         result = record_survey_reply(s, ctx, msg)
         if result is not None:
             return result
+    if msg.intent is Intent.SURVEY_REQUEST:
+        started = start_keyword_survey(s, ctx, msg)
+        if started is not None:
+            return started
     text = normalize(msg.text)
     if not text and not msg.attachments and msg.intent is not Intent.RESERVE:
         if msg.automatic:
@@ -144,6 +150,7 @@ def _reopen_if_needed(s: Session, case: Case, msg: InboundMessage) -> None:
     s.add(AuditEvent(case=case, actor="citizen", action="reopened",
                      detail={"from": case.status, "channel": msg.channel.value}))
     case.status, case.closed_at = Status.ROUTED.value, None
+    cancel_unsent_survey(s, case)  # no survey for an answer the citizen has answered back to
 
 
 def new_code(s: Session, attempts: int = 20) -> str:
