@@ -33,7 +33,7 @@ async def _responses(ctx) -> list[SurveyResponse]:
 
 async def test_service_survey_in_persian_and_english(browser, site, artifacts):
     base, ctx = site
-    page = await browser.new_page(viewport=NARROW, java_script_enabled=False)
+    page = await browser.new_page(viewport=NARROW, java_script_enabled=False, locale="fa-IR")
     try:
         await page.goto(f"{base}/survey/service/20001")
         assert await page.get_attribute("html", "dir") == "rtl"
@@ -62,7 +62,7 @@ async def test_service_survey_in_persian_and_english(browser, site, artifacts):
 
 async def test_kiosk_goes_back_to_an_empty_form(browser, site, artifacts):
     base, ctx = site
-    page = await browser.new_page(viewport=WIDE, java_script_enabled=False)
+    page = await browser.new_page(viewport=WIDE, java_script_enabled=False, locale="fa-IR")
     try:
         await page.goto(f"{base}/survey/unit/roads?kiosk=1")
         await assert_accessible(page, "kiosk form")
@@ -91,7 +91,7 @@ async def test_kiosk_goes_back_to_an_empty_form(browser, site, artifacts):
 async def test_console_survey_pages_pass_axe(browser, site, artifacts):
     base, ctx = site
     await make_staff(ctx, "boss", "roads", role="supervisor")
-    page = await browser.new_page(viewport=NARROW, java_script_enabled=False)
+    page = await browser.new_page(viewport=NARROW, java_script_enabled=False, locale="fa-IR")
     try:
         await page.goto(f"{base}/staff/login")
         await page.fill("input[name=name]", "boss")
@@ -106,6 +106,11 @@ async def test_console_survey_pages_pass_axe(browser, site, artifacts):
         await page.wait_for_selector(".flash.ok")
         await page.goto(f"{base}/staff/surveys")
         await assert_accessible(page, "/staff/surveys")
+        await page.goto(f"{base}/staff/surveys?lang=en")
+        assert await page.get_attribute("html", "dir") == "ltr"
+        assert "Survey results" in await page.inner_text("h1")
+        await assert_accessible(page, "/staff/surveys (en)")
+        await page.goto(f"{base}/staff/surveys?lang=fa")
         await page.screenshot(path=str(artifacts / "staff-surveys-360.png"), full_page=True)
         await page.set_viewport_size(WIDE)
         await page.screenshot(path=str(artifacts / "staff-surveys-1280.png"), full_page=True)

@@ -82,7 +82,7 @@ async def test_results_page_for_supervisors_hides_staff_with_few_responses(ctx, 
     assert 'id="survey-count">۶<' in html  # the six of this unit, not the other unit's
     table = html.split('id="staff-table"')[1].split("</table>")[0]
     assert "clerk" in table and "rare" not in table and "۱.۰" not in table
-    assert "۱ نفر کمتر داشتند" in html and "خیلی خوب" in html and "واحد دیگر" not in html
+    assert "کارکنانی با پاسخ کمتر: ۱ نفر" in html and "خیلی خوب" in html and "واحد دیگر" not in html
     csv_text = await (await staff_client.get("/staff/surveys.csv")).text()
     assert "staff,clerk:responses,5" in csv_text and "rare" not in csv_text
     assert "service_information_match,20001,4.17 (6)" not in csv_text  # rare's unit response has no service

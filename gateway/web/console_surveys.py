@@ -22,30 +22,36 @@ from gateway.core.survey_results import (MonthError, ResultsQuery, SurveyResults
                                          results_csv_rows, survey_results)
 from gateway.core.surveys import MAX_COMMENT_CHARS, SurveyError, validate_answers
 from gateway.core.surveys_open import desk_code, find_target, new_visit, record_open_response
-from gateway.web import api
-from gateway.web.charts import bar_chart
-from gateway.web.console import QUESTION_NAMES, Session, checked_form, current, page
+from gateway.web import console_text as words
+from gateway.web.auth import Session
+from gateway.web.charts import bar_rows
+from gateway.web.console_base import StaffPageError, checked_form, ctx_of, current, language, page
+from gateway.web.translations import N_
 
-CHANNELS_FA = {"web": "وب", "kiosk": "کیوسک", "paper": "فرم کاغذی", "email": "ایمیل",
-               "sms": "پیامک", "voice": "تلفن"}
-PAPER_ERRORS = {"answer_all": "به هر چهار پرسش امتیاز دهید.", "bad_staff": "کد کارمند شناخته نشد.",
-                "bad_target": "خدمت یا واحد را درست انتخاب کنید.",
-                "comment_too_long": "توضیحات بیش از ۴۰۰۰ نویسه است.",
-                "visit_expired": "فرم منقضی شده بود؛ دوباره ثبت کنید.",
-                "answered": "این فرم پیش‌تر ثبت شده بود."}
+SURVEY_CHANNELS = {"web": N_("Web"), "kiosk": N_("Kiosk"), "paper": N_("Paper"),
+                   "email": N_("Email"), "sms": N_("SMS"), "voice": N_("Telephone")}
+PAPER_ERRORS = {"answer_all": N_("Give each of the four questions a score."),
+                "bad_staff": N_("This staff code is not known."),
+                "bad_target": N_("Choose the service or unit."),
+                "comment_too_long": N_("The comment is longer than 4000 characters."),
+                "visit_expired": N_("The form had expired; enter it again."),
+                "answered": N_("This form has already been entered.")}
 
 
 async def _results(request: web.Request, session: Session) -> tuple[SurveyResults, str]:
     viewer = session.viewer
+    _ = language(request)[1]
     if not viewer.sees_dashboard:
-        raise web.HTTPForbidden(text="نتایج نظرسنجی مخصوص سرپرستان است")
-    ctx = api.context(request)
+        raise StaffPageError(403, _("Survey results for supervisors"), _(
+            "Survey results are open to supervisors, managers and oversight staff."))
+    ctx = ctx_of(request)
     cfg, tz = ctx.config.survey, ctx.config.gateway.timezone
     month = request.query.get("month", "")[:7]
     try:
         start, end = month_range(month, tz) if month else (utcnow() - timedelta(days=365), None)
     except MonthError:
-        raise web.HTTPBadRequest(text="ماه را به شکل ۱۴۰۵-۰۹ بنویسید") from None
+        raise StaffPageError(400, _("Wrong month"), _(
+            "Write the month as year-month of the Persian calendar, e.g. 1405-09.")) from None
     unit = None if viewer.role == "admin" else viewer.unit_code
     q = ResultsQuery(unit, start, end, cfg.min_responses_per_staff, cfg.alert_threshold, tz)
     async with ctx.db.read_session() as s:
@@ -56,12 +62,16 @@ async def get_survey_results(request: web.Request) -> web.Response:
     """GET /staff/surveys: the figures with charts."""
     session = await current(request)
     res, month = await _results(request, session)
-    ctx = api.context(request)
-    chart = bar_chart([(QUESTION_NAMES[q], res.averages.get(q) or 0) for q in SURVEY_QUESTIONS],
-                      maximum=5)
+    ctx = ctx_of(request)
+    lang, _ = language(request)
+    questions = words.translated(words.QUESTIONS, _)
+    rows = bar_rows([(questions[q], res.averages.get(q)) for q in SURVEY_QUESTIONS], 5, lang)
+    chart = {"rows": rows if res.responses else [], "label_heading": _("Question"),
+             "value_heading": _("Average")}
     services = {s.code: s.title for s in ctx.config.services}
     return await page(request, "surveys.html", session, res=res, month=month, chart=chart,
-                      questions=QUESTION_NAMES, services=services, channel_names=CHANNELS_FA,
+                      questions=questions, services=services,
+                      channel_names=words.translated(SURVEY_CHANNELS, _),
                       min_staff=ctx.config.survey.min_responses_per_staff)
 
 
@@ -76,18 +86,21 @@ async def get_survey_csv(request: web.Request) -> web.Response:
 
 
 def _targets(request: web.Request) -> list[tuple[str, str]]:
-    cfg = api.context(request).config
-    return ([("site", "همهٔ خدمات اداره (نظرسنجی عمومی)")]
-            + [(f"service:{s.code}", f"خدمت: {s.title} ({s.code})") for s in cfg.services]
-            + [(f"unit:{u.code}", f"واحد: {u.name}") for u in cfg.units])
+    cfg, _ = ctx_of(request).config, language(request)[1]
+    return ([("site", _("The whole office (site survey)"))]
+            + [(f"service:{s.code}", _("Service: %(title)s (%(code)s)") % {"title": s.title, "code": s.code})
+               for s in cfg.services]
+            + [(f"unit:{u.code}", _("Unit: %(name)s") % {"name": u.name}) for u in cfg.units])
 
 
 async def _paper_page(request: web.Request, session: Session, form: dict[str, Any],
                       error: str = "", status: int = 200) -> web.Response:
-    ctx = api.context(request)
-    done = "فرم کاغذی ثبت شد." if request.query.get("done") == "1" else ""
+    ctx = ctx_of(request)
+    _ = language(request)[1]
+    done = _("The paper form was entered.") if request.query.get("done") == "1" else ""
     return await page(request, "survey_paper.html", session, status=status, form=form,
-                      targets=_targets(request), questions=QUESTION_NAMES, error=error, done=done,
+                      targets=_targets(request), questions=words.translated(words.QUESTIONS, _),
+                      error=_(error) if error else "", done=done,
                       visit=new_visit(ctx), my_code=desk_code(session.viewer.staff_id),
                       max_comment=MAX_COMMENT_CHARS)
 
@@ -102,13 +115,13 @@ async def post_paper(request: web.Request) -> web.Response:
     session, raw = await checked_form(request)
     form = {k: str(v) for k, v in raw.items() if isinstance(v, str) and k != "csrf"}
     scope, _, code = form.get("target", "").partition(":")
-    target = find_target(api.context(request).config, scope, code or None)
+    target = find_target(ctx_of(request).config, scope, code or None)
     try:
         if target is None:
             raise SurveyError("bad_target")
         if len(form.get("comment", "")) > MAX_COMMENT_CHARS:
             raise SurveyError("comment_too_long")
-        await record_open_response(api.context(request), target, validate_answers(form),
+        await record_open_response(ctx_of(request), target, validate_answers(form),
                                    channel="paper", staff_code=form.get("staff", "")[:20],
                                    visit=form.get("visit", ""),
                                    entered_by=session.viewer.staff_id)
