@@ -67,7 +67,7 @@ def start_keyword_survey(s: Session, svc: Any, msg: InboundMessage) -> IntakeRes
                            scope=target.scope, unit_code=target.unit_code,
                            service_code=target.service_code))
     text = send_reply(s, svc, msg, "survey_open_sms", None,
-                      subject=f" «{target.title}»" if target.title else "")
+                      target=f" «{target.title}»" if target.title else "")
     return IntakeResult(Outcome.SURVEY, reason="survey_sent", reply_text=text)
 
 

@@ -31,7 +31,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "check_code": "کد رهگیری نادرست است؛ لطفاً کد را بررسی کنید.",
         "help": "برای ثبت درخواست، شکایت، پیشنهاد یا انتقاد متن خود را بفرستید. برای پیگیری، کد رهگیری را بفرستید.",
         "survey_thanks": "از شرکت شما در نظرسنجی سپاسگزاریم.",
-        "survey_open_sms": "نظرسنجی{subject}: چهار رقم ۱ تا ۵ بفرستید (روند کار، انطباق با اطلاعات اعلام‌شده، رفتار کارکنان، زمان). رقم پنجم اختیاری: درخواست خلاف مقررات؟ ۱ بله، ۲ خیر",
+        "survey_open_sms": "نظرسنجی{target}: چهار رقم ۱ تا ۵ بفرستید (روند کار، انطباق با اطلاعات اعلام‌شده، رفتار کارکنان، زمان). رقم پنجم اختیاری: درخواست خلاف مقررات؟ ۱ بله، ۲ خیر",
         # staff answers, surveys and the daily digest (gateway.core.answers, gateway.core.sla)
         "survey_subject": "نظرسنجی درباره پاسخ به پیام شما (کد رهگیری {code})",
         "survey_sms": "نظرسنجی {code}: چهار رقم ۱ تا ۵ بفرستید (روند کار، انطباق با اطلاعات اعلام‌شده، رفتار کارکنان، زمان). رقم پنجم اختیاری: درخواست خلاف مقررات؟ ۱ بله، ۲ خیر",
@@ -53,7 +53,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "check_code": "That tracking code is not valid; please check the code.",
         "help": "Send your request, complaint, suggestion or criticism as a message. Send a tracking code to check its status.",
         "survey_thanks": "Thank you for taking the survey.",
-        "survey_open_sms": "Survey{subject}: reply with four digits 1-5 (process, match with published information, staff behaviour, timeliness). Optional fifth digit, asked for anything against the rules? 1 yes, 2 no",
+        "survey_open_sms": "Survey{target}: reply with four digits 1-5 (process, match with published information, staff behaviour, timeliness). Optional fifth digit, asked for anything against the rules? 1 yes, 2 no",
         "survey_subject": "How did we do? (tracking code {code})",
         "survey_sms": "Survey {code}: reply with four digits 1-5 (process, match with published information, staff behaviour, timeliness). Optional fifth digit, asked for anything against the rules? 1 yes, 2 no",
         "digest_subject": "Overdue cases of unit {unit}: {count}",
@@ -136,7 +136,7 @@ class Templates:
     def check(self) -> list[str]:
         """Problems with the configured templates (unknown placeholders), one line each."""
         allowed = {"code", "code_ascii", "kind", "status", "unit", "received", "due",
-                   "answered", "answer", "link", "track_link", "count", "items"}
+                   "answered", "answer", "link", "track_link", "count", "items", "target"}
         problems = []
         for lang, texts in self._table.items():
             for name, text in texts.items():
