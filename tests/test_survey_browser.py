@@ -100,6 +100,7 @@ async def test_console_survey_pages_pass_axe(browser, site, artifacts):
             await page.keyboard.press("Enter")
         await page.goto(f"{base}/staff/surveys/paper")
         await assert_accessible(page, "/staff/surveys/paper")
+        await page.select_option("#target", "service:20001")
         await _fill(page, SCORES)
         await tab_to(page, "button[type=submit]")
         await submit(page)
@@ -111,10 +112,12 @@ async def test_console_survey_pages_pass_axe(browser, site, artifacts):
         assert "Survey results" in await page.inner_text("h1")
         await assert_accessible(page, "/staff/surveys (en)")
         await page.goto(f"{base}/staff/surveys?lang=fa")
+        assert "ترمیم راه" in await page.inner_text("main")
         await page.screenshot(path=str(artifacts / "staff-surveys-360.png"), full_page=True)
+        await assert_fits(page, 320)
         await page.set_viewport_size(WIDE)
         await page.screenshot(path=str(artifacts / "staff-surveys-1280.png"), full_page=True)
     finally:
         await page.close()
     [resp] = await _responses(ctx)
-    assert resp.channel == "paper" and resp.scope == "site"
+    assert resp.channel == "paper" and resp.scope == "service" and resp.unit_code == "roads"
