@@ -125,19 +125,22 @@ async def test_kiosk_mode_returns_to_an_empty_form(ctx, client):
     assert resp.channel == "kiosk"
 
 
-async def test_responses_are_limited_per_client(make_config):
+async def test_responses_are_limited_per_client_across_processes(make_config):
+    """Two gateways on one database (as two processes would be) share the count."""
     from gateway.core.runtime import running_context
     from aiohttp.test_utils import TestClient, TestServer
     from gateway.web.app import create_app
     cfg = make_config(survey={"open_per_client_per_hour": 2})
-    async with running_context(cfg, migrate=False, dispatch=False) as ctx:
-        async with TestClient(TestServer(create_app(ctx))) as c:
-            for _ in range(2):
-                assert (await c.post("/survey", data=await _form(c, "/survey"))).status == 200
-            r = await c.post("/survey", data=await _form(c, "/survey"))
+    async with running_context(cfg, migrate=False, dispatch=False) as one, \
+            running_context(cfg, migrate=False, dispatch=False) as two:
+        async with TestClient(TestServer(create_app(one))) as a, TestClient(TestServer(create_app(two))) as b:
+            assert (await a.post("/survey", data=await _form(a, "/survey"))).status == 200
+            assert (await b.post("/survey", data=await _form(b, "/survey"))).status == 200
+            r = await a.post("/survey", data=await _form(a, "/survey"))
             assert r.status == 429 and int(r.headers["Retry-After"]) > 0
             assert "خوب بود" in await r.text()  # nothing typed is lost
-            assert len(await _responses(ctx)) == 2
+            assert (await b.post("/survey", data=await _form(b, "/survey"))).status == 429
+            assert len(await _responses(one)) == 2
 
 
 async def test_a_low_score_alerts_the_unit_supervisor(ctx, client):

@@ -4,7 +4,8 @@
 Each form carries a signed visit token (one response per visit) and an optional staff desk
 code (``?staff=`` prefills it).  ``?kiosk=1`` is the entrance tablet: after a response the
 thank-you page sends the browser back to a fresh, empty form (an HTTP ``Refresh`` header,
-so no script is needed).  Responses are limited per client address across processes; the
+so no script is needed).  Responses are limited per client address across processes (the
+shared limiter, ``ctx.limiter``); the
 addresses in ``survey.kiosk_addresses`` get ``survey.kiosk_per_hour`` instead.
 """
 
@@ -21,7 +22,6 @@ from gateway.core.surveys_open import SurveyTarget, find_target, new_visit, reco
 from gateway.web.i18n import pick_language
 from gateway.web.public import SURVEY_MAX_BODY, _new_case_offer, app_context, render
 from gateway.web.ratelimit import client_key
-from gateway.web.survey_limits import LOCAL, LocalLimiter, survey_limiter
 from gateway.web.survey_texts import SURVEY_TEXTS
 
 KIOSK_RESET_SECONDS = 6
@@ -65,8 +65,7 @@ async def _limited(request: web.Request) -> float:
     client = client_key(request, ctx.config.web.trust_forwarded_for)
     kiosk = client in cfg.kiosk_addresses
     limit = cfg.kiosk_per_hour if kiosk else cfg.open_per_client_per_hour
-    allowed, wait = await survey_limiter(request.app).hit(f"survey:{client}", limit=limit,
-                                                          window=3600)
+    allowed, wait = await ctx.limiter.hit(f"survey:{client}", limit=limit, window=3600)
     return 0.0 if allowed else max(wait, 1.0)
 
 
@@ -120,7 +119,6 @@ def _again_url(request: web.Request) -> str:
 
 def setup_survey_pages(app: web.Application) -> None:
     """Mount the open survey pages."""
-    app[LOCAL] = LocalLimiter()
     for path in ("/survey", "/survey/{scope:service|unit}/{code}"):
         app.router.add_get(path, open_survey_page)
         app.router.add_post(path, open_survey_post)
