@@ -21,6 +21,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     which = p.add_mutually_exclusive_group()
     which.add_argument("--service", metavar="CODE", help="the survey of one service")
     which.add_argument("--unit", metavar="CODE", help="the survey of one unit")
+    which.add_argument("--staff", metavar="NAME", help="a staff member's desk card with their desk code")
     p.add_argument("--paper", action="store_true", help="the printable paper form instead of the poster")
     p.add_argument("--out", metavar="FILE", help="where to write the PDF (default: a name in the current folder)")
 
@@ -40,6 +41,8 @@ async def cmd_poster(config: Config, args: argparse.Namespace) -> int:
     """``gateway poster [--service CODE | --unit CODE] [--paper] [--out FILE]``."""
     from gateway.core.surveys_open import find_target
     from gateway.printing.poster import render_paper_form, render_poster
+    if getattr(args, "staff", None):
+        return await _desk_card(config, args)
     scope, code = ("service", args.service) if args.service else ("unit", args.unit) if args.unit else ("site", None)
     target = find_target(config, scope, code)
     if target is None:
@@ -75,4 +78,29 @@ async def cmd_monthly(config: Config, args: argparse.Namespace) -> int:
     csv_path.write_text(report.csv, encoding="utf-8")
     print(pdf)
     print(csv_path)
+    return 0
+
+
+async def _desk_card(config: Config, args: argparse.Namespace) -> int:
+    """``gateway poster --staff NAME``: the desk card (needs the database)."""
+    from sqlalchemy import select
+    from gateway.core.db import Database
+    from gateway.core.models import Staff
+    from gateway.core.surveys_open import desk_code, find_target
+    from gateway.printing.poster import render_desk_card
+    db = Database(config.database_url)
+    try:
+        async with db.read_session() as s:
+            member = (await s.execute(select(Staff).where(Staff.name == args.staff,
+                                                          Staff.active.is_(True)))).scalar_one_or_none()
+            found = (member.name, member.unit_code, member.id) if member else None
+    finally:
+        await db.dispose()
+    target = find_target(config, "unit", found[1]) if found else None
+    if found is None or target is None:
+        return _err(f"no active staff member named {args.staff!r}", EXIT_NOT_FOUND)
+    pdf = await asyncio.to_thread(render_desk_card, config, target, found[0], desk_code(found[2]))
+    out = Path(args.out or f"desk-card-{found[2]}.pdf")
+    out.write_bytes(pdf)
+    print(out)
     return 0

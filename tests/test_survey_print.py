@@ -35,7 +35,8 @@ def _qr(png: Path) -> list[str]:
 
 
 def _args(**over: object) -> argparse.Namespace:
-    return argparse.Namespace(**{"service": None, "unit": None, "paper": False, "out": None, **over})
+    return argparse.Namespace(**{"service": None, "unit": None, "staff": None, "paper": False,
+                                 "out": None, **over})
 
 
 @pytest.mark.parametrize(("over", "url", "words"), [
@@ -70,3 +71,20 @@ async def test_the_paper_form_has_the_questions_and_boxes(make_config, artifacts
 async def test_an_unknown_service_is_exit_3(make_config, tmp_path):
     assert await cmd_poster(make_config(), _args(service="404", out=str(tmp_path / "x.pdf"))) == 3
     assert not (tmp_path / "x.pdf").exists()
+
+
+async def test_the_desk_card_carries_the_staff_code(ctx, artifacts):
+    from gateway.core.staff import add_staff
+    from gateway.core.surveys_open import desk_code, parse_desk_code
+    from gateway.core.text import to_persian_digits
+    await add_staff(ctx.db, "زهرا احمدی", "roads")
+    pdf = artifacts / "survey-desk-card.pdf"
+    assert await cmd_poster(ctx.config, _args(staff="زهرا احمدی", out=str(pdf))) == 0
+    [png] = _png(pdf)
+    [url] = _qr(png)
+    code = url.split("?staff=")[1]
+    assert url == f"http://gw.test/survey/unit/roads?staff={code}" and parse_desk_code(code) is not None
+    assert code == desk_code(parse_desk_code(code) or 0)
+    text = _text(pdf)
+    assert plain("زهرا احمدی") in text and to_persian_digits(code) in text and "راه و ترابری" in text
+    assert await cmd_poster(ctx.config, _args(staff="nobody", out=str(artifacts / "x.pdf"))) == 3

@@ -1,5 +1,6 @@
 """``gateway poster``: an A4 poster with the survey's QR code and short link for the
-entrance or a desk, and the paper form with the same questions, in Persian."""
+entrance or a desk, a staff member's desk card (their desk code, and a QR code that fills
+it in), and the paper form with the same questions, in Persian."""
 
 from __future__ import annotations
 
@@ -50,3 +51,11 @@ def render_poster(config: Config, target: SurveyTarget) -> bytes:
 def render_paper_form(config: Config, target: SurveyTarget) -> bytes:
     """The paper survey form as PDF bytes (blocking)."""
     return render_pdf("paper_form.html", **_values(config, target))
+
+
+def render_desk_card(config: Config, target: SurveyTarget, name: str, code: str) -> bytes:
+    """A staff member's desk card as PDF bytes (blocking): the unit's survey with ``?staff=``."""
+    values = _values(config, target)
+    url = f"{values['url']}?staff={code}"
+    return render_pdf("desk_card.html", qr=qr_svg_uri(url), name=name, code=code,
+                      **{**values, "url": url, "short": short_link(url)})
