@@ -98,7 +98,10 @@ async def test_console_survey_pages_pass_axe(browser, site, artifacts):
         await page.fill("input[name=password]", PASSWORD)
         async with page.expect_navigation():
             await page.keyboard.press("Enter")
-        await page.goto(f"{base}/staff/surveys/paper")
+        await page.goto(f"{base}/staff/surveys/paper?lang=en")
+        assert "Enter a paper survey form" in await page.inner_text("h1")
+        await assert_accessible(page, "/staff/surveys/paper (en)")
+        await page.goto(f"{base}/staff/surveys/paper?lang=fa")
         await assert_accessible(page, "/staff/surveys/paper")
         await page.select_option("#target", "service:20001")
         await _fill(page, SCORES)
