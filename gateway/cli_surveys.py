@@ -41,6 +41,7 @@ async def cmd_poster(config: Config, args: argparse.Namespace) -> int:
     """``gateway poster [--service CODE | --unit CODE] [--paper] [--out FILE]``."""
     from gateway.core.surveys_open import find_target
     from gateway.printing.poster import render_paper_form, render_poster
+
     if getattr(args, "staff", None):
         return await _desk_card(config, args)
     scope, code = ("service", args.service) if args.service else ("unit", args.unit) if args.unit else ("site", None)
@@ -61,6 +62,7 @@ async def cmd_monthly(config: Config, args: argparse.Namespace) -> int:
     from gateway.core.db import Database
     from gateway.core.survey_results import MonthError, month_range
     from gateway.printing.monthly import build_monthly, render_monthly_pdf
+
     try:
         month_range(args.month, config.gateway.timezone)
     except MonthError as e:
@@ -84,15 +86,18 @@ async def cmd_monthly(config: Config, args: argparse.Namespace) -> int:
 async def _desk_card(config: Config, args: argparse.Namespace) -> int:
     """``gateway poster --staff NAME``: the desk card (needs the database)."""
     from sqlalchemy import select
+
     from gateway.core.db import Database
     from gateway.core.models import Staff
     from gateway.core.surveys_open import desk_code, find_target
     from gateway.printing.poster import render_desk_card
+
     db = Database(config.database_url)
     try:
         async with db.read_session() as s:
-            member = (await s.execute(select(Staff).where(Staff.name == args.staff,
-                                                          Staff.active.is_(True)))).scalar_one_or_none()
+            member = (
+                await s.execute(select(Staff).where(Staff.name == args.staff, Staff.active.is_(True)))
+            ).scalar_one_or_none()
             found = (member.name, member.unit_code, member.id) if member else None
     finally:
         await db.dispose()

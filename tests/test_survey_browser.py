@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from gateway.core.models import SurveyResponse
 from tests.peers.axe import assert_accessible
-from tests.test_public_browser import NARROW, WIDE, assert_fits, site, submit, tab_to  # noqa: F401
+from tests.test_public_browser import NARROW, WIDE, assert_fits, site, submit, tab_to
 from tests.test_staff_support import PASSWORD, make_staff
 
 SCORES = {"workflow": 4, "information_match": 5, "staff_behaviour": 3, "timeliness": 4}
@@ -85,7 +85,9 @@ async def test_kiosk_goes_back_to_an_empty_form(browser, site, artifacts):
     finally:
         await page.close()
     assert [(r.channel, r.unit_code, r.answers["staff_behaviour"]) for r in await _responses(ctx)] == [
-        ("kiosk", "roads", 3), ("kiosk", "roads", 5)]
+        ("kiosk", "roads", 3),
+        ("kiosk", "roads", 5),
+    ]
 
 
 async def test_console_survey_pages_pass_axe(browser, site, artifacts):

@@ -10,11 +10,17 @@ from sqlalchemy import select
 from gateway.core.models import Staff, SurveyResponse
 from gateway.core.surveys_open import desk_code
 from tests.test_staff_console import login
-from tests.test_staff_support import make_staff, staff_client  # noqa: F401
+from tests.test_staff_support import make_staff, staff_client
 
-PAPER = {"target": "service:20001", "workflow": "2", "information_match": "3",
-         "staff_behaviour": "4", "timeliness": "5", "improper_request": "yes",
-         "comment": "فرم کاغذی: صف طولانی"}
+PAPER = {
+    "target": "service:20001",
+    "workflow": "2",
+    "information_match": "3",
+    "staff_behaviour": "4",
+    "timeliness": "5",
+    "improper_request": "yes",
+    "comment": "فرم کاغذی: صف طولانی",
+}
 
 
 async def _ids(ctx) -> dict[str, int]:
@@ -68,15 +74,28 @@ async def test_results_page_for_supervisors_hides_staff_with_few_responses(ctx, 
     ids = await _ids(ctx)
     async with ctx.db.session() as s:
         for n in range(5):  # the default minimum
-            s.add(SurveyResponse(answers={"workflow": 4, "information_match": 5, "staff_behaviour": 3,
-                                          "timeliness": 4}, comment="" if n else "خیلی خوب",
-                                 channel="web", scope="service", unit_code="roads",
-                                 service_code="20001", staff_id=ids["clerk"]))
-        s.add(SurveyResponse(answers={"workflow": 1, "information_match": 1, "staff_behaviour": 1,
-                                      "timeliness": 1}, comment="", channel="paper", scope="unit",
-                             unit_code="roads", staff_id=ids["rare"]))
-        s.add(SurveyResponse(answers={"workflow": 5}, comment="واحد دیگر", channel="web",
-                             scope="unit", unit_code="pr"))
+            s.add(
+                SurveyResponse(
+                    answers={"workflow": 4, "information_match": 5, "staff_behaviour": 3, "timeliness": 4},
+                    comment="" if n else "خیلی خوب",
+                    channel="web",
+                    scope="service",
+                    unit_code="roads",
+                    service_code="20001",
+                    staff_id=ids["clerk"],
+                )
+            )
+        s.add(
+            SurveyResponse(
+                answers={"workflow": 1, "information_match": 1, "staff_behaviour": 1, "timeliness": 1},
+                comment="",
+                channel="paper",
+                scope="unit",
+                unit_code="roads",
+                staff_id=ids["rare"],
+            )
+        )
+        s.add(SurveyResponse(answers={"workflow": 5}, comment="واحد دیگر", channel="web", scope="unit", unit_code="pr"))
     await login(staff_client, "boss")
     html = await (await staff_client.get("/staff/surveys")).text()
     assert 'id="survey-count">۶<' in html  # the six of this unit, not the other unit's

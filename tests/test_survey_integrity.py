@@ -11,14 +11,20 @@ from sqlalchemy import select
 from gateway.core.messages import Channel
 from gateway.core.models import Outbox, Staff, SurveyInvitation, SurveyResponse
 from tests.test_staff_console import csrf_of, login
-from tests.test_staff_support import auth, make_staff, staff_client, submit  # noqa: F401
+from tests.test_staff_support import auth, make_staff, staff_client, submit
 
 
 async def _answered_email_case(ctx, staff_client, token: str) -> str:
-    res = await submit(ctx, "درخواست گواهی دارم", channel=Channel.EMAIL,
-                       sender="ali@citizen.example", external_id="<m1@citizen.example>")
-    r = await staff_client.post(f"/api/v1/cases/{res.case_code}/answer", headers=auth(token),
-                                json={"text": "گواهی آماده است."})
+    res = await submit(
+        ctx,
+        "درخواست گواهی دارم",
+        channel=Channel.EMAIL,
+        sender="ali@citizen.example",
+        external_id="<m1@citizen.example>",
+    )
+    r = await staff_client.post(
+        f"/api/v1/cases/{res.case_code}/answer", headers=auth(token), json={"text": "گواهی آماده است."}
+    )
     assert r.status == 200 and (await r.json())["survey"]
     return res.case_code or ""
 
@@ -36,12 +42,25 @@ async def test_no_console_page_or_api_response_shows_the_survey_link(ctx, staff_
     async with ctx.db.session() as s:
         row = (await s.execute(select(Outbox).where(Outbox.purpose == "survey"))).scalar_one()
     assert secret in row.text  # the citizen does get the link
-    api_paths = ["/api/v1/cases", f"/api/v1/cases/{code}", "/api/v1/me", "/api/v1/reports",
-                 "/api/v1/openapi.json", f"/api/v1/track/{code}"]
+    api_paths = [
+        "/api/v1/cases",
+        f"/api/v1/cases/{code}",
+        "/api/v1/me",
+        "/api/v1/reports",
+        "/api/v1/openapi.json",
+        f"/api/v1/track/{code}",
+    ]
     bodies = {p: await (await staff_client.get(p, headers=auth(token))).text() for p in api_paths}
     assert (await login(staff_client, "maryam")).status == 303
-    pages = ["/staff/cases", f"/staff/cases/{code}", "/staff/dashboard", "/staff/dashboard.csv",
-             "/staff/surveys", "/staff/surveys/paper", f"/track?code={code}"]
+    pages = [
+        "/staff/cases",
+        f"/staff/cases/{code}",
+        "/staff/dashboard",
+        "/staff/dashboard.csv",
+        "/staff/surveys",
+        "/staff/surveys/paper",
+        f"/track?code={code}",
+    ]
     for p in pages:
         r = await staff_client.get(p)
         bodies[p] = await r.text()

@@ -5,7 +5,7 @@ first working day of the month."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 from sqlalchemy import select
 
@@ -19,12 +19,13 @@ from tests.test_staff_support import send_all
 from tests.test_survey_report import _load
 
 
-async def test_the_monthly_report_is_mailed_once_with_pdf_and_csv(make_config: Callable[..., Config],
-                                                                 sink: SmtpSink) -> None:
-    config = make_config(email={"smtp": {"enabled": False},
-                                "outbound": {"host": "127.0.0.1", "port": sink.port}},
-                         survey={"report_recipients": ["manager@example.ir", "board@example.ir"],
-                                 "min_responses_per_staff": 3})
+async def test_the_monthly_report_is_mailed_once_with_pdf_and_csv(
+    make_config: Callable[..., Config], sink: SmtpSink
+) -> None:
+    config = make_config(
+        email={"smtp": {"enabled": False}, "outbound": {"host": "127.0.0.1", "port": sink.port}},
+        survey={"report_recipients": ["manager@example.ir", "board@example.ir"], "min_responses_per_staff": 3},
+    )
     async with running_context(config, migrate=False, dispatch=False) as ctx:
         create_email(ctx)  # registers the relay sender
         await _load(ctx)
@@ -49,7 +50,8 @@ async def test_the_monthly_report_is_mailed_once_with_pdf_and_csv(make_config: C
 
 def test_previous_month_of_a_date_in_tehran() -> None:
     from gateway.core.survey_results import previous_month
+
     # 1 Dey 1405 begins at 20:30 UTC on 21 December 2026
-    assert previous_month(datetime(2026, 12, 21, 20, 31, tzinfo=timezone.utc), "Asia/Tehran") == "1405-09"
-    assert previous_month(datetime(2026, 12, 21, 20, 29, tzinfo=timezone.utc), "Asia/Tehran") == "1405-08"
-    assert previous_month(datetime(2026, 3, 21, 12, 0, tzinfo=timezone.utc), "Asia/Tehran") == "1404-12"
+    assert previous_month(datetime(2026, 12, 21, 20, 31, tzinfo=UTC), "Asia/Tehran") == "1405-09"
+    assert previous_month(datetime(2026, 12, 21, 20, 29, tzinfo=UTC), "Asia/Tehran") == "1405-08"
+    assert previous_month(datetime(2026, 3, 21, 12, 0, tzinfo=UTC), "Asia/Tehran") == "1404-12"

@@ -13,10 +13,16 @@ from sqlalchemy import select
 from gateway.core.models import Outbox, Staff, SurveyResponse
 from gateway.core.staff import add_staff
 from gateway.core.surveys_open import desk_code, parse_desk_code
-from tests.test_public_common import client  # noqa: F401
+from tests.test_public_common import client
 
-GOOD = {"workflow": "4", "information_match": "5", "staff_behaviour": "3", "timeliness": "4",
-        "improper_request": "no", "comment": "خوب بود"}
+GOOD = {
+    "workflow": "4",
+    "information_match": "5",
+    "staff_behaviour": "3",
+    "timeliness": "4",
+    "improper_request": "no",
+    "comment": "خوب بود",
+}
 
 
 async def _form(client, path: str) -> dict[str, str]:
@@ -38,11 +44,15 @@ async def _staff_id(ctx, name: str) -> int:
         return (await s.execute(select(Staff.id).where(Staff.name == name))).scalar_one()
 
 
-@pytest.mark.parametrize(("path", "scope", "unit", "service"), [
-    ("/survey", "site", None, None),
-    ("/survey/service/20001", "service", "roads", "20001"),
-    ("/survey/unit/pr", "unit", "pr", None),
-], ids=["site", "service", "unit"])
+@pytest.mark.parametrize(
+    ("path", "scope", "unit", "service"),
+    [
+        ("/survey", "site", None, None),
+        ("/survey/service/20001", "service", "roads", "20001"),
+        ("/survey/unit/pr", "unit", "pr", None),
+    ],
+    ids=["site", "service", "unit"],
+)
 async def test_an_open_survey_is_stored_with_its_target(ctx, client, path, scope, unit, service):
     page = await (await client.get(path)).text()
     for name in ("workflow", "information_match", "staff_behaviour"):
@@ -63,8 +73,7 @@ async def test_unknown_service_or_unit_is_404(client):
 
 async def test_one_response_per_visit_also_when_sent_twice_at_once(ctx, client):
     data = await _form(client, "/survey")
-    first, second = await asyncio.gather(client.post("/survey", data=data),
-                                         client.post("/survey", data=data))
+    first, second = await asyncio.gather(client.post("/survey", data=data), client.post("/survey", data=data))
     assert sorted([first.status, second.status]) == [200, 409]
     again = await client.post("/survey", data=data)
     assert again.status == 409
@@ -127,12 +136,16 @@ async def test_kiosk_mode_returns_to_an_empty_form(ctx, client):
 
 async def test_responses_are_limited_per_client_across_processes(make_config):
     """Two gateways on one database (as two processes would be) share the count."""
-    from gateway.core.runtime import running_context
     from aiohttp.test_utils import TestClient, TestServer
+
+    from gateway.core.runtime import running_context
     from gateway.web.app import create_app
+
     cfg = make_config(survey={"open_per_client_per_hour": 2})
-    async with running_context(cfg, migrate=False, dispatch=False) as one, \
-            running_context(cfg, migrate=False, dispatch=False) as two:
+    async with (
+        running_context(cfg, migrate=False, dispatch=False) as one,
+        running_context(cfg, migrate=False, dispatch=False) as two,
+    ):
         async with TestClient(TestServer(create_app(one))) as a, TestClient(TestServer(create_app(two))) as b:
             assert (await a.post("/survey", data=await _form(a, "/survey"))).status == 200
             assert (await b.post("/survey", data=await _form(b, "/survey"))).status == 200
@@ -146,8 +159,7 @@ async def test_responses_are_limited_per_client_across_processes(make_config):
 async def test_a_low_score_alerts_the_unit_supervisor(ctx, client):
     await add_staff(ctx.db, "Boss", "roads", role="supervisor", email="boss@example.ir")
     await add_staff(ctx.db, "Clerk", "roads", email="clerk@example.ir")
-    data = {**await _form(client, "/survey/service/20001"), "staff_behaviour": "1",
-            "comment": "برخورد بد"}
+    data = {**await _form(client, "/survey/service/20001"), "staff_behaviour": "1", "comment": "برخورد بد"}
     assert (await client.post("/survey/service/20001", data=data)).status == 200
     async with ctx.db.session() as s:
         rows = list((await s.execute(select(Outbox).where(Outbox.purpose == "notice"))).scalars())

@@ -23,27 +23,30 @@ def _png(pdf: Path) -> list[Path]:
 
 def _text(pdf: Path) -> str:
     pdftotext = require_binary("pdftotext", "poppler-utils")
-    return plain(subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True,
-                                check=True, timeout=60).stdout)
+    return plain(
+        subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60).stdout
+    )
 
 
 def _qr(png: Path) -> list[str]:
     zbarimg = require_binary("zbarimg", "zbar-tools")
-    out = subprocess.run([zbarimg, "--quiet", "--raw", str(png)], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run([zbarimg, "--quiet", "--raw", str(png)], capture_output=True, text=True, timeout=60)
     return [line for line in out.stdout.splitlines() if line]
 
 
 def _args(**over: object) -> argparse.Namespace:
-    return argparse.Namespace(**{"service": None, "unit": None, "staff": None, "paper": False,
-                                 "out": None, **over})
+    return argparse.Namespace(**{"service": None, "unit": None, "staff": None, "paper": False, "out": None, **over})
 
 
-@pytest.mark.parametrize(("over", "url", "words"), [
-    ({"service": "20001"}, "http://gw.test/survey/service/20001", ["ترمیم راه", "نظرسنجی خدمت"]),
-    ({"unit": "roads"}, "http://gw.test/survey/unit/roads", ["راه و ترابری", "نظرسنجی واحد"]),
-    ({}, "http://gw.test/survey", ["خدمات این اداره"]),
-], ids=["service", "unit", "site"])
+@pytest.mark.parametrize(
+    ("over", "url", "words"),
+    [
+        ({"service": "20001"}, "http://gw.test/survey/service/20001", ["ترمیم راه", "نظرسنجی خدمت"]),
+        ({"unit": "roads"}, "http://gw.test/survey/unit/roads", ["راه و ترابری", "نظرسنجی واحد"]),
+        ({}, "http://gw.test/survey", ["خدمات این اداره"]),
+    ],
+    ids=["service", "unit", "site"],
+)
 async def test_the_poster_carries_a_qr_code_to_its_survey(make_config, artifacts, over, url, words):
     cfg = make_config(sms={"numbers": ["30001234"]})
     name = "-".join(str(v) for v in over.values()) or "site"
@@ -77,6 +80,7 @@ async def test_the_desk_card_carries_the_staff_code(ctx, artifacts):
     from gateway.core.staff import add_staff
     from gateway.core.surveys_open import desk_code, parse_desk_code
     from gateway.core.text import to_persian_digits
+
     await add_staff(ctx.db, "زهرا احمدی", "roads")
     pdf = artifacts / "survey-desk-card.pdf"
     assert await cmd_poster(ctx.config, _args(staff="زهرا احمدی", out=str(pdf))) == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from gateway.printing.monthly import build_monthly, render_monthly_pdf
 from tests.peers import require_binary
 
 Q = ("workflow", "information_match", "staff_behaviour", "timeliness")
-AZAR = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)  # 1405-09-10
+AZAR = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 1405-09-10
 # (when, unit, service, staff, scores, improper, channel, comment)
 FIXED = [
     (AZAR, "roads", "20001", "Ali", (4, 4, 5, 5), False, "web", ""),
@@ -31,9 +31,9 @@ FIXED = [
     (AZAR, "roads", "20001", "Bahar", (4, 5, 4, 4), None, "voice", ""),
     (AZAR, None, None, None, (5, 5, 5, 5), None, "kiosk", "عالی"),
     # 00:30 Tehran time on 1 Azar: in the month, although still 21 November in UTC
-    (datetime(2026, 11, 21, 21, 0, tzinfo=timezone.utc), "pr", None, None, (3, 3, 3, 3), None, "paper", ""),
+    (datetime(2026, 11, 21, 21, 0, tzinfo=UTC), "pr", None, None, (3, 3, 3, 3), None, "paper", ""),
     # 23:55 Tehran time on 30 Aban: the month before
-    (datetime(2026, 11, 21, 20, 25, tzinfo=timezone.utc), "roads", "20001", "Ali", (1, 1, 1, 1), None, "web", ""),
+    (datetime(2026, 11, 21, 20, 25, tzinfo=UTC), "roads", "20001", "Ali", (1, 1, 1, 1), None, "web", ""),
 ]
 
 
@@ -43,10 +43,19 @@ async def _load(ctx) -> None:
     async with ctx.db.session() as s:
         ids = dict((await s.execute(select(Staff.name, Staff.id))).all())
         for when, unit, service, staff, scores, improper, channel, comment in FIXED:
-            s.add(SurveyResponse(answers=dict(zip(Q, scores)), improper_request=improper,
-                                 comment=comment, channel=channel, created_at=when,
-                                 scope="service" if service else "site", unit_code=unit,
-                                 service_code=service, staff_id=ids.get(staff)))
+            s.add(
+                SurveyResponse(
+                    answers=dict(zip(Q, scores)),
+                    improper_request=improper,
+                    comment=comment,
+                    channel=channel,
+                    created_at=when,
+                    scope="service" if service else "site",
+                    unit_code=unit,
+                    service_code=service,
+                    staff_id=ids.get(staff),
+                )
+            )
 
 
 def plain(text: str) -> str:
@@ -56,12 +65,13 @@ def plain(text: str) -> str:
 
 def test_jalali_month_boundaries_are_tehran_midnights():
     start, end = month_range("1405-09", "Asia/Tehran")
-    assert start == datetime(2026, 11, 21, 20, 30, tzinfo=timezone.utc)
-    assert end == datetime(2026, 12, 21, 20, 30, tzinfo=timezone.utc)
+    assert start == datetime(2026, 11, 21, 20, 30, tzinfo=UTC)
+    assert end == datetime(2026, 12, 21, 20, 30, tzinfo=UTC)
 
 
 async def test_figures_match_the_hand_computed_values(make_config):
     from gateway.core.runtime import running_context
+
     cfg = make_config(survey={"min_responses_per_staff": 3})
     async with running_context(cfg, migrate=False, dispatch=False) as ctx:
         await _load(ctx)
@@ -71,14 +81,12 @@ async def test_figures_match_the_hand_computed_values(make_config):
             roads = await survey_results(s, ResultsQuery("roads", start, end, 3, 2, "Asia/Tehran"))
     assert r.responses == 9 and roads.responses == 7
     # workflow 35/9, information 34/9, staff 39/9, timeliness 35/9
-    assert r.averages == {"workflow": 3.89, "information_match": 3.78, "staff_behaviour": 4.33,
-                          "timeliness": 3.89}
+    assert r.averages == {"workflow": 3.89, "information_match": 3.78, "staff_behaviour": 4.33, "timeliness": 3.89}
     assert r.low == 2 and r.improper_share == 0.167  # one "yes" of six answers
     assert r.by_channel == {"web": 5, "sms": 1, "voice": 1, "kiosk": 1, "paper": 1}
     # Ali has five responses (shown); Bahar two, under the minimum of three (hidden)
     assert [(f.name, f.responses) for f in r.staff] == [("Ali", 5)] and r.staff_hidden == 1
-    assert r.staff[0].averages == {"workflow": 4.2, "information_match": 4.0,
-                                   "staff_behaviour": 4.8, "timeliness": 4.0}
+    assert r.staff[0].averages == {"workflow": 4.2, "information_match": 4.0, "staff_behaviour": 4.8, "timeliness": 4.0}
     assert r.services == [("20001", 7, 3.71)]  # information_match 26/7
     assert [c["text"] for c in r.comments] == ["زمان انتظار زیاد بود", "عالی"]
     assert r.months == [("1405-09", 9, 3.97)]  # mean of the nine responses' own means
@@ -87,6 +95,7 @@ async def test_figures_match_the_hand_computed_values(make_config):
 
 async def test_monthly_report_pdf_and_csv(make_config, artifacts):
     from gateway.core.runtime import running_context
+
     pdftoppm = require_binary("pdftoppm", "poppler-utils")
     pdftotext = require_binary("pdftotext", "poppler-utils")
     cfg = make_config(survey={"min_responses_per_staff": 3})
@@ -103,11 +112,11 @@ async def test_monthly_report_pdf_and_csv(make_config, artifacts):
     pdf = artifacts / "survey-report-1405-09.pdf"
     pdf.write_bytes(render_monthly_pdf(report, cfg))
     (artifacts / "survey-report-1405-09.csv").write_text(report.csv, encoding="utf-8")
-    subprocess.run([pdftoppm, "-r", "60", "-png", str(pdf), str(artifacts / "survey-report-1405-09")],
-                   check=True, timeout=120)
+    subprocess.run(
+        [pdftoppm, "-r", "60", "-png", str(pdf), str(artifacts / "survey-report-1405-09")], check=True, timeout=120
+    )
     assert (artifacts / "survey-report-1405-09-1.png").stat().st_size > 10_000
-    text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, check=True,
-                          timeout=60).stdout
+    text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60).stdout
     text = plain(text)
     for words in ("آذر", "کارکنان", "روند ماه‌های اخیر", "زمان انتظار زیاد بود", "Ali", "۴.۳۳"):
         assert plain(words) in text, words
@@ -117,5 +126,6 @@ async def test_monthly_report_pdf_and_csv(make_config, artifacts):
 @pytest.mark.parametrize("bad", ["1405-13", "1405", "abc", "1405-00"])
 def test_a_bad_month_is_refused(bad):
     from gateway.core.survey_results import MonthError
+
     with pytest.raises(MonthError):
         month_range(bad, "Asia/Tehran")

@@ -19,7 +19,6 @@ from gateway.core.models import Staff, SurveyResponse, Unit
 from gateway.core.outbox import add_outbound
 
 
-
 class Services(Protocol):
     """What an alert needs: the gateway context, or intake's services."""
 
@@ -28,8 +27,12 @@ class Services(Protocol):
     def new_key(self, channel: str) -> str: ...
 
 
-QUESTION_FA = {"workflow": "روند و مراحل کار", "information_match": "انطباق با اطلاعات اعلام‌شده",
-               "staff_behaviour": "رفتار کارکنان", "timeliness": "به‌موقع بودن"}
+QUESTION_FA = {
+    "workflow": "روند و مراحل کار",
+    "information_match": "انطباق با اطلاعات اعلام‌شده",
+    "staff_behaviour": "رفتار کارکنان",
+    "timeliness": "به‌موقع بودن",
+}
 
 
 def is_low(ctx: Services, response: SurveyResponse) -> bool:
@@ -42,9 +45,20 @@ def alert_recipients(s: Session, unit_code: str | None) -> list[str]:
     """Email addresses of the unit's active supervisors, else the unit's own address."""
     if not unit_code:
         return []
-    found = s.execute(select(Staff.email).where(
-        Staff.unit_code == unit_code, Staff.role == "supervisor", Staff.active.is_(True),
-        Staff.email.is_not(None)).order_by(Staff.id)).scalars().all()
+    found = (
+        s.execute(
+            select(Staff.email)
+            .where(
+                Staff.unit_code == unit_code,
+                Staff.role == "supervisor",
+                Staff.active.is_(True),
+                Staff.email.is_not(None),
+            )
+            .order_by(Staff.id)
+        )
+        .scalars()
+        .all()
+    )
     if found:
         return [e for e in found if e]
     unit_mail = s.execute(select(Unit.email).where(Unit.code == unit_code)).scalar_one_or_none()
@@ -54,17 +68,20 @@ def alert_recipients(s: Session, unit_code: str | None) -> list[str]:
 def alert_text(ctx: Services, s: Session, response: SurveyResponse) -> tuple[str, str]:
     """Subject and body of the alert (Persian, the office's language)."""
     unit = s.execute(select(Unit.name).where(Unit.code == response.unit_code)).scalar_one_or_none()
-    staff = s.get(Staff, response.staff_id).name if response.staff_id else "-"
+    member = s.get(Staff, response.staff_id) if response.staff_id else None
+    staff = member.name if member is not None else "-"
     lines = [f"{QUESTION_FA.get(q, q)}: {v}" for q, v in (response.answers or {}).items()]
-    body = "\n".join([
-        "یک پاسخ نظرسنجی با امتیاز پایین ثبت شد.",
-        f"واحد: {unit or response.unit_code}",
-        f"خدمت: {response.service_code or '-'}",
-        f"کارمند: {staff}",
-        f"مسیر: {response.channel}",
-        *lines,
-        f"توضیح شهروند: {response.comment or '-'}",
-    ])
+    body = "\n".join(
+        [
+            "یک پاسخ نظرسنجی با امتیاز پایین ثبت شد.",
+            f"واحد: {unit or response.unit_code}",
+            f"خدمت: {response.service_code or '-'}",
+            f"کارمند: {staff}",
+            f"مسیر: {response.channel}",
+            *lines,
+            f"توضیح شهروند: {response.comment or '-'}",
+        ]
+    )
     return f"هشدار نظرسنجی: امتیاز پایین ({unit or response.unit_code})", body
 
 
@@ -77,7 +94,15 @@ def queue_low_score_alert(s: Session, ctx: Services, response: SurveyResponse) -
         return 0
     subject, body = alert_text(ctx, s, response)
     for address in recipients:
-        add_outbound(s, channel="email", purpose="notice", recipient=address, text=body,
-                     subject=subject, key=ctx.new_key("email"), language="fa",
-                     payload={"survey_response": response.id})
+        add_outbound(
+            s,
+            channel="email",
+            purpose="notice",
+            recipient=address,
+            text=body,
+            subject=subject,
+            key=ctx.new_key("email"),
+            language="fa",
+            payload={"survey_response": response.id},
+        )
     return len(recipients)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,8 +20,8 @@ import jdatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.models import Staff, SurveyResponse
 from gateway.core.intake.replies import SURVEY_QUESTIONS
+from gateway.core.models import Staff, SurveyResponse
 
 QUESTIONS = SURVEY_QUESTIONS[:3] + SURVEY_QUESTIONS[3:]  # the 9(5) three, then timeliness
 
@@ -41,7 +41,7 @@ def month_range(month: str, tz: str) -> tuple[datetime, datetime]:
     zone = ZoneInfo(tz)
     start = datetime.combine(first.togregorian(), datetime.min.time(), zone)
     end = datetime.combine(nxt.togregorian(), datetime.min.time(), zone)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def jalali_month(when: datetime, tz: str) -> str:
@@ -112,8 +112,11 @@ async def survey_results(s: AsyncSession, q: ResultsQuery) -> SurveyResults:
 
 async def load_rows(s: AsyncSession, q: ResultsQuery) -> list[Row]:
     """The responses ``q`` counts, oldest first, with their staff member's name and unit."""
-    stmt = select(SurveyResponse, Staff.name, Staff.unit_code).outerjoin(
-        Staff, Staff.id == SurveyResponse.staff_id).order_by(SurveyResponse.id)
+    stmt = (
+        select(SurveyResponse, Staff.name, Staff.unit_code)
+        .outerjoin(Staff, Staff.id == SurveyResponse.staff_id)
+        .order_by(SurveyResponse.id)
+    )
     if q.unit_code is not None:
         stmt = stmt.where(SurveyResponse.unit_code == q.unit_code)
     if q.start is not None:
@@ -146,16 +149,22 @@ def summarise(rows: list[Row], q: ResultsQuery) -> SurveyResults:
         if q.threshold and any(v <= q.threshold for v in answers.values()):
             out.low += 1
         if resp.comment.strip() and len(out.comments) < q.max_comments:
-            out.comments.append({"at": resp.created_at, "scope": resp.scope, "unit": resp.unit_code,
-                                 "service": resp.service_code, "text": resp.comment})
+            out.comments.append(
+                {
+                    "at": resp.created_at,
+                    "scope": resp.scope,
+                    "unit": resp.unit_code,
+                    "service": resp.service_code,
+                    "text": resp.comment,
+                }
+            )
     out.averages = {k: _avg(scores.get(k, [])) for k in QUESTIONS}
     out.improper_share = round(sum(improper) / len(improper), 3) if improper else None
     for staff_id, (name, unit, responses) in sorted(per_staff.items(), key=lambda x: x[1][0]):
         if len(responses) < q.min_staff:
             out.staff_hidden += 1
             continue
-        avgs = {k: _avg([int(r.answers[k]) for r in responses if k in (r.answers or {})])
-                for k in QUESTIONS}
+        avgs = {k: _avg([int(r.answers[k]) for r in responses if k in (r.answers or {})]) for k in QUESTIONS}
         out.staff.append(StaffFigure(staff_id, name, unit, len(responses), avgs))
     out.services = [(code, len(v), _avg(v)) for code, v in sorted(per_service.items())]
     out.months = [(m, len(v), round(statistics.fmean(v), 2)) for m, v in sorted(per_month.items())]
@@ -164,10 +173,15 @@ def summarise(rows: list[Row], q: ResultsQuery) -> SurveyResults:
 
 def results_csv_rows(res: SurveyResults) -> list[tuple[str, str, str]]:
     """(section, key, value) rows of the figures, for CSV exports."""
+
     def num(v: object) -> str:
         return "" if v is None else str(v)
-    rows = [("total", "responses", str(res.responses)), ("total", "low_scores", str(res.low)),
-            ("total", "improper_request_share", num(res.improper_share))]
+
+    rows = [
+        ("total", "responses", str(res.responses)),
+        ("total", "low_scores", str(res.low)),
+        ("total", "improper_request_share", num(res.improper_share)),
+    ]
     rows += [("question", k, num(v)) for k, v in res.averages.items()]
     rows += [("channel", k, str(v)) for k, v in sorted(res.by_channel.items())]
     rows += [("scope", k, str(v)) for k, v in sorted(res.by_scope.items())]

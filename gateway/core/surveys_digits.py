@@ -43,8 +43,7 @@ def keyword_target(config: Any, text: str) -> SurveyTarget | None:
     if not rest:
         return find_target(config, "site")
     code = to_ascii_digits(rest[0])
-    return find_target(config, "service", code) or find_target(config, "unit", rest[0]) \
-        if len(rest) == 1 else None
+    return find_target(config, "service", code) or find_target(config, "unit", rest[0]) if len(rest) == 1 else None
 
 
 def start_keyword_survey(s: Session, svc: Any, msg: InboundMessage) -> IntakeResult | None:
@@ -55,24 +54,37 @@ def start_keyword_survey(s: Session, svc: Any, msg: InboundMessage) -> IntakeRes
     if target is None or not svc.config.survey.enabled:
         return None
     from gateway.core.intake.replies import send_reply  # replies imports the survey modules
+
     now = utcnow()
-    asked = s.execute(select(func.count()).select_from(SurveyInvitation).where(
-        SurveyInvitation.case_id.is_(None), SurveyInvitation.recipient == msg.sender,
-        SurveyInvitation.created_at > now - timedelta(days=1))).scalar_one()
+    asked = s.execute(
+        select(func.count())
+        .select_from(SurveyInvitation)
+        .where(
+            SurveyInvitation.case_id.is_(None),
+            SurveyInvitation.recipient == msg.sender,
+            SurveyInvitation.created_at > now - timedelta(days=1),
+        )
+    ).scalar_one()
     if asked >= svc.config.survey.sms_per_day:
         return IntakeResult(Outcome.IGNORED, reason="survey_limit")
-    s.add(SurveyInvitation(case_id=None, token=f"digits-{secrets.token_hex(16)}",
-                           channel=Channel.SMS.value, recipient=msg.sender, created_at=now,
-                           expires_at=now + timedelta(hours=KEYWORD_SURVEY_HOURS),
-                           scope=target.scope, unit_code=target.unit_code,
-                           service_code=target.service_code))
-    text = send_reply(s, svc, msg, "survey_open_sms", None,
-                      target=f" «{target.title}»" if target.title else "")
+    s.add(
+        SurveyInvitation(
+            case_id=None,
+            token=f"digits-{secrets.token_hex(16)}",
+            channel=Channel.SMS.value,
+            recipient=msg.sender,
+            created_at=now,
+            expires_at=now + timedelta(hours=KEYWORD_SURVEY_HOURS),
+            scope=target.scope,
+            unit_code=target.unit_code,
+            service_code=target.service_code,
+        )
+    )
+    text = send_reply(s, svc, msg, "survey_open_sms", None, target=f" «{target.title}»" if target.title else "")
     return IntakeResult(Outcome.SURVEY, reason="survey_sent", reply_text=text)
 
 
-def record_keypad_survey(s: Session, svc: Any, msg: InboundMessage,
-                         answers: SurveyAnswers) -> IntakeResult | None:
+def record_keypad_survey(s: Session, svc: Any, msg: InboundMessage, answers: SurveyAnswers) -> IntakeResult | None:
     """Keypad answers with no tracking code and no pending invitation: an open response."""
     if msg.channel is not Channel.VOICE or msg.tracking_code or len(answers.scores) < 3:
         return None

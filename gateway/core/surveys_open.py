@@ -94,26 +94,48 @@ def staff_for_code(s: Session, raw: str) -> int | None:
     return member.id
 
 
-def add_open_response(s: Session, ctx: Services, target: SurveyTarget,
-                      answers: SurveyAnswers, *, channel: str, staff_id: int | None = None,
-                      visit_key: str | None = None,
-                      entered_by: int | None = None) -> SurveyResponse:
+def add_open_response(
+    s: Session,
+    ctx: Services,
+    target: SurveyTarget,
+    answers: SurveyAnswers,
+    *,
+    channel: str,
+    staff_id: int | None = None,
+    visit_key: str | None = None,
+    entered_by: int | None = None,
+) -> SurveyResponse:
     """Add one open response (and its low-score alert) to a sync session; flushed, so a
     replayed visit raises ``IntegrityError`` here."""
-    resp = SurveyResponse(invitation_id=None, answers=answers.scores,
-                          improper_request=answers.improper_request, comment=answers.comment,
-                          channel=channel, scope=target.scope, unit_code=target.unit_code,
-                          service_code=target.service_code, staff_id=staff_id,
-                          entered_by=entered_by, visit_key=visit_key)
+    resp = SurveyResponse(
+        invitation_id=None,
+        answers=answers.scores,
+        improper_request=answers.improper_request,
+        comment=answers.comment,
+        channel=channel,
+        scope=target.scope,
+        unit_code=target.unit_code,
+        service_code=target.service_code,
+        staff_id=staff_id,
+        entered_by=entered_by,
+        visit_key=visit_key,
+    )
     s.add(resp)
     s.flush()
     queue_low_score_alert(s, ctx, resp)
     return resp
 
 
-async def record_open_response(ctx: GatewayContext, target: SurveyTarget, answers: SurveyAnswers,
-                               *, channel: str, staff_code: str = "", visit: str | None = None,
-                               entered_by: int | None = None) -> int:
+async def record_open_response(
+    ctx: GatewayContext,
+    target: SurveyTarget,
+    answers: SurveyAnswers,
+    *,
+    channel: str,
+    staff_code: str = "",
+    visit: str | None = None,
+    entered_by: int | None = None,
+) -> int:
     """Store an open response in its own transaction; returns its id.
 
     Raises :class:`SurveyError`: ``visit_expired`` (no authentic visit token where one is
@@ -122,11 +144,20 @@ async def record_open_response(ctx: GatewayContext, target: SurveyTarget, answer
     nonce = visit_nonce(ctx, visit) if visit is not None else None
     try:
         async with ctx.db.session() as s:
+
             def work(sync: Session) -> int:
                 staff_id = staff_for_code(sync, staff_code)
-                return add_open_response(sync, ctx, target, answers, channel=channel,
-                                         staff_id=staff_id, visit_key=nonce,
-                                         entered_by=entered_by).id
+                return add_open_response(
+                    sync,
+                    ctx,
+                    target,
+                    answers,
+                    channel=channel,
+                    staff_id=staff_id,
+                    visit_key=nonce,
+                    entered_by=entered_by,
+                ).id
+
             return await s.run_sync(work)
     except IntegrityError:
         raise SurveyError("answered") from None

@@ -10,15 +10,12 @@ from datetime import timedelta
 
 from gateway.core.config import Config
 from gateway.core.db import Database
-from gateway.core.survey_results import (ResultsQuery, SurveyResults, load_rows, month_range,
-                                         results_csv_rows, summarise)
+from gateway.core.survey_results import ResultsQuery, SurveyResults, load_rows, month_range, results_csv_rows, summarise
 from gateway.printing.pdf import render_pdf
 from gateway.printing.poster import QUESTION_FA
 
-MONTHS_FA = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر",
-             "دی", "بهمن", "اسفند")
-CHANNELS_FA = {"web": "وب", "kiosk": "کیوسک", "paper": "فرم کاغذی", "email": "ایمیل",
-               "sms": "پیامک", "voice": "تلفن"}
+MONTHS_FA = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند")
+CHANNELS_FA = {"web": "وب", "kiosk": "کیوسک", "paper": "فرم کاغذی", "email": "ایمیل", "sms": "پیامک", "voice": "تلفن"}
 TREND_MONTHS = 6
 
 
@@ -36,6 +33,7 @@ def month_title(month: str) -> str:
     """``1405-09`` as ``آذر ۱۴۰۵``."""
     year, mon = month.split("-")
     from gateway.core.text import to_persian_digits
+
     return f"{MONTHS_FA[int(mon) - 1]} {to_persian_digits(year)}"
 
 
@@ -44,8 +42,9 @@ async def build_monthly(db: Database, config: Config, month: str) -> MonthlyRepo
     tz, cfg = config.gateway.timezone, config.survey
     start, end = month_range(month, tz)
     q = ResultsQuery(None, start, end, cfg.min_responses_per_staff, cfg.alert_threshold, tz)
-    trend_q = ResultsQuery(None, start - timedelta(days=31 * (TREND_MONTHS - 1)), end,
-                           cfg.min_responses_per_staff, cfg.alert_threshold, tz)
+    trend_q = ResultsQuery(
+        None, start - timedelta(days=31 * (TREND_MONTHS - 1)), end, cfg.min_responses_per_staff, cfg.alert_threshold, tz
+    )
     async with db.read_session() as s:
         rows = await load_rows(s, q)
         trend = summarise(await load_rows(s, trend_q), trend_q).months[-TREND_MONTHS:]
@@ -77,8 +76,17 @@ def monthly_csv(report: MonthlyReport) -> str:
 def render_monthly_pdf(report: MonthlyReport, config: Config) -> bytes:
     """The report as an A4 PDF in Persian (blocking)."""
     services = {s.code: s.title for s in config.services}
-    return render_pdf("monthly.html", r=report.results, units=report.units, trend=report.trend,
-                      title=month_title(report.month), month=report.month, questions=QUESTION_FA,
-                      services=services, channels=CHANNELS_FA,
-                      min_staff=config.survey.min_responses_per_staff,
-                      threshold=config.survey.alert_threshold, month_title=month_title)
+    return render_pdf(
+        "monthly.html",
+        r=report.results,
+        units=report.units,
+        trend=report.trend,
+        title=month_title(report.month),
+        month=report.month,
+        questions=QUESTION_FA,
+        services=services,
+        channels=CHANNELS_FA,
+        min_staff=config.survey.min_responses_per_staff,
+        threshold=config.survey.alert_threshold,
+        month_title=month_title,
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,12 +35,12 @@ def report_key(ctx: GatewayContext, month: str, recipient: str) -> str:
     return f"<{token}.{ctx.signer.mac('msgid', token, 6)}@{ctx.config.email.message_id_domain}>"
 
 
-def first_working_day(local: date, is_working_day: object) -> date:
+def first_working_day(local: date, is_working_day: Callable[[date], bool]) -> date:
     """The first working day of the Jalali month that ``local`` falls in."""
     j = jdatetime.date.fromgregorian(date=local)
-    day = jdatetime.date(j.year, j.month, 1).togregorian()
+    day: date = jdatetime.date(j.year, j.month, 1).togregorian()
     for _ in range(31):
-        if is_working_day(day):  # type: ignore[operator]
+        if is_working_day(day):
             return day
         day += timedelta(days=1)
     return day
@@ -48,12 +49,15 @@ def first_working_day(local: date, is_working_day: object) -> date:
 def report_due(ctx: GatewayContext, now: datetime) -> str | None:
     """Last month (``YYYY-MM``) if its report is due at ``now``, else None."""
     from gateway.core.calendar import WorkCalendar
+
     local = now.astimezone(ZoneInfo(ctx.config.gateway.timezone))
     cal = WorkCalendar(ctx.config.calendar, ctx.config.gateway.timezone)
     if local.date() < first_working_day(local.date(), cal.is_working_day):
         return None
-    if local.date() == first_working_day(local.date(), cal.is_working_day) \
-            and local.hour < ctx.config.staff.digest_hour:
+    if (
+        local.date() == first_working_day(local.date(), cal.is_working_day)
+        and local.hour < ctx.config.staff.digest_hour
+    ):
         return None
     return previous_month(now, ctx.config.gateway.timezone)
 
@@ -62,29 +66,51 @@ async def queue_monthly_report(ctx: GatewayContext, month: str) -> list[str]:
     """Queue the report of ``month`` to every recipient not yet sent it; who got one now."""
     recipients = ctx.config.survey.report_recipients
     async with ctx.db.read_session() as s:
-        sent = set((await s.execute(select(Outbox.idempotency_key).where(Outbox.idempotency_key.in_(
-            [report_key(ctx, month, r) for r in recipients])))).scalars())
+        sent = set(
+            (
+                await s.execute(
+                    select(Outbox.idempotency_key).where(
+                        Outbox.idempotency_key.in_([report_key(ctx, month, r) for r in recipients])
+                    )
+                )
+            ).scalars()
+        )
     todo = [r for r in recipients if report_key(ctx, month, r) not in sent]
     if not todo:
         return []
     report = await build_monthly(ctx.db, ctx.config, month)
     pdf = await asyncio.to_thread(render_monthly_pdf, report, ctx.config)
     attachments = [
-        {"filename": f"survey-report-{month}.pdf", "content_type": "application/pdf",
-         "data_b64": base64.b64encode(pdf).decode()},
-        {"filename": f"survey-report-{month}.csv", "content_type": "text/csv",
-         "data_b64": base64.b64encode(report.csv.encode("utf-8")).decode()}]
-    text = (f"گزارش ماهانهٔ نظرسنجی مراجعان ({month_title(month)}) پیوست است.\n"
-            f"شمار پاسخ‌ها: {report.results.responses}؛ امتیاز پایین: {report.results.low}.")
+        {
+            "filename": f"survey-report-{month}.pdf",
+            "content_type": "application/pdf",
+            "data_b64": base64.b64encode(pdf).decode(),
+        },
+        {
+            "filename": f"survey-report-{month}.csv",
+            "content_type": "text/csv",
+            "data_b64": base64.b64encode(report.csv.encode("utf-8")).decode(),
+        },
+    ]
+    text = (
+        f"گزارش ماهانهٔ نظرسنجی مراجعان ({month_title(month)}) پیوست است.\n"
+        f"شمار پاسخ‌ها: {report.results.responses}؛ امتیاز پایین: {report.results.low}."
+    )
     queued = []
     for recipient in todo:
         try:
             async with ctx.db.session() as s:
-                await queue_outbound(s, channel="email", purpose="report", recipient=recipient,
-                                     subject=f"گزارش ماهانهٔ نظرسنجی: {month_title(month)}",
-                                     text=text, key=report_key(ctx, month, recipient),
-                                     language="fa", payload={"attachments": attachments,
-                                                             "auto_submitted": "auto-generated"})
+                await queue_outbound(
+                    s,
+                    channel="email",
+                    purpose="report",
+                    recipient=recipient,
+                    subject=f"گزارش ماهانهٔ نظرسنجی: {month_title(month)}",
+                    text=text,
+                    key=report_key(ctx, month, recipient),
+                    language="fa",
+                    payload={"attachments": attachments, "auto_submitted": "auto-generated"},
+                )
             queued.append(recipient)
         except IntegrityError:
             continue  # another process queued it at the same moment

@@ -11,8 +11,7 @@ import segno
 from gateway.core.text import to_persian_digits
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                          autoescape=jinja2.select_autoescape(["html"]))
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=jinja2.select_autoescape(["html"]))
 _env.filters["fadigits"] = lambda value: to_persian_digits(str(value))
 
 
@@ -29,7 +28,9 @@ def render_html(template: str, **values: Any) -> str:
 def html_to_pdf(html: str) -> bytes:
     """Lay out HTML as PDF (blocking)."""
     import weasyprint  # heavy import: only when something is printed
-    return weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+
+    pdf: bytes = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+    return pdf
 
 
 def render_pdf(template: str, **values: Any) -> bytes:

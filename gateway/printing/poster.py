@@ -9,9 +9,12 @@ from gateway.core.intake.replies import SURVEY_QUESTIONS
 from gateway.core.surveys_open import SurveyTarget
 from gateway.printing.pdf import qr_svg_uri, render_pdf
 
-QUESTION_FA = {"workflow": "گردش کار و مراحل رسیدگی",
-               "information_match": "انطباق رسیدگی با اطلاعات اعلام‌شده (شناسنامهٔ خدمت)",
-               "staff_behaviour": "رفتار کارکنان", "timeliness": "رسیدگی در موعد مقرر"}
+QUESTION_FA = {
+    "workflow": "گردش کار و مراحل رسیدگی",
+    "information_match": "انطباق رسیدگی با اطلاعات اعلام‌شده (شناسنامهٔ خدمت)",
+    "staff_behaviour": "رفتار کارکنان",
+    "timeliness": "رسیدگی در موعد مقرر",
+}
 
 
 def survey_path(target: SurveyTarget) -> str:
@@ -36,10 +39,15 @@ def short_link(url: str) -> str:
 def _values(config: Config, target: SurveyTarget) -> dict[str, object]:
     url = survey_url(config, target)
     unit = next((u.name for u in config.units if u.code == target.unit_code), "")
-    return {"target": target, "url": url, "short": short_link(url), "unit_name": unit,
-            "sms": config.sms.numbers[0] if config.sms.numbers else "",
-            "keyword": config.survey.keywords[0] if config.survey.keywords else "",
-            "questions": [QUESTION_FA[q] for q in SURVEY_QUESTIONS]}
+    return {
+        "target": target,
+        "url": url,
+        "short": short_link(url),
+        "unit_name": unit,
+        "sms": config.sms.numbers[0] if config.sms.numbers else "",
+        "keyword": config.survey.keywords[0] if config.survey.keywords else "",
+        "questions": [QUESTION_FA[q] for q in SURVEY_QUESTIONS],
+    }
 
 
 def render_poster(config: Config, target: SurveyTarget) -> bytes:
@@ -57,5 +65,6 @@ def render_desk_card(config: Config, target: SurveyTarget, name: str, code: str)
     """A staff member's desk card as PDF bytes (blocking): the unit's survey with ``?staff=``."""
     values = _values(config, target)
     url = f"{values['url']}?staff={code}"
-    return render_pdf("desk_card.html", qr=qr_svg_uri(url), name=name, code=code,
-                      **{**values, "url": url, "short": short_link(url)})
+    return render_pdf(
+        "desk_card.html", qr=qr_svg_uri(url), name=name, code=code, **{**values, "url": url, "short": short_link(url)}
+    )

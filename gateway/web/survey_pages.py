@@ -42,12 +42,22 @@ async def _page(request: web.Request, template: str, status: int = 200, **values
     return await render(request, template, {"st": SURVEY_TEXTS[lang], **values}, status)
 
 
-async def _form(request: web.Request, target: SurveyTarget, form: dict[str, str],
-                error: str | None = None, status: int = 200) -> web.Response:
+async def _form(
+    request: web.Request, target: SurveyTarget, form: dict[str, str], error: str | None = None, status: int = 200
+) -> web.Response:
     ctx = app_context(request.app)
-    return await _page(request, "survey_open.html", status, target=target, form=form,
-                       error=error, questions=SURVEY_QUESTIONS, max_comment=MAX_COMMENT_CHARS,
-                       visit=new_visit(ctx), kiosk=_kiosk(request))
+    return await _page(
+        request,
+        "survey_open.html",
+        status,
+        target=target,
+        form=form,
+        error=error,
+        questions=SURVEY_QUESTIONS,
+        max_comment=MAX_COMMENT_CHARS,
+        visit=new_visit(ctx),
+        kiosk=_kiosk(request),
+    )
 
 
 async def open_survey_page(request: web.Request) -> web.Response:
@@ -91,9 +101,14 @@ async def open_survey_post(request: web.Request) -> web.Response:
         return resp
     channel = "kiosk" if _kiosk(request) else "web"
     try:
-        await record_open_response(app_context(request.app), target, answers, channel=channel,
-                                   staff_code=form.get("staff", "")[:20],
-                                   visit=form.get("visit", ""))
+        await record_open_response(
+            app_context(request.app),
+            target,
+            answers,
+            channel=channel,
+            staff_code=form.get("staff", "")[:20],
+            visit=form.get("visit", ""),
+        )
     except SurveyError as e:
         if e.reason in FORM_ERRORS:
             return await _form(request, target, shown, e.reason, 400)
@@ -104,8 +119,7 @@ async def open_survey_post(request: web.Request) -> web.Response:
 async def _thanks(request: web.Request) -> web.Response:
     kiosk = _kiosk(request)
     offer = {} if kiosk else _new_case_offer(app_context(request.app))
-    resp = await _page(request, "survey_done.html", problem=None, offer=offer, kiosk=kiosk,
-                       again=_again_url(request))
+    resp = await _page(request, "survey_done.html", problem=None, offer=offer, kiosk=kiosk, again=_again_url(request))
     if kiosk:
         # the HTTP Refresh header: the tablet shows an empty form again, no script needed
         resp.headers["Refresh"] = f"{KIOSK_RESET_SECONDS}; url={_again_url(request)}"
