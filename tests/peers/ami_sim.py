@@ -113,6 +113,8 @@ class AMISim:
                 await w.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            pass  # the test loop is closing; asyncio 3.11 logs a cancelled handler as an error
         finally:
             if w in self.writers:
                 self.writers.remove(w)

@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from gateway.channels.voice.ami_actions import PendingAction, PendingActions
+from gateway.channels.voice.ami_link import (Backoff, LinkReport, cancel_bounded, sleep_unless,
+                                             wait_future)
 from gateway.channels.voice.ami_frames import (FRAME_END, AmiActionError, AmiError, AmiMessage,
                                                AmiUnavailable, build_frame, parse_frame)
 
@@ -38,7 +40,7 @@ LoginHandler = Callable[[], Awaitable[None] | None]
 
 @dataclass
 class AmiClient:
-    """Keeps one logged-in AMI session alive; reconnects with backoff."""
+    """Keeps one logged-in AMI session alive; reconnects with a capped, jittered backoff."""
 
     host: str
     port: int
@@ -49,12 +51,15 @@ class AmiClient:
     reconnect_max: float = 30.0
     on_event: EventHandler | None = None
     on_login: LoginHandler | None = None
-    state: str = "stopped"  # stopped | connecting | connected | auth_failed | down
+    state: str = "stopped"  # stopped | connecting | connected | auth_failed | unreachable | down
     logins: int = 0
+    attempts: int = 0  # connection attempts since start (tests and operators)
     _pending: PendingActions = field(default_factory=PendingActions)
     _writer: asyncio.StreamWriter | None = None
     _connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+    _report: LinkReport = field(default_factory=lambda: LinkReport("", 0))
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _prefix: str = field(default_factory=lambda: "gw-" + secrets.token_hex(3))
@@ -62,10 +67,13 @@ class AmiClient:
     def start(self) -> None:
         """Connect in the background (and again whenever the link drops)."""
         if self._task is None:
+            self._stopping.clear()
+            self._report = LinkReport(self.username, self.reconnect_max)
             self._task = asyncio.create_task(self._run(), name="ami-client")
 
     async def stop(self) -> None:
-        """Log off politely (bounded), close and stop reconnecting."""
+        """Log off politely (bounded), stop reconnecting; returns within seconds in any state."""
+        self._stopping.set()
         task, self._task = self._task, None
         if task is not None and self._connected.is_set():
             try:
@@ -73,14 +81,17 @@ class AmiClient:
             except AmiError:
                 pass
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_bounded(task, self._writer)
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._teardown()
         self.state = "stopped"
+        if task is not None:
+            self._report.change("stopped")
 
     async def wait_connected(self, timeout: float) -> bool:
+        """True once logged in (within ``timeout`` seconds)."""
         try:
             await asyncio.wait_for(self._connected.wait(), timeout)
         except asyncio.TimeoutError:
@@ -103,7 +114,7 @@ class AmiClient:
         assert pending.originate is not None
         try:
             await self._wait("Originate", pending, timeout)
-            return await self._wait_future(pending.originate, timeout)
+            return await wait_future(pending.originate, timeout)
         finally:
             self._pending.discard(action_id)
 
@@ -124,34 +135,38 @@ class AmiClient:
         return pending
 
     async def _wait(self, name: str, pending: PendingAction, timeout: float) -> AmiMessage | list[AmiMessage]:
-        reply = await self._wait_future(pending.future, timeout)
+        reply = await wait_future(pending.future, timeout)
         first = reply[0] if isinstance(reply, list) else reply
         if first.get("Response").lower() == "error":
             raise AmiActionError(name, first.get("Message"))
         return reply
 
-    async def _wait_future(self, future: asyncio.Future, timeout: float):  # type: ignore[type-arg]
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
-            raise AmiUnavailable("no answer in time") from None
-
     async def _run(self) -> None:
-        delay = 0.5
-        while True:
+        """Connect, serve the session, wait a backoff delay; until :meth:`stop`."""
+        backoff = Backoff(cap=self.reconnect_max)
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            began = loop.time()
             try:
-                ok = await self._session()
-                delay = 0.5 if ok else min(delay * 2, self.reconnect_max)
+                if await self._session() and loop.time() - began >= self.reconnect_max:
+                    backoff.reset()  # it stayed up: reconnect quickly after e.g. a PBX restart
+                if self.state == "connected":
+                    self._set_state("down", "closed by the PBX")
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, AmiError) as e:
-                log.warning("AMI link down: %s", type(e).__name__)
-                delay = min(delay * 2, self.reconnect_max)
+                self._set_state("down" if self.state == "connected" else "unreachable",
+                                str(e) if isinstance(e, AmiError) else type(e).__name__)
             finally:
                 self._teardown()
-            await asyncio.sleep(delay)
+            if not self._stopping.is_set():
+                await sleep_unless(self._stopping, backoff.next_delay())
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        self.state = state
+        self._report.change(state, detail=detail, logins=self.logins)
 
     async def _session(self) -> bool:
-        """One connection: banner, login, read until it drops; False if login failed."""
-        self.state = "connecting"
+        """One connection: banner, login, read until it drops; False if login was refused."""
+        self.state, self.attempts = "connecting", self.attempts + 1
         reader, self._writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port, limit=1 << 20), self.action_timeout)
         banner = await asyncio.wait_for(reader.readline(), self.action_timeout)
@@ -159,35 +174,34 @@ class AmiClient:
             raise AmiUnavailable("not an AMI server")
         reading = asyncio.create_task(self._read(reader), name="ami-reader")
         try:
-            login = self.action("Login", [("Username", self.username), ("Secret", self.secret),
-                                          ("Events", "on")])
-            await login
-        except AmiActionError:
-            self.state = "auth_failed"
-            log.error("AMI login refused for user %s", self.username)
-            reading.cancel()
-            return False
-        except BaseException:
-            reading.cancel()
-            raise
-        self.state, self.logins = "connected", self.logins + 1
-        self._connected.set()
-        log.info("AMI logged in (login %d)", self.logins)
-        if self.on_login is not None:
-            self._spawn(self.on_login)
-        pinger = asyncio.create_task(self._watchdog(), name="ami-ping")
-        try:
-            await reading
+            try:
+                await self.action("Login", [("Username", self.username), ("Secret", self.secret),
+                                            ("Events", "on")])
+            except AmiActionError as e:
+                self._set_state("auth_failed", e.message)
+                return False
+            if self._stopping.is_set():
+                return True
+            self.logins += 1
+            self._set_state("connected")
+            self._connected.set()
+            if self.on_login is not None:
+                self._spawn(self.on_login)
+            pinger = asyncio.create_task(self._watchdog(), name="ami-ping")
+            try:
+                await reading
+            finally:
+                pinger.cancel()
+            return True
         finally:
-            pinger.cancel()
-        return True
+            reading.cancel()
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
             while True:
                 self._dispatch(parse_frame(await reader.readuntil(FRAME_END)))
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            log.warning("AMI connection lost")
+            pass  # the run loop reports the state change, once
         finally:
             self._connected.clear()
             self._pending.fail_all()  # waiters learn at once, not at their timeout
@@ -227,9 +241,8 @@ class AmiClient:
 
     def _teardown(self) -> None:
         self._connected.clear()
-        if self.state == "connected":
-            self.state = "down"
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         self._pending.fail_all()
+
