@@ -10,6 +10,7 @@ from __future__ import annotations
 import array
 import io
 import re
+import struct
 import sys
 import wave
 from dataclasses import dataclass
@@ -130,9 +131,14 @@ def spoken_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def describe(seconds: float) -> str:
-    """The case message text of a recording, e.g. «پیام صوتی (۳۵ ثانیه)»."""
-    return f"پیام صوتی ({to_persian_digits(str(round(seconds)))} ثانیه)"
+# Shown to staff on a recording whose sidecar was never written (caller, category unknown).
+REVIEW_NOTE = "اطلاعات همراه این تماس ثبت نشد؛ شماره تماس‌گیرنده و دسته را بررسی کنید."
+
+
+def describe(seconds: float, review: bool = False) -> str:
+    """The case message text of a recording, e.g. «پیام صوتی (۳۵ ثانیه)» (+ a note for staff)."""
+    text = f"پیام صوتی ({to_persian_digits(str(round(seconds)))} ثانیه)"
+    return f"{text} — {REVIEW_NOTE}" if review else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,26 @@ class WavInfo:
 
     seconds: float
     peak: int  # largest 16-bit sample magnitude (0 for other sample widths)
+
+
+def repair_wav(data: bytes) -> bytes:
+    """Size the data chunk by the file when its header says 0 bytes or more than there is.
+
+    Asterisk's format_wav writes the RIFF and data sizes when it closes the file, so a
+    recording cut by an Asterisk crash (or still being written) says "0 bytes" while the
+    audio is all there; a truncated copy claims more than it holds.  Any other file (a
+    smaller non-zero size may be followed by other chunks) is returned unchanged.
+    """
+    at = data.find(b"data", 12)
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE" or at < 0 or len(data) < at + 8:
+        return data
+    actual = len(data) - at - 8
+    declared = struct.unpack_from("<I", data, at + 4)[0]
+    if declared == actual or 0 < declared < actual:
+        return data
+    actual -= actual % 2  # whole 16-bit samples
+    return (data[:4] + struct.pack("<I", at + actual) + data[8:at + 4] + struct.pack("<I", actual)
+            + data[at + 8:at + 8 + actual])
 
 
 def wav_info(data: bytes) -> WavInfo | None:

@@ -8,6 +8,7 @@ ledger turns a second ingest into ``duplicate``); files move to ``done/`` only a
 ``ctx.intake.submit`` returned, i.e. after the commit that holds the case and its audio.
 A sidecar without its ``status=`` line is a call still in progress, unless it is older than
 the longest recording plus a margin (Asterisk died mid-call): then it is ingested as is.
+A recording without any sidecar is ingested too, flagged for staff (:mod:`spool_reader`).
 """
 
 from __future__ import annotations
@@ -15,31 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections import Counter
-from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from gateway.channels.voice.calls import PROVIDER, SUBJECT, reserve_key
-from gateway.channels.voice.parse import (CATEGORY_KINDS, Sidecar, caller_e164, describe,
-                                          is_iranian_mobile, parse_sidecar, safe_uniqueid,
-                                          uniqueid_from_event, wav_info)
+from gateway.channels.voice.parse import (CATEGORY_KINDS, caller_e164, describe,
+                                          is_iranian_mobile, uniqueid_from_event, wav_info)
 from gateway.channels.voice.spool import SpoolPaths
+from gateway.channels.voice.spool_reader import Loaded, list_calls, load_call
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable
 from gateway.core.messages import Channel, InboundAttachment, InboundMessage
 
 log = logging.getLogger(__name__)
-
-CRASH_MARGIN_SECONDS = 60
-
-
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    """A call's sidecar and audio as read from the spool."""
-
-    sidecar: Sidecar
-    audio: bytes | None
 
 
 class RecordingIngest:
@@ -57,12 +46,12 @@ class RecordingIngest:
         if uid is None:
             log.warning("FeedbackRecorded event without a usable file name")
             return self._count("bad_event")
-        return await self.ingest(uid, source="event")
+        return await self.ingest(uid, source="event", event=headers)
 
     async def reconcile(self) -> Counter[str]:
         """Scan ``incoming/`` and ingest every finished call; one scan at a time."""
         async with self._scan:
-            names = await asyncio.to_thread(self._list)
+            names = await asyncio.to_thread(list_calls, self.spool.incoming)
             gate = asyncio.Semaphore(self.voice.reconcile_concurrency)
 
             async def one(uid: str) -> str:
@@ -73,45 +62,22 @@ class RecordingIngest:
             log.info("voice reconcile: %s", dict(outcomes))
         return outcomes
 
-    def _list(self) -> list[str]:
-        with os.scandir(self.spool.incoming) as it:
-            return sorted(n for e in it if e.name.endswith(".meta")
-                          and (n := safe_uniqueid(e.name[:-5])) is not None)
-
-    async def ingest(self, uid: str, source: str = "scan") -> str:
+    async def ingest(self, uid: str, source: str = "scan", event: dict[str, str] | None = None) -> str:
         """Ingest one call; return an outcome word (ingested, duplicate, pending, ...)."""
         if uid in self._busy:
             return self._count("busy")
         self._busy.add(uid)
         try:
-            loaded = await asyncio.to_thread(self._load, uid)
+            loaded = await asyncio.to_thread(load_call, self.spool.incoming, uid,
+                                             self.voice.max_record_seconds, event=event)
             if loaded is None:
-                log.info("voice %s: no sidecar for %s (already filed or never written)", source, uid)
+                log.info("voice %s: nothing in incoming/ for %s (already filed)", source, uid)
                 return self._count("missing")
             if not loaded.sidecar.complete:
                 return self._count("pending")
             return self._count(await self._ingest(loaded, source))
         finally:
             self._busy.discard(uid)
-
-    def _load(self, uid: str) -> Loaded | None:
-        meta = self.spool.incoming / f"{uid}.meta"
-        try:
-            text = meta.read_text("utf-8", errors="replace")
-            mtime = meta.stat().st_mtime
-        except FileNotFoundError:
-            return None
-        sidecar = parse_sidecar(text, uid)
-        if not sidecar.complete:
-            age = time.time() - (sidecar.started or mtime)
-            if age < self.voice.max_record_seconds + CRASH_MARGIN_SECONDS:
-                return Loaded(sidecar, None)
-            sidecar = replace(sidecar, status="CRASHED")  # the hangup handler never ran
-        try:
-            audio: bytes | None = (self.spool.incoming / f"{uid}.wav").read_bytes()
-        except FileNotFoundError:
-            audio = None
-        return Loaded(sidecar, audio)
 
     async def _ingest(self, loaded: Loaded, source: str) -> str:
         sc, uid = loaded.sidecar, loaded.sidecar.uniqueid
@@ -133,7 +99,7 @@ class RecordingIngest:
             # Store the audio first, in parallel with other calls: the single intake writer
             # then finds it in place instead of paying one fsync per recording (content-addressed).
             await self.ctx.store.put(loaded.audio)
-            result = await self.ctx.intake.submit(self.message(sc, loaded.audio, seconds, source))
+            result = await self.ctx.intake.submit(self.message(loaded, seconds, source))
         except (DatabaseUnavailable, OSError):
             log.warning("voice: database or store unavailable; %s stays in the spool", uid)
             return "failed"
@@ -147,23 +113,29 @@ class RecordingIngest:
         await asyncio.to_thread(self._file, uid, self.spool.done)
         return "duplicate" if result.outcome.value == "duplicate" else "ingested"
 
-    def message(self, sc: Sidecar, audio: bytes, seconds: float, source: str) -> InboundMessage:
+    def message(self, loaded: Loaded, seconds: float, source: str) -> InboundMessage:
         """The InboundMessage for one finished recording."""
+        sc, audio = loaded.sidecar, loaded.audio or b""
         caller = caller_e164(sc.caller)
         code = sc.case_code if sc.case_code.isdigit() else ""
         meta: dict[str, object] = {"uniqueid": sc.uniqueid, "record_status": sc.status,
                                    "seconds": round(seconds, 1), "category": sc.category,
                                    "source": source}
+        if loaded.review:
+            meta["review"] = loaded.review
+            log.warning("voice %s: recording %s had no sidecar; flagged for staff", source, sc.uniqueid)
         ack, ack_channel, reserved = False, None, None
-        if code:
-            reserved = reserve_key(sc.uniqueid)  # the code was spoken in the call
+        if code or loaded.review:
+            # the code was spoken in the call; without a sidecar the call's reservation (if
+            # the FastAGI call got that far) still knows the caller and the category
+            reserved = reserve_key(sc.uniqueid)
         elif caller and is_iranian_mobile(caller) and self.voice.sms_to_mobiles:
             ack_channel, ack = Channel.SMS, True  # gateway was unreachable: text the code
         elif caller and self.voice.callback.ack_by_callback:
             ack_channel, ack = Channel.VOICE, True
         started = datetime.fromtimestamp(sc.started, timezone.utc) if sc.started else None
         return InboundMessage(channel=Channel.VOICE, provider=PROVIDER, external_id=sc.uniqueid,
-                              sender=caller, subject=SUBJECT, text=describe(seconds),
+                              sender=caller, subject=SUBJECT, text=describe(seconds, review=bool(loaded.review)),
                               attachments=[InboundAttachment(f"{sc.uniqueid}.wav", "audio/wav", audio)],
                               kind_hint=CATEGORY_KINDS.get(sc.category), tracking_code=code or None,
                               acknowledge=ack, ack_channel=ack_channel, reserved_key=reserved,
