@@ -128,3 +128,28 @@ async def test_caller_hangs_up_during_code(line_factory: Any) -> None:
     assert len(agi.commands) == 3  # SET VARIABLE, STREAM FILE, SAY DIGITS (dead) and no more
     [case] = await line.cases()
     assert agi.variables["CASE_CODE"] == case.code  # the case stays reserved for the recording
+
+
+async def test_keypad_survey_when_the_answer_went_by_sms(line_factory: Any) -> None:
+    """Found on a real Asterisk: a mobile caller gets the answer (and the survey invitation)
+    by SMS, then calls the line, checks the status and answers the keypad survey there."""
+    from gateway.core import answers
+    from gateway.core.access import Viewer
+    line: Line = await line_factory()
+    async with line.ctx.db.session() as s:
+        case = Case(code=tracking.generate(), kind="request", status="routed", channel="voice",
+                    contact="+989121234567", unit_code="roads", subject="پیام صوتی", language="fa",
+                    anonymous=False, search_text="", due_at=utcnow())
+        s.add(case)
+    await answers.answer_case(line.ctx, Viewer(0, "staff", "roads", "supervisor"), case.code, "پاسخ")
+    async with line.ctx.db.session() as s:
+        assert [o.channel for o in (await s.execute(select(Outbox))).scalars()] == ["sms", "sms"]
+    other = await FakeAsterisk(line.agi_port, "survey", [case.code], callerid="09350000000",
+                               uniqueid="1700000030.1", keypad=["1", "1", "1", "1"]).call()
+    assert other.variables["SURVEY_STATE"] == "none"  # only the case's own number answers it
+    agi = await FakeAsterisk(line.agi_port, "survey", [case.code], callerid="09121234567",
+                             uniqueid="1700000030.2", keypad=["5", "4", "3", "5"]).call()
+    assert agi.variables["SURVEY_STATE"] == "recorded"
+    async with line.ctx.db.session() as s:
+        [resp] = list((await s.execute(select(SurveyResponse))).scalars())
+    assert resp.answers == {"workflow": 5, "information_match": 4, "staff_behaviour": 3, "timeliness": 5}

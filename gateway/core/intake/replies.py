@@ -63,12 +63,19 @@ def answer_status_query(s: Session, ctx: GatewayContext, msg: InboundMessage) ->
     return IntakeResult(Outcome.STATUS, case.code, case.id, reason=template, reply_text=text)
 
 
-def pending_invitation(s: Session, channel: str, contact: str) -> SurveyInvitation | None:
-    """The newest unanswered, unexpired survey invitation sent to ``contact`` on ``channel``."""
-    return (s.execute(select(SurveyInvitation).where(
-        SurveyInvitation.recipient == contact, SurveyInvitation.channel == channel,
-        SurveyInvitation.responded_at.is_(None), SurveyInvitation.expires_at > utcnow())
-        .order_by(SurveyInvitation.id.desc()).limit(1))).scalar_one_or_none()
+def pending_invitation(s: Session, channel: str, contact: str,
+                       code: str | None = None) -> SurveyInvitation | None:
+    """The newest unanswered, unexpired survey invitation sent to ``contact`` on ``channel``;
+    with a case ``code`` (the keypad survey after a status check by phone), that case's
+    invitation to the same contact on any channel (the answer may have gone out by SMS)."""
+    q = select(SurveyInvitation).where(
+        SurveyInvitation.recipient == contact, SurveyInvitation.responded_at.is_(None),
+        SurveyInvitation.expires_at > utcnow())
+    if code:
+        q = q.join(Case, Case.id == SurveyInvitation.case_id).where(Case.code == code)
+    else:
+        q = q.where(SurveyInvitation.channel == channel)
+    return (s.execute(q.order_by(SurveyInvitation.id.desc()).limit(1))).scalar_one_or_none()
 
 
 def record_survey_reply(s: Session, ctx: GatewayContext,
@@ -84,7 +91,13 @@ def record_survey_reply(s: Session, ctx: GatewayContext,
     improper = None
     if len(msg.survey_answers) > len(SURVEY_QUESTIONS):
         improper = msg.survey_answers[len(SURVEY_QUESTIONS)] == 1  # 1 = yes, 2 = no
-    invitation = pending_invitation(s, msg.channel.value, msg.sender) if msg.sender else None
+    code = None
+    if msg.tracking_code:  # a keypad survey after a status check names its case
+        try:
+            code = tracking.parse(msg.tracking_code)
+        except tracking.CodeError:
+            code = None
+    invitation = pending_invitation(s, msg.channel.value, msg.sender, code) if msg.sender else None
     if invitation is None:
         return record_keypad_survey(s, ctx, msg, SurveyAnswers(answers, improper, ""))
     response = SurveyResponse(invitation_id=invitation.id, answers=answers,
