@@ -1,6 +1,6 @@
 """The sample dialplan's [feedback-record] steps, played by the tests instead of Asterisk.
 
-It writes the sidecar lines exactly as ``Set(FILE(${META},,,al)=key=value)`` does (one
+It writes the sidecar lines exactly as ``Set(FILE(${META},,,al,u)=key=value)`` does (one
 line each, appended), asks the gateway's FastAGI ``reserve-case`` route for a code, writes
 the WAV as ``Record()`` would, then the hangup handler's ``status=``/``ended=`` lines and
 the ``FeedbackRecorded`` UserEvent through the AMI simulator.

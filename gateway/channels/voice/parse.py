@@ -1,7 +1,7 @@
 """Pure functions of the voice channel: sidecars, events, caller ids, spoken text.
 
 Nothing here does I/O.  The sidecar ``<uniqueid>.meta`` is written by the dialplan with
-``Set(FILE(...,,,al)=key=value)`` (one line per key, appended); the hangup handler's
+``Set(FILE(...,,,al,u)=key=value)`` (one line per key, appended); the hangup handler's
 ``status=`` line is the completion marker (config/asterisk/extensions.conf).
 """
 
