@@ -40,7 +40,7 @@ MODULES = ["pbx_config", "res_speech", "res_agi", "app_record", "app_playback", 
 ASTERISK_CONF = """[directories]
 astcachedir => {i}/cache
 astetcdir => {i}/etc
-astmoddir => /usr/lib/x86_64-linux-gnu/asterisk/modules
+astmoddir => {moddir}
 astvarlibdir => {i}/lib
 astdbdir => {i}/lib
 astkeydir => {i}/lib
@@ -134,7 +134,9 @@ class AsteriskPeer:
         if not (self.dir / "data" / "sounds").exists():
             shutil.copytree(self.sounds, self.dir / "data" / "sounds")
         etc = self.dir / "etc"
-        (etc / "asterisk.conf").write_text(ASTERISK_CONF.format(i=self.inside))
+        moddir = next(ROOT.glob("usr/lib/*/asterisk/modules"))  # the multiarch folder
+        (etc / "asterisk.conf").write_text(ASTERISK_CONF.format(i=self.inside,
+                                                                moddir=f"/{moddir.relative_to(ROOT)}"))
         (etc / "logger.conf").write_text(LOGGER_CONF)
         (etc / "modules.conf").write_text(
             "[modules]\nautoload = no\n" + "".join(f"load => {m}.so\n" for m in MODULES
