@@ -84,7 +84,7 @@ async def run_baseline(url: str, n: int, data_dir: str, batch: int = 50, light: 
     async with running_context(make_config(url, data_dir), dispatch=False) as ctx:
         now = utcnow()
         messages = [bench_message(n + i) for i in range(n)]
-        plans = [plan_case(ctx, m, normalize(m.text), code, None, None, now)
+        plans = [plan_case(ctx.intake.services, m, normalize(m.text), code, None, None, now)
                  for m, code in zip(messages, fresh_codes(n))]
         if light:
             for p in plans:

@@ -1,32 +1,32 @@
-"""The gateway context: what channels and the web layer get from the core.
+"""The gateway context: the wiring of one process, built once by ``gateway.core.runtime``.
 
-Channels never touch the database; they hold a :class:`GatewayContext` and call
-``ctx.intake.submit(message)``, ``ctx.deliveries`` and ``ctx.state`` instead.
+It holds the concrete services; it is not a place to look things up at run time.  Every
+field is set when it is built (no late attributes, no free-form slots).  Core parts are
+given the ports they need (``gateway.core.ports``); channels and the web app take their
+parts from the context when they are set up (``ctx.intake.submit(message)``,
+``ctx.state``, ``ctx.senders``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from gateway.core.blobs import BlobStore
 from gateway.core.config import Config
 from gateway.core.db import Database
-from gateway.core.outbox import new_idempotency_key
+from gateway.core.dispatcher import Dispatcher
+from gateway.core.intake.writer import IntakeWriter
+from gateway.core.limits import Limiter
+from gateway.core.ports import Addresses, Doorbells
 from gateway.core.security import Signer
 from gateway.core.senders import SenderRegistry
+from gateway.core.state import StateStore
 from gateway.core.templates import Templates
-
-if TYPE_CHECKING:
-    from gateway.core.blobs import BlobStore
-    from gateway.core.dispatcher import Dispatcher
-    from gateway.core.intake.writer import IntakeWriter
-    from gateway.core.limits import Limiter
-    from gateway.core.state import StateStore
 
 
 @dataclass
 class GatewayContext:
-    """Shared services of one gateway process."""
+    """The services of one gateway process."""
 
     config: Config
     db: Database
@@ -34,23 +34,22 @@ class GatewayContext:
     templates: Templates
     signer: Signer
     senders: SenderRegistry
-    intake: IntakeWriter = field(init=False)
-    dispatcher: Dispatcher = field(init=False)
-    state: StateStore = field(init=False)
-    limiter: Limiter = field(init=False)  # shared limits (gateway.core.limits)
-    extras: dict[str, Any] = field(default_factory=dict)
+    addresses: Addresses
+    state: StateStore
+    limiter: Limiter  # shared limits (gateway.core.limits)
+    dispatcher: Dispatcher
+    intake: IntakeWriter
+    doorbells: Doorbells = field(default_factory=Doorbells)
 
     def new_key(self, channel: str) -> str:
         """A fresh idempotency key (our signed Message-ID for email)."""
-        return new_idempotency_key(channel, self.signer, self.config.email.message_id_domain)
+        return self.addresses.new_key(channel)
 
     def track_link(self, code: str, language: str | None = None) -> str:
         """The public tracking page for a code, in the citizen's language when it is not
         the office's default (so an English writer's links open English pages)."""
-        return f"{self.config.gateway.public_base_url}/track?code={code}{self.lang_param(language)}"
+        return self.addresses.track_link(code, language)
 
     def lang_param(self, language: str | None, first: bool = False) -> str:
         """``&lang=xx`` (``?lang=xx`` when ``first``) for a language other than the default."""
-        if not language or language == self.config.gateway.language:
-            return ""
-        return f"{'?' if first else '&'}lang={language}"
+        return self.addresses.lang_param(language, first)

@@ -20,6 +20,7 @@ from gateway.core.intake.writer import IntakeWriter
 from gateway.core.limits import make_limiter
 from gateway.core.models import Service, Unit
 from gateway.core.blobs import make_blob_store
+from gateway.core.ports import Addresses, IntakeServices
 from gateway.core.security import SECRET_STATE_KEY, Signer, env_secret_key, new_secret_key
 from gateway.core.senders import FileSender, SenderRegistry
 from gateway.core.state import StateStore
@@ -35,14 +36,15 @@ def build_context(config: Config, db: Database | None = None) -> GatewayContext:
     signer = Signer(env_secret_key(config.gateway.secret_key_env))
     senders = SenderRegistry(fallback=FileSender(data / "outbox"))
     store = make_blob_store(config.gateway.blob_store, db, FileStore(data / "files"))
-    ctx = GatewayContext(config=config, db=db, store=store,
-                         templates=Templates(config.templates, config.gateway.timezone),
-                         signer=signer, senders=senders)
-    ctx.state = StateStore(db)
-    ctx.limiter = make_limiter(db, config.limits.backend, config.secret(config.limits.redis_url_env))
-    ctx.dispatcher = Dispatcher(db, senders, config.outbox, name=config.gateway.instance_name or None)
-    ctx.intake = IntakeWriter(ctx)
-    return ctx
+    templates = Templates(config.templates, config.gateway.timezone)
+    addresses = Addresses(signer, config.email.message_id_domain, config.gateway.public_base_url,
+                          config.gateway.language)
+    dispatcher = Dispatcher(db, senders, config.outbox, name=config.gateway.instance_name or None)
+    intake = IntakeWriter(db, IntakeServices(config, templates, addresses, store), dispatcher.wake)
+    limiter = make_limiter(db, config.limits.backend, config.secret(config.limits.redis_url_env))
+    return GatewayContext(config=config, db=db, store=store, templates=templates, signer=signer,
+                          senders=senders, addresses=addresses, state=StateStore(db), limiter=limiter,
+                          dispatcher=dispatcher, intake=intake)
 
 
 async def load_signing_key(ctx: GatewayContext) -> None:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def wake_key(channel: str) -> str:
-    """The ``ctx.extras`` slot where a channel's drainer leaves its wake-up event."""
+    """The doorbell (``ctx.doorbells``) a channel's spool writer rings after each commit."""
     return f"spool-wake:{channel}"
 
 
@@ -158,6 +158,4 @@ class SpoolWriter:
         for p, result in zip(batch, results):
             if not p.future.done():
                 p.future.set_result(result)
-        wake = self.ctx.extras.get(wake_key(self.channel))
-        if wake is not None:
-            wake.set()  # the drainer starts now, not at its next poll
+        self.ctx.doorbells.ring(wake_key(self.channel))  # the drainer starts now, not at its next poll

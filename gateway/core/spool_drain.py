@@ -76,7 +76,7 @@ class SpoolDrainer:
         self.batch, self.poll_seconds = batch, poll_seconds
         self.busy, self.busy_batch, self.busy_pause = busy, busy_batch, busy_pause
         self.lease, self.holder = f"spool:{channel}", f"{ctx.dispatcher.name}:spool:{channel}"
-        self._event = ctx.extras.setdefault(wake_key(channel), asyncio.Event())
+        self._event = ctx.doorbells.event(wake_key(channel))
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._renew_at = self._retry_at = 0.0

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.core import tracking
-from gateway.core.context import GatewayContext
+from gateway.core.ports import IntakeServices
 from gateway.core.db import is_unavailable, is_unique_violation
 from gateway.core.intake import ledger, single
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Outcome
@@ -38,7 +38,7 @@ class FastPathFailed(Exception):
     """The bulk insert failed; the transaction must be rolled back and the batch redone."""
 
 
-def write_batch(s: Session, ctx: GatewayContext, messages: list[InboundMessage],
+def write_batch(s: Session, svc: IntakeServices, messages: list[InboundMessage],
                 fast: bool) -> list[Result]:
     """Dedupe the batch, insert its plain new cases in bulk, the rest one by one.
 
@@ -46,10 +46,10 @@ def write_batch(s: Session, ctx: GatewayContext, messages: list[InboundMessage],
     if it fails it raises :class:`FastPathFailed`."""
     results: list[Result | None] = [None] * len(messages)
     twins = _dedupe(s, messages, results)
-    plain, slow = _split(s, ctx, messages, results, twins)
+    plain, slow = _split(s, svc, messages, results, twins)
     if plain and fast:
         try:
-            for i, r in zip(plain, insert_plain(s, ctx, [messages[i] for i in plain])):
+            for i, r in zip(plain, insert_plain(s, svc, [messages[i] for i in plain])):
                 results[i] = r
         except Exception as e:  # noqa: BLE001 - any failure: redo the batch one savepoint per message
             if is_unavailable(e):
@@ -59,7 +59,7 @@ def write_batch(s: Session, ctx: GatewayContext, messages: list[InboundMessage],
     elif plain:
         slow = sorted(slow + plain)
     for i in slow:
-        results[i] = _one(s, ctx, messages[i])
+        results[i] = _one(s, svc, messages[i])
     for i, j in twins.items():
         first = results[j]
         results[i] = (IntakeResult(Outcome.DUPLICATE, first.case_code, first.case_id, first.message_id,
@@ -89,11 +89,11 @@ def _dedupe(s: Session, messages: list[InboundMessage], results: list[Result | N
     return twins
 
 
-def _split(s: Session, ctx: GatewayContext, messages: list[InboundMessage],
+def _split(s: Session, svc: IntakeServices, messages: list[InboundMessage],
            results: list[Result | None], twins: dict[int, int]) -> tuple[list[int], list[int]]:
     """Indexes of the plain new cases and of the messages for the per-message path."""
     recent = ledger.contacts_with_recent_cases(s, messages)
-    limit = ctx.config.intake.max_text_chars
+    limit = svc.config.intake.max_text_chars
     plain: list[int] = []
     slow: list[int] = []
     senders: set[tuple[str, str | None]] = set()
@@ -110,12 +110,12 @@ def _split(s: Session, ctx: GatewayContext, messages: list[InboundMessage],
     return plain, slow
 
 
-def _one(s: Session, ctx: GatewayContext, message: InboundMessage) -> Result:
+def _one(s: Session, svc: IntakeServices, message: InboundMessage) -> Result:
     """Process one message in its own savepoint; retry once after a unique clash."""
     for attempt in (1, 2):
         try:
             with s.begin_nested():
-                return single.process(s, ctx, message)
+                return single.process(s, svc, message)
         except IntegrityError as e:
             # A twin committed by another process in the meantime: the retry finds it.
             if attempt == 2 or not is_unique_violation(e):
@@ -139,12 +139,12 @@ def fresh_codes(n: int) -> list[str]:
     return list(codes)
 
 
-def insert_plain(s: Session, ctx: GatewayContext, messages: list[InboundMessage]) -> list[IntakeResult]:
+def insert_plain(s: Session, svc: IntakeServices, messages: list[InboundMessage]) -> list[IntakeResult]:
     """Open one case per message with one multi-row INSERT per table; the caller holds
     the transaction.  The rows are the ones :func:`~.planning.plan_case` gives the
     per-message path."""
     now = utcnow()
-    plans = [plan_case(ctx, m, normalize(m.text), code, None, None, now)
+    plans = [plan_case(svc, m, normalize(m.text), code, None, None, now)
              for m, code in zip(messages, fresh_codes(len(messages)))]
     case_ids = _insert(s, Case, [p.case for p in plans], returning=True)
     in_rows, out_rows = [], []

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from gateway.core.context import GatewayContext
+from gateway.core.ports import IntakeServices
 from gateway.core.intake.contract import InboundMessage, Intent
 from gateway.core.outbox import outbound_rows
 from gateway.core.routing import RouteInput, classify, route
@@ -67,14 +67,14 @@ def guess_language(text: str, default: str) -> str:
     return "en" if _LATIN_LETTERS.search(text) else default
 
 
-def plan_message(ctx: GatewayContext, msg: InboundMessage, text: str, now: datetime,
+def plan_message(svc: IntakeServices, msg: InboundMessage, text: str, now: datetime,
                  put: Callable[[bytes], str] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Values of an inbound message row and its attachment rows.
 
     A text longer than ``intake.max_text_chars`` is stored cut, and the whole text goes
     along as ``message.txt`` (stored with ``put``): nothing is lost.
     """
-    limit = ctx.config.intake.max_text_chars
+    limit = svc.config.intake.max_text_chars
     meta = dict(msg.meta)
     files = [(a.filename, a.content_type, len(a.data), digest, a.inline)
              for a, digest in zip(msg.attachments, msg.attachment_digests)]
@@ -95,11 +95,11 @@ def plan_message(ctx: GatewayContext, msg: InboundMessage, text: str, now: datet
     return message, attachments
 
 
-def plan_case(ctx: GatewayContext, msg: InboundMessage, text: str, code: str,
+def plan_case(svc: IntakeServices, msg: InboundMessage, text: str, code: str,
               service: ServiceInfo | None, related: tuple[int, str] | None, now: datetime,
               put: Callable[[bytes], str] | None = None) -> CasePlan:
     """Classify, route, date and acknowledge a new case (pure: no database access)."""
-    cfg = ctx.config
+    cfg = svc.config
     subject = msg.subject or ""
     whole = f"{subject}\n{text}" if subject else text  # no leading blank: folds stay on the fast path
     kind = classify(whole, msg.kind_hint, cfg.intake.kind_keywords)
@@ -109,7 +109,7 @@ def plan_case(ctx: GatewayContext, msg: InboundMessage, text: str, code: str,
         unit = msg.unit_hint or (service.unit if service else unit)
     sla_days = service.sla_days if service is not None else cfg.sla.days_for(kind)
     language = msg.language or guess_language(f"{subject} {text}", cfg.gateway.language)
-    message, attachments = plan_message(ctx, msg, text, now, put)
+    message, attachments = plan_message(svc, msg, text, now, put)
     case = {"code": code, "kind": kind.value, "status": Status.ROUTED.value, "channel": msg.channel.value,
             "contact": msg.sender, "contact_name": msg.sender_name, "unit_code": unit,
             "service_code": service.code if service else None,
@@ -125,23 +125,23 @@ def plan_case(ctx: GatewayContext, msg: InboundMessage, text: str, code: str,
                         "related": related[1] if related else None}}
     ack_message = ack_outbox = None
     if msg.acknowledge and msg.sender:
-        ack_message, ack_outbox = plan_ack(ctx, msg, case, now)
+        ack_message, ack_outbox = plan_ack(svc, msg, case, now)
     return CasePlan(case, message, attachments, audit, ack_message, ack_outbox)
 
 
-def plan_ack(ctx: GatewayContext, msg: InboundMessage, case: dict[str, Any],
+def plan_ack(svc: IntakeServices, msg: InboundMessage, case: dict[str, Any],
              now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     """The acknowledgement with the tracking code, on the citizen's channel (or
     ``msg.ack_channel``), threaded to the message it answers."""
     channel = (msg.ack_channel or msg.channel).value
     lang = case["language"]
-    values = ctx.templates.case_values(SimpleNamespace(**case), lang,
-                                       track_link=ctx.track_link(case["code"], lang))
+    values = svc.templates.case_values(SimpleNamespace(**case), lang,
+                                       track_link=svc.track_link(case["code"], lang))
     payload: dict[str, Any] = {"auto_submitted": "auto-replied"}
     if msg.external_id and channel == msg.channel.value:
         payload["in_reply_to"] = msg.external_id
         payload["references"] = [*msg.thread_refs[-20:], msg.external_id]
     return outbound_rows(channel=channel, purpose="ack", recipient=msg.sender or "",
-                         subject=ctx.templates.render("ack_subject", lang, **values),
-                         text=ctx.templates.render("ack", lang, **values), key=ctx.new_key(channel),
+                         subject=svc.templates.render("ack_subject", lang, **values),
+                         text=svc.templates.render("ack", lang, **values), key=svc.new_key(channel),
                          language=lang, payload=payload, now=now)

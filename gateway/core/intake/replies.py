@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core import tracking
-from gateway.core.context import GatewayContext
+from gateway.core.ports import IntakeServices
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Outcome
 from gateway.core.models import AuditEvent, Case, Message, SurveyInvitation, SurveyResponse, utcnow
 from gateway.core.outbox import add_outbound
@@ -19,16 +19,16 @@ from gateway.core.survey_alerts import queue_low_score_alert
 SURVEY_QUESTIONS = ("workflow", "information_match", "staff_behaviour", "timeliness")
 
 
-def send_reply(s: Session, ctx: GatewayContext, msg: InboundMessage, template: str,
+def send_reply(s: Session, svc: IntakeServices, msg: InboundMessage, template: str,
                      case: Case | None, language: str | None = None, **values: object) -> str:
     """Render a template and (if the message wants replies) queue it to the sender."""
-    lang = language or (case.language if case else ctx.config.gateway.language)
+    lang = language or (case.language if case else svc.config.gateway.language)
     if case is not None:
-        values = ctx.templates.case_values(case, lang, **values)
-    text = ctx.templates.render(template, lang, **values)
+        values = svc.templates.case_values(case, lang, **values)
+    text = svc.templates.render(template, lang, **values)
     if msg.acknowledge and msg.sender and not msg.automatic:
         add_outbound(s, channel=msg.channel.value, purpose=template, recipient=msg.sender,
-                             text=text, key=ctx.new_key(msg.channel.value), case=case, language=lang,
+                             text=text, key=svc.new_key(msg.channel.value), case=case, language=lang,
                              payload={"auto_submitted": "auto-replied"})
     return text
 
@@ -41,22 +41,22 @@ def latest_answer(s: Session, case: Case) -> str | None:
     return row[0] if row else None
 
 
-def answer_status_query(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult:
+def answer_status_query(s: Session, svc: IntakeServices, msg: InboundMessage) -> IntakeResult:
     """Look a case up by the code in the message and reply with its status."""
     try:
         code = tracking.parse(msg.tracking_code or msg.text)
     except tracking.CodeError as e:
-        text = send_reply(s, ctx, msg, "check_code", None)
+        text = send_reply(s, svc, msg, "check_code", None)
         return IntakeResult(Outcome.REJECTED, reason=e.reason, reply_text=text)
     case = (s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
     if case is None:
-        text = send_reply(s, ctx, msg, "unknown_code", None,
-                                code=tracking.display(code, ctx.config.gateway.language))
+        text = send_reply(s, svc, msg, "unknown_code", None,
+                                code=tracking.display(code, svc.config.gateway.language))
         return IntakeResult(Outcome.REJECTED, reason="unknown_code", reply_text=text)
     own = bool(msg.sender) and (case.contact or "").casefold() == msg.sender.casefold()
     answer = latest_answer(s, case) if own and case.answered_at else None
     template = "status_answer" if answer else "status"
-    text = send_reply(s, ctx, msg, template, case, answer=answer)
+    text = send_reply(s, svc, msg, template, case, answer=answer)
     s.add(AuditEvent(case_id=case.id, actor="citizen" if own else "public", action="status_query",
                      detail={"channel": msg.channel.value, "own": own}))
     # reason names the template, so a voice channel knows whether the answer is in the reply
@@ -78,7 +78,7 @@ def pending_invitation(s: Session, channel: str, contact: str,
     return (s.execute(q.order_by(SurveyInvitation.id.desc()).limit(1))).scalar_one_or_none()
 
 
-def record_survey_reply(s: Session, ctx: GatewayContext,
+def record_survey_reply(s: Session, svc: IntakeServices,
                               msg: InboundMessage) -> IntakeResult | None:
     """Store digits answering a pending survey (or the keypad survey without a case);
     None if there is neither."""
@@ -110,6 +110,6 @@ def record_survey_reply(s: Session, ctx: GatewayContext,
     case = s.get(Case, invitation.case_id) if invitation.case_id else None
     s.add(AuditEvent(case_id=invitation.case_id, actor="citizen", action="survey_response",
                      detail={"channel": msg.channel.value, "answers": answers}))
-    text = send_reply(s, ctx, msg, "survey_thanks", case)
+    text = send_reply(s, svc, msg, "survey_thanks", case)
     return IntakeResult(Outcome.SURVEY, case.code if case else None, invitation.case_id,
                         reply_text=text)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core import tracking
-from gateway.core.context import GatewayContext
+from gateway.core.ports import IntakeServices
 from gateway.core.intake import ledger
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Intent, Outcome
 from gateway.core.intake.planning import ServiceInfo, plan_case, plan_message
@@ -52,12 +52,12 @@ def duplicate(seen: ledger.Seen, code: str | None) -> IntakeResult:
                         reason=f"already {seen.outcome}")
 
 
-def process(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult:
+def process(s: Session, svc: IntakeServices, msg: InboundMessage) -> IntakeResult:
     """Carry out one inbound message; the caller owns the savepoint and the commit."""
     key = ledger.key_of(msg)
     if key is not None and (seen := ledger.seen_keys(s, [key]).get(key)) is not None:
         return duplicate(seen, ledger.case_codes(s, [seen.case_id]).get(seen.case_id))
-    outcome = _dispatch(s, ctx, msg)
+    outcome = _dispatch(s, svc, msg)
     if key is not None:
         if isinstance(outcome, _Draft):
             row = InboundKey(case=outcome.case, message=outcome.message, outcome=outcome.outcome.value)
@@ -70,11 +70,11 @@ def process(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeResul
     return outcome.result() if isinstance(outcome, _Draft) else outcome
 
 
-def _dispatch(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeResult | _Draft:
+def _dispatch(s: Session, svc: IntakeServices, msg: InboundMessage) -> IntakeResult | _Draft:
     if msg.intent is Intent.STATUS_QUERY:
-        return answer_status_query(s, ctx, msg)
+        return answer_status_query(s, svc, msg)
     if msg.intent is Intent.SURVEY_RESPONSE:
-        result = record_survey_reply(s, ctx, msg)
+        result = record_survey_reply(s, svc, msg)
         if result is not None:
             return result
     if msg.intent is Intent.SURVEY_REQUEST:
@@ -86,16 +86,16 @@ def _dispatch(s: Session, ctx: GatewayContext, msg: InboundMessage) -> IntakeRes
         if msg.automatic:
             return IntakeResult(Outcome.IGNORED, reason="automatic")
         if msg.sender and msg.acknowledge:
-            send_reply(s, ctx, msg, "help", None)
+            send_reply(s, svc, msg, "help", None)
         return IntakeResult(Outcome.REJECTED, reason="empty")
     case, related = find_thread(s, msg)
     if case is not None:
-        message = add_message(s, ctx, case, msg, text)
+        message = add_message(s, svc, case, msg, text)
         _reopen_if_needed(s, case, msg)
         return _Draft(Outcome.APPENDED, case, message)
     if msg.automatic:
         return IntakeResult(Outcome.IGNORED, reason="automatic")
-    return open_case(s, ctx, msg, text, related)
+    return open_case(s, svc, msg, text, related)
 
 
 def find_thread(s: Session, msg: InboundMessage) -> tuple[Case | None, Case | None]:
@@ -129,11 +129,11 @@ def _same_contact(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and a.strip().casefold() == b.strip().casefold()  # type: ignore[union-attr]
 
 
-def add_message(s: Session, ctx: GatewayContext, case: Case, msg: InboundMessage,
+def add_message(s: Session, svc: IntakeServices, case: Case, msg: InboundMessage,
                 text: str) -> Message:
     """Store an inbound message (and its attachments) on an existing case."""
     now = utcnow()
-    values, files = plan_message(ctx, msg, text, now, ctx.store.writer(s))
+    values, files = plan_message(svc, msg, text, now, svc.store.writer(s))
     message = Message(case=case, **values)
     s.add(message)
     for f in files:
@@ -162,15 +162,15 @@ def new_code(s: Session, attempts: int = 20) -> str:
     raise RuntimeError("could not find a free tracking code")
 
 
-def open_case(s: Session, ctx: GatewayContext, msg: InboundMessage, text: str,
+def open_case(s: Session, svc: IntakeServices, msg: InboundMessage, text: str,
               related: Case | None) -> _Draft:
     """Open a new case from its plan (classify, route, due date, acknowledgement)."""
     service = None
     if msg.service_code:
         row = (s.execute(select(Service).where(Service.code == msg.service_code))).scalar_one_or_none()
         service = ServiceInfo(row.code, row.unit_code, row.sla_days) if row else None
-    plan = plan_case(ctx, msg, text, new_code(s), service,
-                     (related.id, related.code) if related else None, utcnow(), ctx.store.writer(s))
+    plan = plan_case(svc, msg, text, new_code(s), service,
+                     (related.id, related.code) if related else None, utcnow(), svc.store.writer(s))
     case = Case(**plan.case)
     message = Message(case=case, **plan.message)
     s.add_all([case, message, AuditEvent(case=case, **plan.audit)])

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from functools import partial
 
 from gateway.core.batching import serve_batches
-from gateway.core.context import GatewayContext
-from gateway.core.db import DatabaseUnavailable
+from gateway.core.db import Database, DatabaseUnavailable
 from gateway.core.intake.batch import FastPathFailed, write_batch
 from gateway.core.intake.contract import InboundMessage, IntakeResult
+from gateway.core.ports import IntakeServices, WakeOutbox
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,12 @@ class _Job:
 class IntakeWriter:
     """The single writer task that turns inbound messages into committed cases."""
 
-    def __init__(self, ctx: GatewayContext, batch_max: int | None = None) -> None:
-        self.ctx = ctx
-        self.batch_max = batch_max or ctx.config.intake.batch_max
+    def __init__(self, db: Database, services: IntakeServices, wake_outbox: WakeOutbox | None = None,
+                 batch_max: int | None = None) -> None:
+        """``wake_outbox`` is called after each commit (acknowledgements go out within
+        moments, not at the dispatcher's next poll)."""
+        self.db, self.services, self.wake_outbox = db, services, wake_outbox
+        self.batch_max = batch_max or services.config.intake.batch_max
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.batches = 0  # for metrics and benchmarks
@@ -44,7 +47,7 @@ class IntakeWriter:
         if not any(not t.done() for t in self._tasks):
             raise DatabaseUnavailable("intake writer is not running")
         # Files first (content-addressed, fsynced): a committed row never points at nothing.
-        message.attachment_digests = [await self.ctx.store.put(a.data) for a in message.attachments]
+        message.attachment_digests = [await self.services.store.put(a.data) for a in message.attachments]
         future: asyncio.Future[IntakeResult] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(message, future))
         # shield: a caller that gives up must not cancel the write others share
@@ -75,9 +78,9 @@ class IntakeWriter:
         outcomes: list[IntakeResult | BaseException]
         try:
             try:
-                outcomes = await self.ctx.db.write(partial(write_batch, ctx=self.ctx, messages=messages, fast=True))
+                outcomes = await self.db.write(partial(write_batch, svc=self.services, messages=messages, fast=True))
             except FastPathFailed:  # rolled back: the batch again, one savepoint per message
-                outcomes = await self.ctx.db.write(partial(write_batch, ctx=self.ctx, messages=messages, fast=False))
+                outcomes = await self.db.write(partial(write_batch, svc=self.services, messages=messages, fast=False))
         except Exception as e:  # noqa: BLE001 - the commit failed: nobody is acknowledged
             log.error("intake batch of %d failed to commit: %s", len(batch), type(e).__name__)
             error = DatabaseUnavailable(str(e)[:200])
@@ -91,6 +94,5 @@ class IntakeWriter:
                 job.future.set_exception(outcome)
             else:
                 job.future.set_result(outcome)
-        dispatcher = getattr(self.ctx, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.wake()  # acknowledgements go out within moments, not at the next poll
+        if self.wake_outbox is not None:
+            self.wake_outbox()
