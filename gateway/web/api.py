@@ -37,6 +37,8 @@ from gateway.core.access import Viewer, case_scope
 from gateway.core.context import GatewayContext
 from gateway.core.models import utcnow
 from gateway.web.auth import bearer_viewer
+from gateway.web.keys import request_context
+from gateway.web.openapi import document
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR_STATUS = {"unauthorized": 401, "forbidden": 403, "not_found": 404,
@@ -94,8 +96,7 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def context(request: web.Request) -> GatewayContext:
-    from gateway.web.app import CTX
-    return request.app[CTX]
+    return request_context(request)
 
 
 async def viewer(request: web.Request) -> Viewer:
@@ -225,8 +226,7 @@ async def get_report(request: web.Request) -> web.Response:
 
 async def get_openapi(request: web.Request) -> web.Response:
     """This API's OpenAPI 3.1 document."""
-    from gateway.web.openapi import document
-    return ok(document(context(request), request.app.router))
+    return ok(document(ROUTES, context(request), request.app.router))
 
 
 @dataclass(frozen=True, slots=True)

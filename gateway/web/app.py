@@ -25,11 +25,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from gateway.core.context import GatewayContext
 from gateway.core.templates import format_date
 from gateway.core.text import to_persian_digits
-from gateway.web.public import setup_public
 from gateway.web.console import setup_staff
+from gateway.web.keys import CTX
+from gateway.web.public import setup_public
 from gateway.web.survey_pages import setup_survey_pages
 
-CTX = web.AppKey("ctx", GatewayContext)
+__all__ = ["CTX", "app_runner", "create_app"]  # CTX stays importable here for older code
 HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests", ["status"])
 WEB_DIR = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)

@@ -33,6 +33,7 @@ from gateway.web.console_base import (LIMITER, MAX_KEPT_CHARS, SESSIONS, StaffPa
                                       checked_form, ctx_of, current, digits, error_pages,
                                       language, page, security_headers, unit_names)
 from gateway.web.console_dashboard import get_dashboard, get_dashboard_csv
+from gateway.web.keys import app_context
 from gateway.web.console_login import get_login, post_login, post_logout, take_parked_text
 from gateway.web.translations import translations
 
@@ -169,8 +170,7 @@ async def get_attachment(request: web.Request) -> web.Response:
 
 def setup_staff(app: web.Application) -> None:
     """Mount the staff API and console, and run the daily SLA digest with the app."""
-    from gateway.web.app import CTX
-    ctx = app[CTX]
+    ctx = app_context(app)
     api.setup_api(app)
     app[SESSIONS] = SessionStore(ctx)
     app[LIMITER] = LoginLimiter(ctx, ctx.config.staff.login_max_failures,
@@ -205,8 +205,7 @@ def setup_staff(app: web.Application) -> None:
 
 
 async def _digest_task(app: web.Application) -> AsyncIterator[None]:
-    from gateway.web.app import CTX
-    task = asyncio.create_task(run_digests(app[CTX]), name="sla-digest")
+    task = asyncio.create_task(run_digests(app_context(app)), name="sla-digest")
     yield
     task.cancel()
     with suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ from; the schemas below describe the JSON shapes the handlers produce.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from gateway.core.context import GatewayContext
@@ -133,12 +134,12 @@ def _foreign_operation(method: str, path: str, handler: Any) -> dict[str, Any]:
     return op
 
 
-def document(ctx: GatewayContext | None = None, router: Any = None) -> dict[str, Any]:
-    """The OpenAPI document: every route in ``gateway.web.api.ROUTES`` in detail, plus any
-    other ``/api/v1`` route mounted on ``router`` (so the document lists exactly what is served)."""
-    from gateway.web.api import ROUTES
+def document(routes: Iterable[Any], ctx: GatewayContext | None = None, router: Any = None) -> dict[str, Any]:
+    """The OpenAPI document: every route of ``routes`` (``gateway.web.api.ROUTES``) in
+    detail, plus any other ``/api/v1`` route mounted on ``router`` (so the document lists
+    exactly what is served)."""
     paths: dict[str, dict[str, Any]] = {}
-    for route in ROUTES:
+    for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     for r in (router.routes() if router is not None else ()):
         path = r.resource.canonical if r.resource is not None else ""

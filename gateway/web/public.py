@@ -30,6 +30,7 @@ from gateway.core.surveys import (MAX_COMMENT_CHARS, SurveyError, invitation_for
                                   record_response, validate_answers)
 from gateway.core.replies import SURVEY_QUESTIONS
 from gateway.core.text import fold
+from gateway.web.keys import app_context
 from gateway.web.i18n import LANG_COOKIE, page_texts, pick_language
 from gateway.web.open311 import setup_open311
 from gateway.web.ratelimit import TRACK_LIMITER, WebLimit, client_key, retry_after
@@ -49,10 +50,6 @@ def _ctx(request: web.Request) -> GatewayContext:
     return app_context(request.app)
 
 
-def app_context(app: web.Application) -> GatewayContext:
-    """The gateway context of the app (imported late: gateway.web.app imports this module)."""
-    from gateway.web.app import CTX
-    return app[CTX]
 
 
 async def render(request: web.Request, template: str, context: dict[str, Any],

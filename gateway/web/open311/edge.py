@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.core.config import Service
 from gateway.core.context import GatewayContext
+from gateway.web.keys import app_context
 from gateway.web.open311.formats import error_response
 from gateway.web.ratelimit import OPEN311_LIMITER, WebLimit, client_key, retry_after
 
@@ -23,10 +24,6 @@ class Open311Error(Exception):
         self.status, self.description = status, description
 
 
-def app_context(app: web.Application) -> GatewayContext:
-    """The gateway context of the app (imported late: gateway.web.app imports this package)."""
-    from gateway.web.app import CTX
-    return app[CTX]
 
 
 def open311_endpoint(limiter: web.AppKey[WebLimit]) -> Any:
