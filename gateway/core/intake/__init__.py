@@ -22,19 +22,9 @@ can import the contract without pulling in the writer.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.core.intake.contract import (DEFAULT_FOLLOW_UP_HOURS, InboundAttachment,
                                           InboundMessage, IntakeResult, Intent, Outcome)
 
 __all__ = ["DEFAULT_FOLLOW_UP_HOURS", "InboundAttachment", "InboundMessage", "IntakeResult",
            "Intent", "Outcome"]
 
-
-def __getattr__(name: str) -> Any:
-    # ``from gateway.core.intake import IntakeWriter`` (the module this package replaced)
-    # keeps working for branches written before it; new code imports ``.writer``.
-    if name == "IntakeWriter":
-        from gateway.core.intake.writer import IntakeWriter
-        return IntakeWriter
-    raise AttributeError(name)
