@@ -1,6 +1,6 @@
 """The SMS channel: Kannel, Kavenegar and a signed generic JSON webhook (DESIGN.md section 5).
 
-Convention: ``providers/<name>.py`` parses the provider's requests into
+Convention: ``registry.py`` names the providers (one line each); ``providers/<name>.py`` parses the provider's requests into
 :class:`~gateway.channels.sms.parse.IncomingSms` and delivery reports; ``webhook.py``
 stores requests in the SMS spool (``core.spool``) and drains them into ``core.intake``
 under the abuse limits (or submits directly with ``sms.spool_first = false``); ``sender.py`` fits replies into
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.channels.sms.providers import generic, kannel, kavenegar
+from gateway.channels.sms.registry import provider_for
 from gateway.channels.sms.sender import SmsSender, check_templates
 from gateway.channels.sms.webhook import SmsInbound
 from gateway.core.config import ConfigError
@@ -29,16 +29,9 @@ class SmsPlugin:
         self.ctx = ctx
         self.provider = ctx.config.sms.provider
         self.inbound = SmsInbound(ctx)
-        transport: Any
-        if self.provider == "kannel":
-            transport, self._routes = kannel.KannelTransport(ctx), kannel.routes(self.inbound)
-        elif self.provider == "kavenegar":
-            transport = kavenegar.KavenegarTransport(ctx, self.inbound)
-            self._routes = kavenegar.routes(self.inbound)
-        else:
-            transport, self._routes = generic.GenericTransport(ctx), generic.routes(self.inbound)
-        self.transport = transport
-        self.sender = SmsSender(ctx, transport)
+        chosen = provider_for(ctx, self.inbound)
+        self.transport, self._routes = chosen.transport, chosen.routes
+        self.sender = SmsSender(ctx, self.transport)
 
     def routes(self) -> Sequence[Any]:
         return self._routes
