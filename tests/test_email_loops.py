@@ -104,6 +104,7 @@ async def test_unreadable_mail_is_kept_and_bounced(loop_rig: Callable[..., Any])
     await aiosmtplib.send(raw, sender="someone@example.org", recipients=["feedback@example.ir"],
                           hostname="127.0.0.1", port=plugin.smtp.port, timeout=10)
     assert await plugin.drainer.run_once() == 1  # settled: as failed
+    await plugin.ctx.dispatcher.run_once()  # the bounce goes through the outbox
     [bounce] = await sink.wait_for(1)
     assert bounce["To"] == "someone@example.org" and bounce["Auto-Submitted"] == "auto-replied"
     async with plugin.ctx.db.session() as s:

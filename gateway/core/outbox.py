@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from gateway.core.db import Database, is_unique_violation
 from gateway.core.messages import Channel, OutboundMessage
 from gateway.core.models import AuditEvent, Case, Message, Outbox, utcnow
 from gateway.core.security import Signer
@@ -25,13 +27,16 @@ STATUS_RANK = {"pending": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 
 FINAL = frozenset({"delivered", "failed"})
 
 
-def new_idempotency_key(channel: str, signer: Signer | None = None, domain: str = "") -> str:
+def new_idempotency_key(channel: str, signer: Signer | None = None, domain: str = "",
+                        token: str | None = None) -> str:
     """A key that stays with the row for all retries.
 
     For email it is our signed Message-ID (RFC 5322 section 3.6.4), so replies that quote
-    it thread back to the case and forged references can be told apart.
+    it thread back to the case and forged references can be told apart.  A ``token``
+    (letters, digits, dashes) makes the key stable, so queueing the same thing twice clashes
+    on the outbox's unique key instead of sending twice.
     """
-    token = secrets.token_hex(10)
+    token = token or secrets.token_hex(10)
     if channel == Channel.EMAIL.value and signer is not None and domain:
         return f"<{token}.{signer.mac('msgid', token, 6)}@{domain}>"
     return f"gw{token}"
@@ -93,6 +98,19 @@ async def queue_outbound(s: AsyncSession, **fields: Any) -> Outbox:
     row = add_outbound(s.sync_session, **fields)
     await s.flush()
     return row
+
+
+async def queue_once(db: Database, **fields: Any) -> bool:
+    """Queue one outgoing message that belongs to no case, in its own transaction
+    (keywords as :func:`outbound_rows`); False if a row with its key is already queued."""
+    try:
+        async with db.session() as s:
+            await queue_outbound(s, **fields)
+    except IntegrityError as e:
+        if not is_unique_violation(e):
+            raise
+        return False
+    return True
 
 
 def to_outbound(row: Outbox, case_code: str | None) -> OutboundMessage:

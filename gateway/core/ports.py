@@ -51,9 +51,10 @@ class Addresses:
     public_base_url: str
     default_language: str = "fa"
 
-    def new_key(self, channel: str) -> str:
-        """A fresh idempotency key (our signed Message-ID for email)."""
-        return new_idempotency_key(channel, self.signer, self.message_id_domain)
+    def new_key(self, channel: str, token: str | None = None) -> str:
+        """A fresh idempotency key (our signed Message-ID for email); with ``token``, the
+        same key every time (see :func:`~gateway.core.outbox.new_idempotency_key`)."""
+        return new_idempotency_key(channel, self.signer, self.message_id_domain, token)
 
     def track_link(self, code: str, language: str | None = None) -> str:
         """The public tracking page for a code, in the citizen's language when it is not

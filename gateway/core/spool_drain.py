@@ -72,7 +72,7 @@ class SpoolDrainer:
         keeps the event loop and answers fast, cases follow at that pace, and at full speed
         as soon as the flood stops (bench/README.md "## SMS")."""
         self.ctx, self.channel, self.parse, self.on_result = ctx, channel, parse, on_result
-        self.on_failed = on_failed  # told of each row marked failed, after the mark's commit
+        self.on_failed = on_failed  # told of each row about to be marked failed (idempotent hook)
         self.batch, self.poll_seconds = batch, poll_seconds
         self.busy, self.busy_batch, self.busy_pause = busy, busy_batch, busy_pause
         self.lease, self.holder = f"spool:{channel}", f"{ctx.dispatcher.name}:spool:{channel}"
@@ -174,8 +174,10 @@ class SpoolDrainer:
                 else:
                     done.append(sid)
                     await self._report(sid, msg, result)
-            await self.ctx.db.write(partial(_mark, done=done, skipped=skipped, failed=failed))
+            # told before the mark: a crash in between replays the row, and the hook (which
+            # must be idempotent) runs again, rather than never
             await self._tell_failed({sid for sid, _ in failed}, rows)
+            await self.ctx.db.write(partial(_mark, done=done, skipped=skipped, failed=failed))
             if unavailable:
                 raise DatabaseUnavailable(f"{unavailable} {self.channel} spool rows left pending")
             return len(rows)

@@ -17,9 +17,9 @@ import logging
 from typing import Any
 
 from gateway.channels.email.inbound import Envelope, MailIntake
-from gateway.channels.email.sender import build_message
 from gateway.core.context import GatewayContext
-from gateway.core.messages import Channel, InboundMessage, OutboundMessage
+from gateway.core.messages import InboundMessage
+from gateway.core.outbox import queue_once
 from gateway.core.spool import SpoolWriter
 from gateway.core.spool_drain import SpoolDrainer
 
@@ -62,17 +62,16 @@ class MailDrainer(SpoolDrainer):
         await self.bounce(envelope_of(env).mail_from, spool_id)
 
     async def bounce(self, to: str | None, spool_id: int) -> None:
-        """Tell the sender their mail was kept but not read (never for a null sender)."""
+        """Queue a note to the sender that their mail was kept but not read (never for a
+        null sender), through the outbox like every other message: retried, recorded, and
+        queued once per spool row (its key is derived from the row)."""
         if not to or to == "<>":
             return
-        sender = self.ctx.senders.get(Channel.EMAIL.value)
-        if sender is None:
-            return
-        out = OutboundMessage(outbox_id=0, channel=Channel.EMAIL, purpose="bounce", recipient=to,
-                              subject="Undeliverable: your message could not be read / پیام شما خوانده نشد",
-                              text=BOUNCE_TEXT + f"\n\n(ref spool-{spool_id})",
-                              idempotency_key=self.ctx.new_key(CHANNEL), language="en",
-                              payload={"auto_submitted": "auto-replied"})
-        build_message(out, self.ctx.config.email)  # fail here, not half-way in the sender
-        result = await sender.send(out)
-        log.info("bounce for spooled mail %d: %s", spool_id, result.status.value)
+        queued = await queue_once(self.ctx.db, channel=CHANNEL, purpose="bounce", recipient=to,
+                                  subject="Undeliverable: your message could not be read / پیام شما خوانده نشد",
+                                  text=BOUNCE_TEXT + f"\n\n(ref spool-{spool_id})", language="en",
+                                  key=self.ctx.addresses.new_key(CHANNEL, f"bounce-spool-{spool_id}"),
+                                  payload={"auto_submitted": "auto-replied"})
+        if queued:
+            self.ctx.dispatcher.wake()
+        log.info("bounce for spooled mail %d %s", spool_id, "queued" if queued else "was already queued")
