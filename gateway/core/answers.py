@@ -27,20 +27,12 @@ from gateway.core.messages import Channel, Kind, Status
 from gateway.core.models import AuditEvent, Case, Message, Service, Unit, utcnow
 from gateway.core.outbox import queue_outbound
 from gateway.core.surveys import create_invitation, hide_survey_link, survey_link
+from gateway.core.errors import CaseActionError
 
 MAX_ANSWER_CHARS = 10000
 MAX_NOTE_CHARS = 10000
 IRANIAN_MOBILE = re.compile(r"^\+989\d{9}$")
 OPEN_STATUSES = (Status.NEW.value, Status.ROUTED.value)
-
-
-class CaseActionError(Exception):
-    """A staff action cannot be done; ``code`` is stable (the API's error code)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code  # not_found | validation_error | forbidden_for_kind | unknown_unit
-        self.message = message
 
 
 @dataclass(slots=True)

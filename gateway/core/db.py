@@ -33,15 +33,12 @@ from sqlalchemy.ext.asyncio import (AsyncConnection, AsyncEngine, AsyncSession, 
                                     create_async_engine)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
+from gateway.core.errors import DatabaseUnavailable
 
 
 T = TypeVar("T")
 READ_ONLY = "gateway_read_only"  # execution option of Database.read_session's engine
 BUSY_TIMEOUT = 10.0  # seconds a SQLite connection waits for another process's write lock
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or is locked; a retry later may work."""
 
 
 class WriteGate:

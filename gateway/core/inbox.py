@@ -24,6 +24,7 @@ from gateway.core.access import Viewer, case_scope, redact
 from gateway.core.messages import Channel, Kind, Status
 from gateway.core.models import Attachment, AuditEvent, Case, Message
 from gateway.core.text import fold
+from gateway.core.errors import FilterError
 
 MAX_PAGE = 200
 LIST_COLUMNS = (Case.id, Case.code, Case.kind, Case.status, Case.channel, Case.unit_code,
@@ -32,14 +33,6 @@ LIST_COLUMNS = (Case.id, Case.code, Case.kind, Case.status, Case.channel, Case.u
 OPEN = (Status.NEW.value, Status.ROUTED.value)
 SORTS = ("new", "due")  # newest first; open cases by due date
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-class FilterError(ValueError):
-    """A list filter has a bad value; ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(slots=True)

@@ -11,12 +11,9 @@ from sqlalchemy import func, select, update
 from gateway.core.db import Database
 from gateway.core.models import ApiToken, Staff, Unit, utcnow
 from gateway.core.security import hash_token, new_token
+from gateway.core.errors import StaffError
 
 ROLES = ("staff", "supervisor", "oversight", "admin")
-
-
-class StaffError(ValueError):
-    """A staff command cannot be carried out; the message says why."""
 
 
 async def add_staff(db: Database, name: str, unit: str, role: str = "staff",

@@ -22,17 +22,10 @@ from gateway.core.context import GatewayContext
 from gateway.core.intake.replies import SURVEY_QUESTIONS
 from gateway.core.models import AuditEvent, Case, Outbox, Staff, SurveyInvitation, SurveyResponse, utcnow
 from gateway.core.survey_alerts import queue_low_score_alert
+from gateway.core.errors import SurveyError
 
 MAX_COMMENT_CHARS = 4000
 _NO_REPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounce[s]?)([+.\-@]|$)")
-
-
-class SurveyError(Exception):
-    """A survey response cannot be taken; ``reason`` is a stable code."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason  # invalid | expired | answered | bad_answers
 
 
 @dataclass(frozen=True, slots=True)

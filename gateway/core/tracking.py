@@ -10,6 +10,7 @@ import re
 import secrets
 
 from gateway.core.text import to_ascii_digits, to_persian_digits
+from gateway.core.errors import CodeError
 
 CODE_LENGTH = 10
 
@@ -31,14 +32,6 @@ _DAMM = (
 _SEPARATORS = re.compile(r"[\s\-\u200c\u200f\u200e\u2010-\u2015_.]")
 # A run of digits (any script) possibly broken by single separators, for finding codes in text.
 _CANDIDATE = re.compile(r"(?<![0-9۰-۹٠-٩])[0-9۰-۹٠-٩](?:[ \-\u200c_.]?[0-9۰-۹٠-٩]){9}(?![0-9۰-۹٠-٩])")
-
-
-class CodeError(ValueError):
-    """The text is not a tracking code; ``reason`` is ``format`` or ``check_digit``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def damm_digit(digits: str) -> int:

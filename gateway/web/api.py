@@ -39,6 +39,7 @@ from gateway.core.models import utcnow
 from gateway.web.auth import bearer_viewer
 from gateway.web.keys import request_context
 from gateway.web.openapi import document
+from gateway.web.errors import ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR_STATUS = {"unauthorized": 401, "forbidden": 403, "not_found": 404,
@@ -49,14 +50,6 @@ _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "me
                413: "payload_too_large"}
 # Served inline only when the browser cannot run them; anything else is a download.
 INLINE_TYPES = ("audio/", "image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain")
-
-
-class ApiError(Exception):
-    """An error answered as JSON with a stable code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def error_response(code: str, message: str) -> web.Response:

@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
-
-
-class ConfigError(Exception):
-    """The config cannot be used; ``problems`` are one line each, key path first."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+from gateway.core.errors import ConfigError
 
 
 class Section(BaseModel):

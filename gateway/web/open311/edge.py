@@ -11,19 +11,10 @@ from gateway.core.config import Service
 from gateway.core.context import GatewayContext
 from gateway.web.keys import app_context
 from gateway.web.open311.formats import error_response
+from gateway.web.errors import Open311Error
 from gateway.web.ratelimit import OPEN311_LIMITER, WebLimit, client_key, retry_after
 
 PREFIX = "/open311/v2"
-
-
-class Open311Error(Exception):
-    """An error answered in the spec's error format."""
-
-    def __init__(self, status: int, description: str) -> None:
-        super().__init__(description)
-        self.status, self.description = status, description
-
-
 
 
 def open311_endpoint(limiter: web.AppKey[WebLimit]) -> Any:
