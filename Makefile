@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/gateway.toml
 
-.PHONY: run test init venv clean
+.PHONY: run test init venv clean typecheck
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: init
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# mypy, strict on gateway/core (settings in pyproject.toml)
+typecheck: $(STAMP)
+	$(BIN)/mypy gateway/core
 
 clean:
 	rm -rf $(VENV) var .pytest_cache test-artifacts

@@ -27,7 +27,7 @@ from gateway.core.messages import Channel, Kind, Status
 from gateway.core.models import AuditEvent, Case, Message, Service, Unit, utcnow
 from gateway.core.outbox import queue_outbound
 from gateway.core.surveys import create_invitation, hide_survey_link, survey_link
-from gateway.core.errors import CaseActionError
+from gateway.core.errors import CaseActionError as CaseActionError  # re-exported: raised here
 
 MAX_ANSWER_CHARS = 10000
 MAX_NOTE_CHARS = 10000
@@ -59,7 +59,7 @@ async def load_case(s: AsyncSession, viewer: Viewer, code: str, lock: bool = Fal
     except tracking.CodeError:
         raise CaseActionError("not_found", "no such case") from None
     stmt = select(Case).where(Case.code == code, case_scope(viewer))
-    if lock and s.bind.dialect.name == "postgresql":
+    if lock and s.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     case = (await s.execute(stmt)).scalar_one_or_none()
     if case is None:

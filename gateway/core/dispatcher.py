@@ -71,7 +71,7 @@ class Dispatcher:
             if case_ids:
                 result = await s.execute(select(Case.id, Case.code).where(Case.id.in_(case_ids)))
                 codes = {case_id: code for case_id, code in result.all()}
-        return [(r, codes.get(r.case_id)) for r in rows]
+        return [(r, codes.get(r.case_id) if r.case_id is not None else None) for r in rows]
 
     async def send(self, row: Outbox, case_code: str | None) -> SendResult:
         """Send one claimed row (nothing recorded yet)."""

@@ -24,7 +24,7 @@ from gateway.core.access import Viewer, case_scope, redact
 from gateway.core.messages import Channel, Kind, Status
 from gateway.core.models import Attachment, AuditEvent, Case, Message
 from gateway.core.text import fold
-from gateway.core.errors import FilterError
+from gateway.core.errors import FilterError as FilterError  # re-exported: raised here
 
 MAX_PAGE = 200
 LIST_COLUMNS = (Case.id, Case.code, Case.kind, Case.status, Case.channel, Case.unit_code,
@@ -119,7 +119,7 @@ def list_statement(viewer: Viewer, flt: CaseFilter, now: datetime) -> Any:
         statuses = [st for st in statuses if st in OPEN]
     parts = [select(*LIST_COLUMNS).where(*conds, Case.status == st)
              .order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit + 1)
-             for st in statuses or [flt.status]]
+             for st in statuses or [flt.status or ""]]
     if len(parts) == 1:
         return parts[0]
     merged = union_all(*(select(part.subquery()) for part in parts)).subquery()
@@ -175,7 +175,7 @@ async def case_detail(s: AsyncSession, viewer: Viewer, case: Case, now: datetime
                             .order_by(Message.id))).scalars().all()
     events = (await s.execute(select(AuditEvent).where(AuditEvent.case_id == case.id)
                               .order_by(AuditEvent.id))).scalars().all()
-    data = {"code": case.code, "kind": case.kind, "status": case.status, "channel": case.channel,
+    data: dict[str, Any] = {"code": case.code, "kind": case.kind, "status": case.status, "channel": case.channel,
             "unit": case.unit_code, "service": case.service_code, "subject": case.subject,
             "language": case.language, "contact": case.contact, "contact_name": case.contact_name,
             "confidential": case.confidential, "anonymous": case.anonymous,

@@ -105,7 +105,7 @@ def contact_matches(given: str | None, stored: str | None) -> bool:
     against a dummy), so both neutral paths do the same work.  Channels store phone
     numbers as E.164 already; emails compare case-insensitively."""
     real = stored is not None
-    stored_norm = (stored if real else _DUMMY_CONTACT).strip().casefold()
+    stored_norm = (stored if stored is not None else _DUMMY_CONTACT).strip().casefold()
     same = hmac.compare_digest((given or _DUMMY_CONTACT).encode("utf-8"),
                                stored_norm.encode("utf-8"))
     return same and real and given is not None
@@ -188,7 +188,7 @@ async def open311_requests(ctx: GatewayContext, *, codes: list[str] | None = Non
                            statuses: list[str] | None = None) -> list[RequestRow]:
     """Cases listed by Open311 GET requests (channel ``web``, never confidential ones);
     ``codes`` overrides the other filters, as the spec says."""
-    stmt: Select[tuple[Case]] = select(Case).where(Case.confidential.is_(False))
+    stmt: Select[Case] = select(Case).where(Case.confidential.is_(False))
     if codes:
         stmt = stmt.where(Case.code.in_(codes[:OPEN311_LIMIT]))
     else:
@@ -208,8 +208,8 @@ async def open311_requests(ctx: GatewayContext, *, codes: list[str] | None = Non
     for c in cases:
         first = firsts.get(c.id)
         from_open311 = first is not None and first.provider == "open311"
-        rows.append(RequestRow(public_view(c), first.text if from_open311 else None,
-                               dict(first.meta) if from_open311 else {}))
+        rows.append(RequestRow(public_view(c), first.text if first is not None and from_open311 else None,
+                               dict(first.meta) if first is not None and from_open311 else {}))
     return rows
 
 

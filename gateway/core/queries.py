@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from gateway.core.db import Database
+from gateway.core.db import Database, rows_changed
 from gateway.core.models import Case, Message, Outbox, utcnow
 
 
@@ -48,4 +48,4 @@ async def outbox_retry(db: Database, ids: list[int]) -> int:
         stmt = stmt.where(Outbox.id.in_(ids))
     async with db.session() as s:
         res = await s.execute(stmt.values(status="pending", attempts=0, next_attempt_at=utcnow()))
-        return res.rowcount or 0
+        return rows_changed(res)

@@ -67,7 +67,7 @@ async def figures(s: AsyncSession, scope: ColumnElement[bool] | None = None,
         *where, overdue_clause(now)))).scalar_one()
     pairs = (await s.execute(select(Case.created_at, Case.first_response_at).where(
         *where, Case.first_response_at.is_not(None)).limit(MAX_SAMPLES))).all()
-    hours = [(fr - cr).total_seconds() / 3600 for cr, fr in pairs]
+    hours = [(fr - cr).total_seconds() / 3600 for cr, fr in pairs if fr is not None]
     out.median_first_response_hours = round(statistics.median(hours), 2) if hours else None
     answers = (await s.execute(select(SurveyResponse.answers, SurveyResponse.improper_request)
                                .join(SurveyInvitation, SurveyInvitation.id == SurveyResponse.invitation_id)

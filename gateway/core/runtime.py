@@ -61,15 +61,15 @@ async def sync_catalogue(ctx: GatewayContext) -> None:
     async with ctx.db.session() as s:
         units = {u.code: u for u in (await s.execute(select(Unit))).scalars()}
         for u in cfg.units:
-            row = units.get(u.code) or Unit(code=u.code)
-            row.name, row.email = u.name, u.email
-            s.add(row)
+            unit = units.get(u.code) or Unit(code=u.code)
+            unit.name, unit.email = u.name, u.email
+            s.add(unit)
         services = {x.code: x for x in (await s.execute(select(Service))).scalars()}
         for sv in cfg.services:
-            row = services.get(sv.code) or Service(code=sv.code)
-            row.title, row.unit_code, row.sla_days = sv.title, sv.unit, sv.sla_days
-            row.card = sv.model_dump(mode="json")
-            s.add(row)
+            service = services.get(sv.code) or Service(code=sv.code)
+            service.title, service.unit_code, service.sla_days = sv.title, sv.unit, sv.sla_days
+            service.card = sv.model_dump(mode="json")
+            s.add(service)
 
 
 @asynccontextmanager

@@ -17,9 +17,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Table, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -57,11 +57,13 @@ def _insert(s: Session, rows: list[dict[str, Any]]) -> list[bool]:
 def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[bool]:
     """The plain sqlite3 cursor, one cached statement per row: ~10x less Python per row than
     an SQLAlchemy executemany with RETURNING, and rowcount tells a duplicate apart."""
-    table = InboundSpool.__table__
+    table = cast(Table, InboundSpool.__table__)
     created = table.c.created_at.type.bind_processor(conn.dialect)  # the stored forms
     envelope = table.c.envelope.type.bind_processor(conn.dialect)
     now = created(utcnow()) if created else utcnow()
-    cursor = conn.connection.driver_connection.cursor()
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a live sqlite3 connection while the transaction is open
+    cursor = raw.cursor()
     try:
         dups = []
         for r in rows:
@@ -76,7 +78,7 @@ def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[bool]:
 def _insert_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[bool]:
     """PostgreSQL: one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` of the keyed rows (the
     keys it returns were new), one plain INSERT of the rows without a key."""
-    table = InboundSpool.__table__
+    table = cast(Table, InboundSpool.__table__)
     values = [{**r, "status": "pending", "attempts": 0, "created_at": utcnow()} for r in rows]
     first: set[tuple[str, str]] = set()
     keyed, dups = [], [False] * len(rows)

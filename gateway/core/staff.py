@@ -8,10 +8,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
-from gateway.core.db import Database
+from gateway.core.db import Database, rows_changed
 from gateway.core.models import ApiToken, Staff, Unit, utcnow
 from gateway.core.security import hash_token, new_token
-from gateway.core.errors import StaffError
+from gateway.core.errors import StaffError as StaffError  # re-exported: raised here
 
 ROLES = ("staff", "supervisor", "oversight", "admin")
 
@@ -117,7 +117,7 @@ async def revoke_all_tokens(db: Database, name: str) -> int:
             raise StaffError(f"no staff member named {name!r}")
         res = await s.execute(update(ApiToken).where(
             ApiToken.staff_id == member.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
-        return res.rowcount or 0
+        return rows_changed(res)
 
 
 async def list_staff(db: Database) -> list[dict[str, object]]:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.core.db import Database
+from gateway.core.db import Database, rows_changed
 from gateway.core.models import ChannelState, Lease, Outbox, utcnow
 from gateway.core.outbox import record_delivery
 
@@ -60,7 +60,7 @@ class StateStore:
                 res = await s.execute(update(Lease).where(
                     Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
                     .values(holder=holder, expires_at=expires))
-                if res.rowcount:
+                if rows_changed(res):
                     return True
                 if await s.get(Lease, name) is not None:
                     return False

@@ -22,7 +22,7 @@ from gateway.core.context import GatewayContext
 from gateway.core.intake.replies import SURVEY_QUESTIONS
 from gateway.core.models import AuditEvent, Case, Outbox, Staff, SurveyInvitation, SurveyResponse, utcnow
 from gateway.core.survey_alerts import queue_low_score_alert
-from gateway.core.errors import SurveyError
+from gateway.core.errors import SurveyError as SurveyError  # re-exported: raised here
 
 MAX_COMMENT_CHARS = 4000
 _NO_REPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounce[s]?)([+.\-@]|$)")

@@ -10,7 +10,7 @@ import re
 import secrets
 
 from gateway.core.text import to_ascii_digits, to_persian_digits
-from gateway.core.errors import CodeError
+from gateway.core.errors import CodeError as CodeError  # re-exported: raised here
 
 CODE_LENGTH = 10
 

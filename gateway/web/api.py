@@ -39,7 +39,7 @@ from gateway.core.models import utcnow
 from gateway.web.auth import bearer_viewer
 from gateway.web.keys import request_context
 from gateway.web.openapi import document
-from gateway.web.errors import ApiError
+from gateway.web.errors import ApiError as ApiError  # re-exported: raised here
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR_STATUS = {"unauthorized": 401, "forbidden": 403, "not_found": 404,

@@ -139,7 +139,7 @@ def collect_attachments(msg: Message, body: Message | None, has_text: bool, limi
 def _has_name(part: Message) -> bool:
     try:
         return bool(part.get_filename(None))
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a broken filename parameter counts as no name
         return False
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from gateway.core.config.base import ConfigError
 from gateway.core.config.model import Config
@@ -16,7 +17,7 @@ from gateway.core.config.model import Config
 DEFAULT_CONFIG = "config/gateway.toml"
 
 
-def _format_error(err: dict[str, Any]) -> str:
+def _format_error(err: ErrorDetails) -> str:
     loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
     msg = err["msg"]
     if err["type"] == "extra_forbidden":

@@ -14,9 +14,9 @@ item still cannot sink the batch.  Results are the same on both paths.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -170,7 +170,7 @@ def _insert(s: Session, model: type[Base], rows: list[dict[str, Any]], returning
     """One multi-row INSERT; with ``returning``, the new ids in the order of ``rows``."""
     if not rows:
         return []
-    table = model.__table__
+    table = cast(Table, model.__table__)
     conn = s.connection()  # Core, not Session.execute: the ORM layer cost a quarter here
     if returning:
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)

@@ -76,14 +76,14 @@ def case_codes(s: Session, case_ids: Iterable[int | None]) -> dict[int, str]:
 def contacts_with_recent_cases(s: Session, messages: list[InboundMessage]) -> set[tuple[str, str]]:
     """(channel, contact) pairs, among the messages that thread by contact, that have an
     open case updated inside the longest of their follow-up windows."""
-    wanted = [m for m in messages if m.thread_by_contact and m.sender]
+    wanted = {m.sender: m.follow_up_window_hours for m in messages if m.thread_by_contact and m.sender}
     if not wanted:
         return set()
-    hours = max(m.follow_up_window_hours for m in wanted)
+    hours = max(wanted.values())
     rows = s.execute(select(Case.channel, Case.contact).where(
-        Case.contact.in_({m.sender for m in wanted}), Case.status != Status.CLOSED.value,
+        Case.contact.in_(wanted), Case.status != Status.CLOSED.value,
         Case.updated_at >= utcnow() - timedelta(hours=hours)).distinct())
-    return {(ch, contact) for ch, contact in rows.all()}
+    return {(ch, contact) for ch, contact in rows.all() if contact is not None}
 
 
 def recent_case_of_contact(s: Session, msg: InboundMessage) -> Case | None:

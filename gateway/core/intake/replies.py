@@ -53,7 +53,7 @@ def answer_status_query(s: Session, svc: IntakeServices, msg: InboundMessage) ->
         text = send_reply(s, svc, msg, "unknown_code", None,
                                 code=tracking.display(code, svc.config.gateway.language))
         return IntakeResult(Outcome.REJECTED, reason="unknown_code", reply_text=text)
-    own = bool(msg.sender) and (case.contact or "").casefold() == msg.sender.casefold()
+    own = msg.sender is not None and (case.contact or "").casefold() == msg.sender.casefold()
     answer = latest_answer(s, case) if own and case.answered_at else None
     template = "status_answer" if answer else "status"
     text = send_reply(s, svc, msg, template, case, answer=answer)

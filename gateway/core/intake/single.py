@@ -56,7 +56,8 @@ def process(s: Session, svc: IntakeServices, msg: InboundMessage) -> IntakeResul
     """Carry out one inbound message; the caller owns the savepoint and the commit."""
     key = ledger.key_of(msg)
     if key is not None and (seen := ledger.seen_keys(s, [key]).get(key)) is not None:
-        return duplicate(seen, ledger.case_codes(s, [seen.case_id]).get(seen.case_id))
+        code = ledger.case_codes(s, [seen.case_id]).get(seen.case_id) if seen.case_id is not None else None
+        return duplicate(seen, code)
     outcome = _dispatch(s, svc, msg)
     if key is not None:
         if isinstance(outcome, _Draft):

@@ -11,7 +11,7 @@ from gateway.core.config import Service
 from gateway.core.context import GatewayContext
 from gateway.web.keys import app_context
 from gateway.web.open311.formats import error_response
-from gateway.web.errors import Open311Error
+from gateway.web.errors import Open311Error as Open311Error  # re-exported: raised here
 from gateway.web.ratelimit import OPEN311_LIMITER, WebLimit, client_key, retry_after
 
 PREFIX = "/open311/v2"
