@@ -1,10 +1,12 @@
 """The intake writer: the one way in, run as a group-commit writer (DESIGN.md section 2).
 
 Callers ``await writer.submit(message)``.  One writer task takes every submission waiting
-in its queue, runs each in its own savepoint of one transaction (so one bad item cannot sink
-the batch), commits once, and only then resolves each caller's future.  Nobody is answered
-before the commit that holds their message; if the commit fails, every caller of that batch
-gets :class:`~gateway.core.db.DatabaseUnavailable` and the channel answers "try later".
+in its queue as one batch, writes it in one transaction (``batch.write_batch``: plain new
+cases in bulk, the rest one savepoint each, so one bad item cannot sink the batch), commits
+once, and only then resolves each caller's future.  Nobody is answered before the commit
+that holds their message; if the commit fails, every caller of that batch gets
+:class:`~gateway.core.errors.DatabaseUnavailable` and the channel answers "try later".
+After each commit the writer calls ``wake_outbox`` so acknowledgements leave at once.
 """
 
 from __future__ import annotations
