@@ -143,7 +143,8 @@ def apply_hits(s: Session, hits: list[Hit], now_ms: int, sweep: bool) -> list[Ve
     rows = s.execute(select(RateCounter.key, RateCounter.window_start, RateCounter.count, RateCounter.expires_at)
                      .where(RateCounter.key.in_(keys)).order_by(RateCounter.key, RateCounter.window_start)
                      .with_for_update())
-    counts, tats = {}, {}
+    counts: dict[tuple[str, int], int] = {}
+    tats: dict[str, int] = {}
     for k, w, c, e in rows:
         counts[(k, w)], tats[k] = c, (e if w == BUCKET else tats.get(k, 0))
     changed: dict[tuple[str, int], int] = {}
