@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import math
 import time
 from dataclasses import dataclass
@@ -267,6 +268,8 @@ def make_limiter(db: Database, backend: str = "database", redis_url: str | None 
     if backend == "redis":
         if not redis_url:
             raise ValueError("limits.backend is redis but no Redis URL is set")
-        from gateway.core.limits_redis import RedisCounters  # only when configured
-        return Limiter(RedisCounters(redis_url, **redis_options))
+        # loaded by name, only when configured: redis is optional, and limits_redis builds
+        # on this module (a plugin, as channels are, not an import circle)
+        redis_counters = importlib.import_module("gateway.core.limits_redis").RedisCounters
+        return Limiter(redis_counters(redis_url, **redis_options))
     return Limiter(DatabaseCounters(db))

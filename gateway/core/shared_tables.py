@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.models import Base, utcnow
+from gateway.core.orm import Base, utcnow
 
 
 class RateCounter(Base):
