@@ -1,11 +1,12 @@
 """The ports: small typed interfaces that the core's parts are given, instead of reaching
 into one shared context for whatever they like.
 
-A part declares the narrowest port it needs (the intake writer needs a blob store,
-:class:`IntakeServices` and a wake-up for the outbox; a spool drainer needs
-:class:`Intake` and :class:`Leases`), and ``gateway.core.runtime`` wires the concrete
-objects in once.  :class:`~gateway.core.context.GatewayContext` is only that wiring, held
-for the channels and the web app, which take what they need from it at set-up.
+A part declares the narrowest port it needs: the intake writer gets the database,
+:class:`IntakeServices` (config, templates, :class:`Addresses`, the blob store) and a
+:data:`WakeOutbox` callback, never the context; spool writers wake their drainer through
+:class:`Doorbells`.  ``gateway.core.runtime`` wires the concrete objects in once, and
+:class:`~gateway.core.context.GatewayContext` holds that wiring for the channels and the web
+app, which take what they need from it when they are set up.
 """
 
 from __future__ import annotations
@@ -13,28 +14,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from gateway.core.blobs import BlobStore
 from gateway.core.config import Config
-from gateway.core.intake.contract import InboundMessage, IntakeResult
 from gateway.core.outbox import new_idempotency_key
 from gateway.core.security import Signer
 from gateway.core.templates import Templates
-
-
-class Intake(Protocol):
-    """The one way in: hand a message over, get the committed outcome."""
-
-    async def submit(self, message: InboundMessage) -> IntakeResult: ...
-
-
-class Leases(Protocol):
-    """Named leases held by one process at a time, kept in the database."""
-
-    async def acquire(self, name: str, holder: str, ttl_seconds: float) -> bool: ...
-
-    async def release(self, name: str, holder: str) -> None: ...
 
 
 #: Called after a commit that queued outbox rows, so they go out within moments.
