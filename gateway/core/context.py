@@ -15,9 +15,8 @@ from gateway.core.blobs import BlobStore
 from gateway.core.config import Config
 from gateway.core.db import Database
 from gateway.core.dispatcher import Dispatcher
-from gateway.core.intake.writer import IntakeWriter
 from gateway.core.limits import Limiter
-from gateway.core.ports import Addresses, Doorbells
+from gateway.core.ports import Addresses, Doorbells, Intake
 from gateway.core.security import Signer
 from gateway.core.senders import SenderRegistry
 from gateway.core.state import StateStore
@@ -38,7 +37,7 @@ class GatewayContext:
     state: StateStore
     limiter: Limiter  # shared limits (gateway.core.limits)
     dispatcher: Dispatcher
-    intake: IntakeWriter
+    intake: Intake  # gateway.core.intake.writer.IntakeWriter
     doorbells: Doorbells = field(default_factory=Doorbells)
 
     def new_key(self, channel: str) -> str:

@@ -14,12 +14,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.core.blobs import BlobStore
 from gateway.core.config import Config
+from gateway.core.intake.contract import InboundMessage, IntakeResult
 from gateway.core.outbox import new_idempotency_key
 from gateway.core.security import Signer
 from gateway.core.templates import Templates
+
+
+class Intake(Protocol):
+    """The one way in (``gateway.core.intake.writer.IntakeWriter``): hand a message over,
+    get the committed outcome; started and stopped with the process."""
+
+    batches: int  # group commits so far (metrics, benchmarks)
+
+    async def submit(self, message: InboundMessage) -> IntakeResult: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 #: Called after a commit that queued outbox rows, so they go out within moments.

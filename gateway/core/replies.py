@@ -1,5 +1,5 @@
 """Moved to :mod:`gateway.core.intake.replies`; this name stays for older imports."""
 
-from gateway.core.intake.replies import SURVEY_QUESTIONS
+from gateway.core.vocab import SURVEY_QUESTIONS
 
 __all__ = ["SURVEY_QUESTIONS"]

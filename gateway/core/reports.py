@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.inbox import OPEN, overdue_clause
 from gateway.core.models import Case, SurveyInvitation, SurveyResponse, utcnow
-from gateway.core.intake.replies import SURVEY_QUESTIONS
+from gateway.core.vocab import SURVEY_QUESTIONS
 
 MAX_SAMPLES = 200_000  # response times read for the median
 

@@ -22,7 +22,8 @@ from gateway.core.outbox import add_outbound
 class Services(Protocol):
     """What an alert needs: the gateway context, or intake's services."""
 
-    config: Config
+    @property
+    def config(self) -> Config: ...
 
     def new_key(self, channel: str) -> str: ...
 

@@ -20,8 +20,8 @@ import jdatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.intake.replies import SURVEY_QUESTIONS
 from gateway.core.models import Staff, SurveyResponse
+from gateway.core.vocab import SURVEY_QUESTIONS
 
 QUESTIONS = SURVEY_QUESTIONS[:3] + SURVEY_QUESTIONS[3:]  # the 9(5) three, then timeliness
 

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from gateway.core.context import GatewayContext
-from gateway.core.intake.replies import SURVEY_QUESTIONS
 from gateway.core.models import AuditEvent, Case, Outbox, Staff, SurveyInvitation, SurveyResponse, utcnow
+from gateway.core.vocab import SURVEY_QUESTIONS
 from gateway.core.survey_alerts import queue_low_score_alert
 from gateway.core.errors import SurveyError as SurveyError  # re-exported: raised here
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Outcome
+from gateway.core.intake.sending import send_reply
 from gateway.core.models import SurveyInvitation, utcnow
 from gateway.core.surveys import SurveyAnswers
 from gateway.core.surveys_open import SurveyTarget, add_open_response, find_target
@@ -53,8 +54,6 @@ def start_keyword_survey(s: Session, svc: Any, msg: InboundMessage) -> IntakeRes
     target = keyword_target(svc.config, msg.text)
     if target is None or not svc.config.survey.enabled:
         return None
-    from gateway.core.intake.replies import send_reply  # replies imports the survey modules
-
     now = utcnow()
     asked = s.execute(
         select(func.count())

@@ -28,6 +28,10 @@ class Kind(str, enum.Enum):
     VIOLATION_REPORT = "violation_report"
 
 
+#: The survey's questions, in the order they are asked (web form, SMS digits, keypad).
+SURVEY_QUESTIONS = ("workflow", "information_match", "staff_behaviour", "timeliness")
+
+
 class Status(str, enum.Enum):
     """Case status: new -> routed -> answered -> closed; a citizen reply reopens."""
 

@@ -13,24 +13,12 @@ from gateway.core import tracking
 from gateway.core.ports import IntakeServices
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Outcome
 from gateway.core.models import AuditEvent, Case, Message, SurveyInvitation, SurveyResponse, utcnow
-from gateway.core.outbox import add_outbound
+from gateway.core.intake.sending import send_reply as send_reply  # re-exported: used here
 from gateway.core.survey_alerts import queue_low_score_alert
+from gateway.core.surveys import SurveyAnswers, invitation_attribution
+from gateway.core.surveys_digits import record_keypad_survey
+from gateway.core.vocab import SURVEY_QUESTIONS as SURVEY_QUESTIONS  # re-exported for older imports
 
-SURVEY_QUESTIONS = ("workflow", "information_match", "staff_behaviour", "timeliness")
-
-
-def send_reply(s: Session, svc: IntakeServices, msg: InboundMessage, template: str,
-                     case: Case | None, language: str | None = None, **values: object) -> str:
-    """Render a template and (if the message wants replies) queue it to the sender."""
-    lang = language or (case.language if case else svc.config.gateway.language)
-    if case is not None:
-        values = svc.templates.case_values(case, lang, **values)
-    text = svc.templates.render(template, lang, **values)
-    if msg.acknowledge and msg.sender and not msg.automatic:
-        add_outbound(s, channel=msg.channel.value, purpose=template, recipient=msg.sender,
-                             text=text, key=svc.new_key(msg.channel.value), case=case, language=lang,
-                             payload={"auto_submitted": "auto-replied"})
-    return text
 
 
 def latest_answer(s: Session, case: Case) -> str | None:
@@ -82,8 +70,6 @@ def record_survey_reply(s: Session, svc: IntakeServices,
                               msg: InboundMessage) -> IntakeResult | None:
     """Store digits answering a pending survey (or the keypad survey without a case);
     None if there is neither."""
-    from gateway.core.surveys import SurveyAnswers, invitation_attribution  # they import us
-    from gateway.core.surveys_digits import record_keypad_survey
     if not msg.survey_answers:
         return None
     scores = [d for d in msg.survey_answers if 1 <= d <= 5]
@@ -99,14 +85,14 @@ def record_survey_reply(s: Session, svc: IntakeServices,
             code = None
     invitation = pending_invitation(s, msg.channel.value, msg.sender, code) if msg.sender else None
     if invitation is None:
-        return record_keypad_survey(s, ctx, msg, SurveyAnswers(answers, improper, ""))
+        return record_keypad_survey(s, svc, msg, SurveyAnswers(answers, improper, ""))
     response = SurveyResponse(invitation_id=invitation.id, answers=answers,
                               improper_request=improper, comment="", channel=msg.channel.value,
                               **invitation_attribution(s, invitation))
     s.add(response)
     invitation.responded_at = utcnow()
     s.flush()
-    queue_low_score_alert(s, ctx, response)
+    queue_low_score_alert(s, svc, response)
     case = s.get(Case, invitation.case_id) if invitation.case_id else None
     s.add(AuditEvent(case_id=invitation.case_id, actor="citizen", action="survey_response",
                      detail={"channel": msg.channel.value, "answers": answers}))

@@ -79,7 +79,7 @@ def _dispatch(s: Session, svc: IntakeServices, msg: InboundMessage) -> IntakeRes
         if result is not None:
             return result
     if msg.intent is Intent.SURVEY_REQUEST:
-        started = start_keyword_survey(s, ctx, msg)
+        started = start_keyword_survey(s, svc, msg)
         if started is not None:
             return started
     text = normalize(msg.text)
