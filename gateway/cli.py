@@ -214,12 +214,14 @@ async def cmd_import_eml(config: Config, args: argparse.Namespace) -> int:
         return _fail(str(e), EXIT_NOT_FOUND)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     async with running_context(config, dispatch=args.ack) as ctx:
-        summary = await import_mails(ctx, files, acknowledge=args.ack, show_progress=not args.quiet)
+        report = await import_mails(ctx, files, acknowledge=args.ack, show_progress=not args.quiet)
         if args.ack:
             while await ctx.dispatcher.run_once():
                 pass
-    print(f"imported {len(files)} file(s): " + ", ".join(f"{k} {v}" for k, v in sorted(summary.items())))
-    return EXIT_FAILED if summary.get("error") else 0
+    print(f"imported {len(files)} file(s): " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())))
+    for path, why in report.problems:
+        print(f"gateway: {path}: {why}", file=sys.stderr)
+    return EXIT_FAILED if report.problems or not files else 0
 
 
 COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {

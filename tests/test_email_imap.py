@@ -94,7 +94,7 @@ async def test_unreadable_mail_is_spooled_and_flagged(imap_server: Dovecot,
 
         def explode(*_: Any) -> Any:
             raise ValueError("parser bug")
-        poller.intake.build = explode  # type: ignore[method-assign]
+        poller.intake.decide = explode  # type: ignore[method-assign]
         try:
             assert await poller.poll_once() == 1
             assert all("\\Seen" in f for f in await flags(imap_server, "gina"))

@@ -99,7 +99,7 @@ async def test_unreadable_mail_is_kept_and_bounced(loop_rig: Callable[..., Any])
 
     def explode(*_: Any) -> Any:
         raise ValueError("parser bug")
-    plugin.intake.build = explode  # type: ignore[method-assign]
+    plugin.intake.decide = explode  # type: ignore[method-assign]
     raw = b"From: someone@example.org\r\nTo: feedback@example.ir\r\nSubject: x\r\n\r\nbody\r\n"
     await aiosmtplib.send(raw, sender="someone@example.org", recipients=["feedback@example.ir"],
                           hostname="127.0.0.1", port=plugin.smtp.port, timeout=10)

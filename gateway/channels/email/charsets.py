@@ -30,13 +30,13 @@ def codec_for(label: str | None) -> str | None:
     """The Python codec for a MIME charset label, or None if unknown or absent."""
     if not label:
         return None
-    name = label.strip().strip("\"'").lower()
+    name = "".join(c for c in label if " " < c <= "~").strip("\"'").lower()  # no NULs, no controls
     name = CHARSET_ALIASES.get(name, name)
     if not name:
         return None
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL inside the label (found by fuzzing)
         return None
 
 
@@ -57,7 +57,7 @@ def decode_bytes(data: bytes, label: str | None) -> str:
     if codec is not None and codec != "ascii":
         try:
             return data.decode(codec)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError, ValueError):
             pass
     if data.isascii():
         return data.decode("ascii")

@@ -1,36 +1,19 @@
 """Walking one mail's MIME tree (a stdlib ``compat32`` Message): header values, the part a
 person wrote and its text, and what is attached (pure; never raises on bad input).
 
-:mod:`parse` sums the results up as a :class:`~gateway.channels.email.parse.ParsedMail`.
+:mod:`parse` sums the results up as a :class:`~gateway.channels.email.parse.ParsedMail`;
+:mod:`attachments` collects the files.
 Text parts are decoded by :mod:`charsets` (legacy Persian charsets, unlabelled 8-bit data).
 """
 
 from __future__ import annotations
 
-import email
 import re
-from dataclasses import dataclass, field
 from email.message import Message
 
 from gateway.channels.email.body import html_to_text
 from gateway.channels.email.charsets import decode_bytes, decode_raw_header
-from gateway.core.messages import InboundAttachment
-from gateway.core.store import safe_filename
-
-# Default file name extensions of unnamed attachments.
-EXTENSIONS = {"message/rfc822": ".eml", "image/png": ".png", "image/jpeg": ".jpg",
-              "image/gif": ".gif", "application/pdf": ".pdf", "text/plain": ".txt",
-              "text/html": ".html"}
-FORWARD_MARK = "---------- Forwarded message ----------\n"
-
-
-@dataclass(slots=True)
-class Attachments:
-    """The attached parts: kept, skipped (over the size limit), and a bare forward's text."""
-
-    kept: list[InboundAttachment] = field(default_factory=list)
-    skipped: list[dict[str, object]] = field(default_factory=list)
-    forwarded_text: str | None = None  # set only for a mail without text of its own
+from gateway.channels.email.structure import MailLimits, TooComplex, read_message
 
 
 def header(msg: Message, name: str) -> str | None:
@@ -42,12 +25,21 @@ def header(msg: Message, name: str) -> str | None:
     return None
 
 
+def payload(part: Message) -> str | list[Message]:
+    """A part's undecoded payload.  ``get_payload()`` decodes 8-bit text by the charset
+    parameter and raised ValueError for a label with a NUL in it (found by fuzzing)."""
+    try:
+        return part.get_payload()  # type: ignore[no-any-return]
+    except (ValueError, LookupError, UnicodeError):
+        return part._payload  # type: ignore[attr-defined,no-any-return]  # what get_payload reads
+
+
 def leaves(part: Message) -> list[Message]:
     """Leaf parts in order; a message/* part is a leaf (a forward stays one attachment)."""
     if part.get_content_maintype() == "message" or not part.is_multipart():
         return [part]
-    payload = part.get_payload()
-    return [leaf for p in (payload if isinstance(payload, list) else []) for leaf in leaves(p)]
+    inner = payload(part)
+    return [leaf for p in (inner if isinstance(inner, list) else []) for leaf in leaves(p)]
 
 
 def body_part(msg: Message) -> Message | None:
@@ -59,7 +51,7 @@ def body_part(msg: Message) -> Message | None:
     if not msg.is_multipart():
         return msg if msg.get_content_type() in ("text/plain", "text/html") else None
     inline = [p for p in leaves(msg) if (p.get_content_disposition() or "inline") == "inline"
-              and not _has_name(p)]
+              and not has_name(p)]
     for ctype in ("text/plain", "text/html"):
         for part in inline:
             if part.get_content_type() == ctype:
@@ -67,23 +59,37 @@ def body_part(msg: Message) -> Message | None:
     return None
 
 
+def body_text(msg: Message, body: Message) -> tuple[str, bool]:
+    """The body's text; a blank text/plain gives way to an HTML alternative that has words."""
+    text, from_html = part_text(body)
+    if text or body.get_content_type() != "text/plain" or not msg.is_multipart():
+        return text, from_html
+    for part in leaves(msg):
+        if (part is not body and part.get_content_type() == "text/html" and not has_name(part)
+                and (part.get_content_disposition() or "inline") == "inline"):
+            text, from_html = part_text(part)
+            if text:
+                return text, from_html
+    return "", False
+
+
 def part_text(part: Message) -> tuple[str, bool]:
     """A text part's text, and whether it came from HTML."""
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
-        data = str(part.get_payload()).encode("utf-8", "surrogateescape")
+        data = str(payload(part)).encode("utf-8", "surrogateescape")
     text = decode_bytes(data, part.get_content_charset())
     if part.get_content_type() == "text/html":
         return html_to_text(text), True
-    return text.replace("\r\n", "\n").strip(), False
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip(), False
 
 
 def fallback_text(msg: Message) -> str:
     """Text of a mail whose MIME structure is broken (no boundary found, ...)."""
-    payload = msg.get_payload()
-    if isinstance(payload, str):
+    content = payload(msg)
+    if isinstance(content, str):
         data = msg.get_payload(decode=True)
-        data = data if isinstance(data, bytes) else payload.encode("utf-8", "surrogateescape")
+        data = data if isinstance(data, bytes) else content.encode("utf-8", "surrogateescape")
         repaired = _repair_boundary(data) if msg.get_content_maintype() == "multipart" else None
         if repaired is not None:
             return repaired
@@ -103,65 +109,51 @@ def _repair_boundary(data: bytes) -> str | None:
     if m is None:
         return None
     head = b'Content-Type: multipart/mixed; boundary="' + m.group(1).replace(b'"', b"") + b'"\r\n\r\n'
-    inner = email.message_from_bytes(head + data)
+    try:
+        inner = read_message(head + data, MailLimits())
+    except TooComplex:
+        return None
     body = body_part(inner) if inner.is_multipart() else None
     return part_text(body)[0] if body is not None else None
 
 
-def collect_attachments(msg: Message, body: Message | None, has_text: bool, limit: int) -> Attachments:
-    """Every leaf but the body, its alternatives and report parts; the first forwarded
-    mail also gives the text when the mail has none (``has_text`` false)."""
-    found = Attachments()
-    for n, part in enumerate(leaves(msg) if msg.is_multipart() else []):
-        ctype = part.get_content_type()
-        if part is body or ctype in ("message/delivery-status", "text/rfc822-headers"):
-            continue
-        disposition = (part.get_content_disposition() or "").lower()
-        if ctype in ("text/plain", "text/html") and disposition != "attachment" and not _has_name(part):
-            continue  # an alternative of the body we already have
-        inner = part.get_payload()
-        if ctype == "message/rfc822" and isinstance(inner, list) and inner:
-            data = _as_bytes(inner[0])
-            if not has_text and found.forwarded_text is None:  # a bare forward: its text is the message
-                found.forwarded_text = FORWARD_MARK + _forwarded_text(inner[0])
-        else:
-            decoded = part.get_payload(decode=True)
-            data = decoded if isinstance(decoded, bytes) else str(inner).encode("utf-8", "surrogateescape")
-        name = _filename(part, ctype, n)
-        if len(data) > limit:
-            found.skipped.append({"filename": name, "content_type": ctype, "size": len(data)})
-            continue
-        inline = disposition == "inline" or (disposition != "attachment" and part.get("Content-ID") is not None)
-        found.kept.append(InboundAttachment(name, ctype, data, inline))
-    return found
-
-
-def _has_name(part: Message) -> bool:
+def has_name(part: Message) -> bool:
+    """True if the part carries a file name (so it is an attachment, not an alternative)."""
     try:
         return bool(part.get_filename(None))
     except Exception:  # noqa: BLE001 - a broken filename parameter counts as no name
         return False
 
 
-def _as_bytes(part: Message) -> bytes:
+def as_bytes(part: Message) -> bytes:
+    """A part back as bytes (a forwarded mail kept as .eml); never raises.
+
+    The stdlib's generator re-encodes what it writes and raised on 8-bit text it could not
+    encode (UnicodeEncodeError) and on headers with embedded line breaks and NULs
+    (HeaderParseError), both found by fuzzing: then we write the parts out as they came.
+    """
     try:
         return part.as_bytes()
-    except Exception:  # noqa: BLE001 - as_bytes can raise on odd headers (STACK_NOTES 7)
-        return str(part).encode("utf-8", "surrogateescape")
+    except Exception:  # noqa: BLE001 - see above
+        return _written_out(part, 0)
 
 
-def _forwarded_text(inner: Message) -> str:
-    lines = [f"{h}: {v}" for h in ("From", "Date", "Subject") if (v := header(inner, h))]
-    body = body_part(inner)
-    text = part_text(body)[0] if body is not None else fallback_text(inner)
-    return "\n".join(lines) + "\n\n" + text
+def _written_out(part: Message, depth: int) -> bytes:
+    head = "".join(f"{k}: {v}\r\n" for k, v in part.raw_items())
+    inner = payload(part)
+    if isinstance(inner, list) and depth < 100:
+        boundary = part.get_boundary() or "part"
+        inner = b"".join(b"--" + _encode(boundary) + b"\r\n" + _written_out(p, depth + 1) + b"\r\n"
+                         for p in inner if isinstance(p, Message))
+        return _encode(head) + b"\r\n" + inner + b"--" + _encode(boundary) + b"--\r\n"
+    return _encode(head) + b"\r\n" + _encode(str(inner))
 
 
-def _filename(part: Message, ctype: str, n: int) -> str:
+def _encode(text: str) -> bytes:
+    """Text from the compat32 parser back to its bytes (8-bit bytes are surrogate escapes)."""
     try:
-        name = part.get_filename(None)
-    except Exception:  # noqa: BLE001 - broken RFC 2231 parameters
-        name = None
-    if name:
-        name = decode_raw_header(name)
-    return safe_filename(name, default=f"attachment-{n}{EXTENSIONS.get(ctype, '.bin')}")
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate the parser did not make
+        return text.encode("utf-8", "replace")
+
+

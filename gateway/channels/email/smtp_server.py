@@ -34,6 +34,16 @@ REPLY = {
 }
 
 
+class GatewaySMTP(SMTP):
+    """aiosmtpd's server with a longer line limit: RFC 5321 section 4.5.3.1.6 allows 1000
+    octets, but real MTAs relay longer lines (HTML mail without breaks), and aiosmtpd's
+    ``500 Line too long`` is permanent, so the citizen's mail would be lost."""
+
+    def __init__(self, *args: Any, line_length_limit: int = 1001, **kwargs: Any) -> None:
+        self.line_length_limit = line_length_limit  # read by SMTP.__init__ for the reader's limit
+        super().__init__(*args, **kwargs)
+
+
 class SmtpHandler:
     """aiosmtpd handler: recipient check, then store (spool) or ingest (direct)."""
 
@@ -108,9 +118,9 @@ class SmtpServer:
         kwargs: dict[str, Any] = {}
         if self.tls_context is not None:
             kwargs["tls_context"] = self.tls_context
-        protocol = SMTP(self.handler, hostname=smtp.hostname, data_size_limit=smtp.max_message_bytes,
-                        enable_SMTPUTF8=True, decode_data=False, timeout=smtp.timeout_seconds,
-                        ident="citizen-gateway", **kwargs)
+        protocol = GatewaySMTP(self.handler, hostname=smtp.hostname, data_size_limit=smtp.max_message_bytes,
+                               enable_SMTPUTF8=True, decode_data=False, timeout=smtp.timeout_seconds,
+                               ident="citizen-gateway", line_length_limit=smtp.max_line_bytes, **kwargs)
         self._live.add(protocol)
         return protocol
 

@@ -30,6 +30,8 @@ class SmtpSection(Section):
     # direct: parse and commit the case before answering 250.
     mode: Literal["spool", "direct"] = "spool"
     timeout_seconds: float = Field(300, gt=0)  # idle client (RFC 5321 section 4.5.3.2)
+    # RFC 5321 section 4.5.3.1.6 says 1000, but real MTAs relay longer lines: take them
+    max_line_bytes: int = Field(64 * 1024, ge=1001)
 
 
 class ImapMailbox(Section):
@@ -68,6 +70,12 @@ class EmailSection(Section):
     auto_reply_cap: int = Field(10, ge=1)
     auto_reply_window_minutes: int = Field(10, ge=1)
     max_attachment_bytes: int = Field(10 * 1024 * 1024, gt=0)  # larger ones are noted, not kept
+    # A mail beyond these is kept whole as original.eml instead of being taken apart
+    max_parts: int = Field(1000, ge=1)
+    max_depth: int = Field(30, ge=1)
+    # Beyond these, further attachments are not stored one by one (original.eml holds them)
+    max_attachments: int = Field(200, ge=1)
+    max_decoded_bytes: int = Field(50 * 1024 * 1024, gt=0)
 
 
 class KannelSection(Section):

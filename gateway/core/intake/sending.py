@@ -22,7 +22,19 @@ def send_reply(s: Session, svc: IntakeServices, msg: InboundMessage, template: s
         values = svc.templates.case_values(case, lang, **values)
     text = svc.templates.render(template, lang, **values)
     if msg.acknowledge and msg.sender and not msg.automatic:
+        payload: dict[str, object] = {"auto_submitted": "auto-replied"}
+        if msg.external_id:  # threaded to what it answers (RFC 5322 section 3.6.4)
+            payload["in_reply_to"] = msg.external_id
+            payload["references"] = [*msg.thread_refs[-20:], msg.external_id]
         add_outbound(s, channel=msg.channel.value, purpose=template, recipient=msg.sender,
                      text=text, key=svc.new_key(msg.channel.value), case=case, language=lang,
-                     payload={"auto_submitted": "auto-replied"})
+                     subject=reply_subject(svc, msg, lang), payload=payload)
     return text
+
+
+def reply_subject(svc: IntakeServices, msg: InboundMessage, language: str) -> str:
+    """``Re:`` and the subject of the message answered, or a subject of our own."""
+    original = " ".join((msg.subject or "").split())
+    if not original:
+        return svc.templates.render("auto_reply_subject", language)
+    return original if original.lower().startswith("re:") else f"Re: {original}"
