@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from gateway.core import tracking
 from gateway.core.access import Viewer, case_scope, redact
@@ -168,11 +167,19 @@ class _RowCase:
     confidential: bool
 
 
-async def case_detail(s: AsyncSession, viewer: Viewer, case: Case, now: datetime) -> dict[str, Any]:
-    """A case with its messages (inbound, outbound, notes), attachments and audit events."""
+FILES_PER_PAGE = 50  # attachments shown per message on one page of a case
+
+
+async def case_detail(s: AsyncSession, viewer: Viewer, case: Case, now: datetime,
+                      files_page: int | None = None) -> dict[str, Any]:
+    """A case with its messages (inbound, outbound, notes), attachments and audit events.
+
+    With ``files_page`` (from 1) each message lists only that page of its attachments
+    (:data:`FILES_PER_PAGE`), and ``attachment_count`` says how many it has: one mail with
+    thousands of files must not make a page of thousands of rows."""
     msgs = (await s.execute(select(Message).where(Message.case_id == case.id)
-                            .options(selectinload(Message.attachments))
                             .order_by(Message.id))).scalars().all()
+    files, counts = await _attachments(s, [m.id for m in msgs], files_page)
     events = (await s.execute(select(AuditEvent).where(AuditEvent.case_id == case.id)
                               .order_by(AuditEvent.id))).scalars().all()
     data: dict[str, Any] = {"code": case.code, "kind": case.kind, "status": case.status, "channel": case.channel,
@@ -188,10 +195,33 @@ async def case_detail(s: AsyncSession, viewer: Viewer, case: Case, now: datetime
         "id": m.id, "direction": m.direction, "channel": m.channel, "sender": m.sender,
         "recipient": m.recipient, "subject": m.subject, "text": m.text, "automatic": m.automatic,
         "author": m.author, "purpose": (m.meta or {}).get("purpose"), "created_at": m.created_at,
-        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
-                         "size": a.size} for a in m.attachments]}) for m in msgs]
+        "attachments": files.get(m.id, []), "attachment_count": counts.get(m.id, 0)}) for m in msgs]
     data["events"] = [{"actor": e.actor, "action": e.action, "at": e.at} for e in events]
+    if files_page is not None:
+        data["files_page"] = files_page
+        data["files_pages"] = max(1, -(-max(counts.values(), default=0) // FILES_PER_PAGE))
     return data
+
+
+async def _attachments(s: AsyncSession, message_ids: list[int], page: int | None
+                       ) -> tuple[dict[int, list[dict[str, Any]]], dict[int, int]]:
+    """Attachments per message (all, or one page of each), and how many each message has."""
+    if not message_ids:
+        return {}, {}
+    counts = {mid: n for mid, n in (await s.execute(select(Attachment.message_id, func.count()).where(
+        Attachment.message_id.in_(message_ids)).group_by(Attachment.message_id))).all()}
+    number = func.row_number().over(partition_by=Attachment.message_id, order_by=Attachment.id).label("n")
+    listed = select(Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type,
+                    Attachment.size, number).where(Attachment.message_id.in_(message_ids)).subquery()
+    query = select(listed).order_by(listed.c.message_id, listed.c.n)
+    if page is not None:
+        first = (page - 1) * FILES_PER_PAGE
+        query = query.where(listed.c.n > first, listed.c.n <= first + FILES_PER_PAGE)
+    files: dict[int, list[dict[str, Any]]] = {}
+    for row in (await s.execute(query)).all():
+        files.setdefault(row.message_id, []).append(
+            {"id": row.id, "filename": row.filename, "content_type": row.content_type, "size": row.size})
+    return files, counts
 
 
 async def find_attachment(s: AsyncSession, case: Case, attachment_id: int) -> Attachment | None:

@@ -85,13 +85,19 @@ async def case_page(request: web.Request, session: Session, error: str = "", sta
             case = await answers.load_case(s, session.viewer, code)
         except answers.CaseActionError:
             raise _not_found(request) from None
-        detail = await inbox.case_detail(s, session.viewer, case, utcnow())
+        detail = await inbox.case_detail(s, session.viewer, case, utcnow(), files_page=_files_page(request))
         units = (await s.execute(select(Unit.code, Unit.name).order_by(Unit.name))).all()
     for event in detail["events"]:
         event["actor_shown"] = words.actor_name(event["actor"], _)
     return await page(request, "case.html", session, status=status, case=detail, units=units,
                       replies=_saved_replies(ctx, lang), draft=draft, note_draft=note_draft,
                       error=error, done=_done_text(request))
+
+
+def _files_page(request: web.Request) -> int:
+    """Which page of attachments to show (``?files=N``, from 1)."""
+    value = request.query.get("files", "1")
+    return min(int(value), 100_000) if value.isdecimal() and int(value) > 0 else 1
 
 
 def _saved_replies(ctx: Any, lang: str) -> dict[str, str]:

@@ -47,7 +47,7 @@ _MESSAGE = {"type": "object", "properties": {
     "id": {"type": "integer"}, "direction": {"enum": ["in", "out", "note"]}, "channel": STRING,
     "sender": NSTRING, "recipient": NSTRING, "subject": NSTRING, "text": STRING,
     "automatic": {"type": "boolean"}, "author": NSTRING, "purpose": NSTRING, "created_at": TIME,
-    "attachments": {"type": "array", "items": _ATTACHMENT}}}
+    "attachments": {"type": "array", "items": _ATTACHMENT}, "attachment_count": {"type": "integer"}}}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
