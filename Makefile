@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/gateway.toml
 
-.PHONY: run test init venv clean typecheck
+.PHONY: run test init venv clean typecheck lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(STAMP)
 # mypy, strict on gateway/core (settings in pyproject.toml)
 typecheck: $(STAMP)
 	$(BIN)/mypy gateway/core
+
+# ruff: lint and format check (settings in pyproject.toml); `ruff format FILE` fixes a file
+lint: $(STAMP)
+	$(BIN)/ruff check gateway tests bench
+	$(BIN)/ruff format --check gateway tests bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache test-artifacts

@@ -33,17 +33,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiohttp import web  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from aiohttp import web
+from sqlalchemy import func, select
 
-from gateway.channels.email import create  # noqa: E402
-from gateway.channels.email.inbound import Envelope, MailIntake  # noqa: E402
-from gateway.channels.email.parse import parse_mail  # noqa: E402
-from gateway.core.config import parse_config  # noqa: E402
-from gateway.core.models import InboundSpool  # noqa: E402
-from gateway.core.runtime import running_context  # noqa: E402
-from gateway.web.app import app_runner, create_app  # noqa: E402
-
+from gateway.channels.email import create
+from gateway.channels.email.inbound import Envelope, MailIntake
+from gateway.channels.email.parse import parse_mail
+from gateway.core.config import parse_config
+from gateway.core.models import InboundSpool
+from gateway.core.runtime import running_context
+from gateway.web.app import app_runner, create_app
 
 PINGS: list[float] = []  # how long each /healthz database check took, in ms
 
@@ -52,11 +51,12 @@ def heavy_mail(n: int, parts: int, part_bytes: int) -> bytes:
     """One mail of ``parts`` text parts of ``part_bytes`` each (unique Message-ID)."""
     line = ("گزارش بازدید از محله، بند " * 20)[:70] + "\r\n"
     chunk = (line * (part_bytes // len(line.encode()) + 1)).encode()[:part_bytes]
-    head = (f"From: citizen{n}@example.org\r\nTo: feedback@example.ir\r\nSubject: heavy {n}\r\n"
-            f"Message-ID: <heavy-{n}-{time.time_ns()}@example.org>\r\nMIME-Version: 1.0\r\n"
-            'Content-Type: multipart/mixed; boundary="h"\r\n\r\n').encode()
-    body = b"".join(b"--h\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + chunk + b"\r\n"
-                    for _ in range(parts))
+    head = (
+        f"From: citizen{n}@example.org\r\nTo: feedback@example.ir\r\nSubject: heavy {n}\r\n"
+        f"Message-ID: <heavy-{n}-{time.time_ns()}@example.org>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="h"\r\n\r\n'
+    ).encode()
+    body = b"".join(b"--h\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + chunk + b"\r\n" for _ in range(parts))
     return head + body + b"--h--\r\n"
 
 
@@ -118,17 +118,31 @@ async def phase(name: str, http_port: int, smtp_port: int, args: argparse.Namesp
     times = next(r for r in results if isinstance(r, list))
     sent = next((r for r in results if isinstance(r, int)), 0)
     q, lag = statistics.quantiles(times, n=100), statistics.quantiles(lags, n=100)
-    return {"phase": name, "requests": len(times), "p50": q[49], "p99": q[98], "max": max(times), "mails": sent,
-            "lag99": lag[98], "lagmax": max(lags), "ping99": statistics.quantiles(PINGS, n=100)[98]}
+    return {
+        "phase": name,
+        "requests": len(times),
+        "p50": q[49],
+        "p99": q[98],
+        "max": max(times),
+        "mails": sent,
+        "lag99": lag[98],
+        "lagmax": max(lags),
+        "ping99": statistics.quantiles(PINGS, n=100)[98],
+    }
 
 
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-heavy-"))
     url = args.database or f"sqlite+aiosqlite:///{folder}/gw.db"
-    config = parse_config({"gateway": {"database_url": url, "data_dir": str(folder)},
-                           "email": {"smtp": {"port": 0, "max_message_bytes": 20 * 2**20}},
-                           "units": [{"code": "pr", "name": "روابط عمومی"}, {"code": "oversight", "name": "بازرسی"}],
-                           "routing": {"default_unit": "pr"}}, folder)
+    config = parse_config(
+        {
+            "gateway": {"database_url": url, "data_dir": str(folder)},
+            "email": {"smtp": {"port": 0, "max_message_bytes": 20 * 2**20}},
+            "units": [{"code": "pr", "name": "روابط عمومی"}, {"code": "oversight", "name": "بازرسی"}],
+            "routing": {"default_unit": "pr"},
+        },
+        folder,
+    )
     size = len(heavy_mail(0, args.parts, args.part_bytes))
     print(f"heavy mail: {size / 2**20:.1f} MB, {args.parts} parts; {args.seconds:.0f} s per phase")
     async with running_context(config, migrate=True, dispatch=False) as gw:
@@ -142,23 +156,28 @@ async def main(args: argparse.Namespace) -> None:
             ok = await real_ping()
             pings.append((time.perf_counter() - t0) * 1000)
             return ok
+
         gw.db.ping = timed_ping  # type: ignore[method-assign]
         runner = app_runner(create_app(gw))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        rows = [await phase("idle", http_port, plugin.smtp.port, args, heavy=False),
-                await phase("heavy, parse in worker", http_port, plugin.smtp.port, args, heavy=True)]
+        rows = [
+            await phase("idle", http_port, plugin.smtp.port, args, heavy=False),
+            await phase("heavy, parse in worker", http_port, plugin.smtp.port, args, heavy=True),
+        ]
         original = MailIntake.parse
         thread = ThreadPoolExecutor(1)
 
         async def in_thread(self: MailIntake, raw: bytes, envelope: Envelope) -> Any:
-            return await asyncio.get_running_loop().run_in_executor(thread, parse_mail, raw, self.limits,
-                                                                    envelope.mail_from)
+            return await asyncio.get_running_loop().run_in_executor(
+                thread, parse_mail, raw, self.limits, envelope.mail_from
+            )
 
         async def on_loop(self: MailIntake, raw: bytes, envelope: Envelope) -> Any:
             return parse_mail(raw, self.limits, envelope.mail_from)  # the way it was: on the event loop
+
         try:
             for label, variant in (("heavy, parse in thread", in_thread), ("heavy, parse on loop", on_loop)):
                 MailIntake.parse = variant  # type: ignore[method-assign]
@@ -171,11 +190,15 @@ async def main(args: argparse.Namespace) -> None:
             left = await s.scalar(select(func.count()).select_from(InboundSpool).where(InboundSpool.status != "done"))
         await runner.cleanup()
         await plugin.stop()
-    print(f"{'phase':<26}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'mails':>7}"
-          f"{'lag p99':>9}{'lag max':>9}{'db p99':>9}")
+    print(
+        f"{'phase':<26}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'mails':>7}"
+        f"{'lag p99':>9}{'lag max':>9}{'db p99':>9}"
+    )
     for r in rows:
-        print(f"{r['phase']:<26}{r['requests']:>9}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['max']:>9.1f}{r['mails']:>7}"
-              f"{r['lag99']:>9.1f}{r['lagmax']:>9.1f}{r['ping99']:>9.1f}")
+        print(
+            f"{r['phase']:<26}{r['requests']:>9}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['max']:>9.1f}{r['mails']:>7}"
+            f"{r['lag99']:>9.1f}{r['lagmax']:>9.1f}{r['ping99']:>9.1f}"
+        )
     print(f"spool rows not done at the end: {left}")
 
 
@@ -184,6 +207,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--parts", type=int, default=950)
     parser.add_argument("--part-bytes", type=int, default=3000)
-    parser.add_argument("--database", default="", help="a database URL (default: a new SQLite file); "
-                        "PostgreSQL: an empty database")
+    parser.add_argument(
+        "--database", default="", help="a database URL (default: a new SQLite file); PostgreSQL: an empty database"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -45,13 +45,30 @@ def run_import(folder: Path, database: str | None, ack: bool = False) -> tuple[f
     env = dict(os.environ, GATEWAY_SECRET_KEY="bench-only")
     if database:
         subprocess.run([sys.executable, "-c", _TRUNCATE, database], check=True, cwd=ROOT)
-    subprocess.run([sys.executable, "-m", "gateway", "-c", str(tmp / "gateway.toml"), "migrate"],
-                   check=True, cwd=ROOT, env=env, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gateway", "-c", str(tmp / "gateway.toml"), "migrate"],
+        check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+    )
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "-c", str(tmp / "gateway.toml"),
-                             "import-eml", "--quiet", *(["--ack"] if ack else []), str(folder)],
-                            cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "-c",
+            str(tmp / "gateway.toml"),
+            "import-eml",
+            "--quiet",
+            *(["--ack"] if ack else []),
+            str(folder),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     out = proc.stdout.read().decode() if proc.stdout else ""
@@ -100,9 +117,13 @@ def main() -> None:
         wall, peak = run_import(corpus, args.database, args.ack)
         rates.append(n / (wall - base))
         peaks.append(peak)
-        print(f"round {r + 1}: {wall:.2f} s wall, start-up {base:.2f} s -> {rates[-1]:.0f} mails/s, peak RSS {peak:.0f} MiB")
-    print(f"import-eml: median {statistics.median(rates):.0f} mails/s over {args.rounds} rounds "
-          f"({min(rates):.0f}-{max(rates):.0f}), {n} files, peak RSS {max(peaks):.0f} MiB")
+        print(
+            f"round {r + 1}: {wall:.2f} s wall, start-up {base:.2f} s -> {rates[-1]:.0f} mails/s, peak RSS {peak:.0f} MiB"
+        )
+    print(
+        f"import-eml: median {statistics.median(rates):.0f} mails/s over {args.rounds} rounds "
+        f"({min(rates):.0f}-{max(rates):.0f}), {n} files, peak RSS {max(peaks):.0f} MiB"
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

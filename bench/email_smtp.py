@@ -25,16 +25,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiosmtpd.smtp import SMTP  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from aiosmtpd.smtp import SMTP
+from sqlalchemy import func, select
 
-from gateway.channels.email import create  # noqa: E402
-from gateway.core.config import parse_config  # noqa: E402
-from gateway.core.models import Case  # noqa: E402
-from gateway.core.runtime import running_context  # noqa: E402
+from gateway.channels.email import create
+from gateway.core.config import parse_config
+from gateway.core.models import Case
+from gateway.core.runtime import running_context
 
-BODY = ("سلام. چراغ‌های خیابان ولیعصر، کوچه بهار، از هفته گذشته خاموش است و شب‌ها عبور و مرور "
-        "برای سالمندان و کودکان خطرناک شده است. لطفاً پیگیری کنید. ") * 6
+BODY = (
+    "سلام. چراغ‌های خیابان ولیعصر، کوچه بهار، از هفته گذشته خاموش است و شب‌ها عبور و مرور "
+    "برای سالمندان و کودکان خطرناک شده است. لطفاً پیگیری کنید. "
+) * 6
 
 
 def sample(n: int) -> bytes:
@@ -97,8 +99,9 @@ class Bare:
 
 async def bench_bare(messages: int, clients: int) -> dict[str, float]:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(Bare(), hostname="bench", enable_SMTPUTF8=True),
-                                      host="127.0.0.1", port=0)
+    server = await loop.create_server(
+        lambda: SMTP(Bare(), hostname="bench", enable_SMTPUTF8=True), host="127.0.0.1", port=0
+    )
     port = server.sockets[0].getsockname()[1]
     ok, secs = await run_load(port, messages, clients)
     server.close()
@@ -108,19 +111,24 @@ async def bench_bare(messages: int, clients: int) -> dict[str, float]:
 
 async def bench_gateway(mode: str, messages: int, clients: int, database: str | None) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-email-"))
-    data = {"gateway": {"database_url": database or f"sqlite+aiosqlite:///{tmp}/gw.db", "data_dir": str(tmp)},
-            "email": {"smtp": {"port": 0, "mode": mode, "addresses": ["feedback@example.ir"]},
-                      "auto_reply_cap": 10**6},
-            "units": [{"code": "pr", "name": "روابط عمومی"}, {"code": "oversight", "name": "بازرسی"}]}
+    data = {
+        "gateway": {"database_url": database or f"sqlite+aiosqlite:///{tmp}/gw.db", "data_dir": str(tmp)},
+        "email": {"smtp": {"port": 0, "mode": mode, "addresses": ["feedback@example.ir"]}, "auto_reply_cap": 10**6},
+        "units": [{"code": "pr", "name": "روابط عمومی"}, {"code": "oversight", "name": "بازرسی"}],
+    }
     config = parse_config(data, tmp)
     if database:
         from sqlalchemy import text
+
         from gateway.core.db import Database
         from gateway.core.models import Base
+
         db = Database(database)
         await db.migrate()
         async with db.engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE"))
+            await conn.execute(
+                text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE")
+            )
         await db.dispose()
     async with running_context(config, dispatch=True) as ctx:
         plugin = create(ctx)
@@ -135,8 +143,7 @@ async def bench_gateway(mode: str, messages: int, clients: int, database: str | 
             await asyncio.sleep(0.05)
         drained = time.perf_counter() - start
         await plugin.stop()
-    return {"accepted": ok, "seconds": secs, "rate": ok / secs, "cases_per_s": ok / drained,
-            "drained_s": drained}
+    return {"accepted": ok, "seconds": secs, "rate": ok / secs, "cases_per_s": ok / drained, "drained_s": drained}
 
 
 async def main() -> None:
@@ -159,10 +166,16 @@ async def main() -> None:
                 results[mode] = await bench_gateway(mode, args.messages, args.clients, args.database)
             r = results[mode]
             rates[mode].append(r["rate"])
-            extra = (f", all {int(r['accepted'])} cases committed {r['drained_s']:.1f} s after the start"
-                     if "drained_s" in r else "")
-            print(f"round {rnd + 1} {mode:7s} {int(r['accepted'])} accepted in {r['seconds']:.2f} s = "
-                  f"{r['rate']:.0f} mails/s{extra}", flush=True)
+            extra = (
+                f", all {int(r['accepted'])} cases committed {r['drained_s']:.1f} s after the start"
+                if "drained_s" in r
+                else ""
+            )
+            print(
+                f"round {rnd + 1} {mode:7s} {int(r['accepted'])} accepted in {r['seconds']:.2f} s = "
+                f"{r['rate']:.0f} mails/s{extra}",
+                flush=True,
+            )
         if "bare" in results:
             for mode in ratios:
                 ratios[mode].append(results[mode]["rate"] / results["bare"]["rate"])

@@ -26,23 +26,27 @@ from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.core import tracking  # noqa: E402
-from gateway.core.config import parse_config  # noqa: E402
-from gateway.core.intake.batch import fresh_codes  # noqa: E402
-from gateway.core.messages import Channel, InboundMessage  # noqa: E402
-from gateway.core.models import (AuditEvent, Case, InboundKey, Message, Outbox,  # noqa: E402
-                                 utcnow)
-from gateway.core.intake.planning import plan_case  # noqa: E402
-from gateway.core.text import normalize  # noqa: E402
-from gateway.core.runtime import running_context  # noqa: E402
+from gateway.core import tracking
+from gateway.core.config import parse_config
+from gateway.core.intake.batch import fresh_codes
+from gateway.core.intake.planning import plan_case
+from gateway.core.messages import Channel, InboundMessage
+from gateway.core.models import AuditEvent, Case, InboundKey, Message, Outbox, utcnow
+from gateway.core.runtime import running_context
+from gateway.core.text import normalize
 
 CONCURRENCY = 50
 
 
 def make_config(url: str, data_dir: str):
-    return parse_config({"gateway": {"database_url": url, "data_dir": data_dir},
-                         "units": [{"code": "oversight", "name": "o"}, {"code": "pr", "name": "p"}],
-                         "routing": {"default_unit": "pr"}}, Path(data_dir))
+    return parse_config(
+        {
+            "gateway": {"database_url": url, "data_dir": data_dir},
+            "units": [{"code": "oversight", "name": "o"}, {"code": "pr", "name": "p"}],
+            "routing": {"default_unit": "pr"},
+        },
+        Path(data_dir),
+    )
 
 
 async def reset_pg(url: str) -> None:
@@ -61,6 +65,7 @@ async def run_intake(url: str, n: int, data_dir: str) -> float:
             while queue:
                 i = queue.pop()
                 await ctx.intake.submit(bench_message(i))
+
         t0 = time.perf_counter()
         await asyncio.gather(*(submitter() for _ in range(CONCURRENCY)))
         elapsed = time.perf_counter() - t0
@@ -71,8 +76,13 @@ async def run_intake(url: str, n: int, data_dir: str) -> float:
 
 def bench_message(i: int) -> InboundMessage:
     """Submission ``i`` of the benchmark: a new case from a new sender each time."""
-    return InboundMessage(Channel.SMS, f"شکایت شماره {i} درباره خدمات اداره", external_id=f"bench-{i}",
-                          provider="kannel", sender=f"+98912{i:07d}")
+    return InboundMessage(
+        Channel.SMS,
+        f"شکایت شماره {i} درباره خدمات اداره",
+        external_id=f"bench-{i}",
+        provider="kannel",
+        sender=f"+98912{i:07d}",
+    )
 
 
 async def run_baseline(url: str, n: int, data_dir: str, batch: int = 50, light: bool = False) -> float:
@@ -84,8 +94,10 @@ async def run_baseline(url: str, n: int, data_dir: str, batch: int = 50, light: 
     async with running_context(make_config(url, data_dir), dispatch=False) as ctx:
         now = utcnow()
         messages = [bench_message(n + i) for i in range(n)]
-        plans = [plan_case(ctx.intake.services, m, normalize(m.text), code, None, None, now)
-                 for m, code in zip(messages, fresh_codes(n))]
+        plans = [
+            plan_case(ctx.intake.services, m, normalize(m.text), code, None, None, now)
+            for m, code in zip(messages, fresh_codes(n))
+        ]
         if light:
             for p in plans:
                 p.case.update(subject="s", search_text="x", contact_name=None)
@@ -94,20 +106,46 @@ async def run_baseline(url: str, n: int, data_dir: str, batch: int = 50, light: 
                 p.ack_outbox.update(text="ack", subject="", payload={})
         t0 = time.perf_counter()
         for start in range(0, n, batch):
-            part, sent = plans[start:start + batch], messages[start:start + batch]
+            part, sent = plans[start : start + batch], messages[start : start + batch]
             async with ctx.db.engine.begin() as conn:
-                case_ids = (await conn.execute(insert(Case).returning(Case.id, sort_by_parameter_order=True),
-                                               [p.case for p in part])).scalars().all()
+                case_ids = (
+                    (
+                        await conn.execute(
+                            insert(Case).returning(Case.id, sort_by_parameter_order=True), [p.case for p in part]
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
                 msg_rows = [{**m, "case_id": c} for p, c in zip(part, case_ids) for m in (p.message, p.ack_message)]
-                msg_ids = (await conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True),
-                                              msg_rows)).scalars().all()
+                msg_ids = (
+                    (await conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), msg_rows))
+                    .scalars()
+                    .all()
+                )
                 await conn.execute(insert(AuditEvent), [{**p.audit, "case_id": c} for p, c in zip(part, case_ids)])
-                await conn.execute(insert(Outbox), [{**p.ack_outbox, "case_id": c, "message_id": msg_ids[2 * k + 1]}
-                                                    for k, (p, c) in enumerate(zip(part, case_ids))])
-                await conn.execute(insert(InboundKey), [
-                    {"channel": "sms", "provider": m.provider, "external_id": m.external_id, "outcome": "created",
-                     "case_id": c, "message_id": msg_ids[2 * k], "created_at": now}
-                    for k, (m, c) in enumerate(zip(sent, case_ids))])
+                await conn.execute(
+                    insert(Outbox),
+                    [
+                        {**p.ack_outbox, "case_id": c, "message_id": msg_ids[2 * k + 1]}
+                        for k, (p, c) in enumerate(zip(part, case_ids))
+                    ],
+                )
+                await conn.execute(
+                    insert(InboundKey),
+                    [
+                        {
+                            "channel": "sms",
+                            "provider": m.provider,
+                            "external_id": m.external_id,
+                            "outcome": "created",
+                            "case_id": c,
+                            "message_id": msg_ids[2 * k],
+                            "created_at": now,
+                        }
+                        for k, (m, c) in enumerate(zip(sent, case_ids))
+                    ],
+                )
         elapsed = time.perf_counter() - t0
     return n / elapsed
 
@@ -116,16 +154,21 @@ async def compare(label: str, n: int, fresh) -> None:
     """Baselines before and after intake (same rows, then light rows), each on a fresh database;
     ``fresh()`` empties the database and returns its URL."""
     rates = {}
-    for name, run in (("same rows", partial(run_baseline, light=False)), ("intake", run_intake),
-                      ("same rows again", partial(run_baseline, light=False)),
-                      ("light rows", partial(run_baseline, light=True))):
+    for name, run in (
+        ("same rows", partial(run_baseline, light=False)),
+        ("intake", run_intake),
+        ("same rows again", partial(run_baseline, light=False)),
+        ("light rows", partial(run_baseline, light=True)),
+    ):
         url = await fresh()
         with tempfile.TemporaryDirectory() as d:
             rates[name] = await run(url, n, d)
     same = statistics.mean([rates["same rows"], rates["same rows again"]])
-    print(f"{label}: intake {rates['intake']:,.0f} cases/s; hand-batched baseline, same rows "
-          f"{rates['same rows']:,.0f} and {rates['same rows again']:,.0f}/s -> {rates['intake'] / same:.0%}; "
-          f"light rows {rates['light rows']:,.0f}/s -> {rates['intake'] / rates['light rows']:.0%}")
+    print(
+        f"{label}: intake {rates['intake']:,.0f} cases/s; hand-batched baseline, same rows "
+        f"{rates['same rows']:,.0f} and {rates['same rows again']:,.0f}/s -> {rates['intake'] / same:.0%}; "
+        f"light rows {rates['light rows']:,.0f}/s -> {rates['intake'] / rates['light rows']:.0%}"
+    )
 
 
 async def lookups(url: str, fresh, total: int = 1_000_000, samples: int = 2000) -> None:
@@ -137,14 +180,25 @@ async def lookups(url: str, fresh, total: int = 1_000_000, samples: int = 2000) 
             now = utcnow()
             t0 = time.perf_counter()
             chunk = 20000
-            for start in range(0, total, chunk):
+            for _start in range(0, total, chunk):
                 rows = []
                 for _ in range(chunk):
                     code = tracking.generate()
-                    rows.append({"code": code, "kind": "request", "status": "routed", "channel": "sms",
-                                 "unit_code": "pr", "language": "fa", "confidential": False,
-                                 "anonymous": False, "search_text": "", "created_at": now,
-                                 "updated_at": now})
+                    rows.append(
+                        {
+                            "code": code,
+                            "kind": "request",
+                            "status": "routed",
+                            "channel": "sms",
+                            "unit_code": "pr",
+                            "language": "fa",
+                            "confidential": False,
+                            "anonymous": False,
+                            "search_text": "",
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
                     if len(codes) < samples:
                         codes.append(code)
                 dialect_insert = sqlite_insert if ctx.db.is_sqlite else pg_insert
@@ -210,6 +264,7 @@ async def lookups_sqlite(tmp: Path) -> None:
 
     async def nothing() -> None:
         return None
+
     await lookups(url, nothing)
 
 

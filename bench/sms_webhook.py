@@ -41,10 +41,13 @@ async def serve_gateway(port: int, workdir: str, spool_first: bool = True) -> No
     from gateway.core.runtime import running_context
     from gateway.web.app import create_app
 
-    config = parse_config({"gateway": {"database_url": f"sqlite+aiosqlite:///{workdir}/bench.db",
-                                       "data_dir": f"{workdir}/var"},
-                           "sms": {"provider": "kannel", "new_cases_per_hour": 1_000_000,
-                                   "spool_first": spool_first}}, Path(workdir))
+    config = parse_config(
+        {
+            "gateway": {"database_url": f"sqlite+aiosqlite:///{workdir}/bench.db", "data_dir": f"{workdir}/var"},
+            "sms": {"provider": "kannel", "new_cases_per_hour": 1_000_000, "spool_first": spool_first},
+        },
+        Path(workdir),
+    )
     async with running_context(config, migrate=True, dispatch=False) as ctx:
         plugin = create(ctx)
         assert plugin is not None
@@ -61,6 +64,7 @@ async def serve_bare(port: int) -> None:
     async def mo(request: web.Request) -> web.Response:
         parse_mo(raw_query(request))
         return web.Response(text="created")
+
     app = web.Application()
     app.router.add_get("/sms/kannel/mo", mo)
     await run_app(app, port)
@@ -68,6 +72,7 @@ async def serve_bare(port: int) -> None:
 
 async def run_app(app: web.Application, port: int) -> None:
     from gateway.web.app import app_runner
+
     runner = app_runner(app)  # as `gateway run` serves it
     await runner.setup()
     try:
@@ -79,8 +84,10 @@ async def run_app(app: web.Application, port: int) -> None:
 
 def url(port: int, n: int) -> str:
     sender = f"0912{random.randrange(10**7):07d}"
-    return (f"http://127.0.0.1:{port}/sms/kannel/mo?from={sender}&to=30001234&text={TEXT}"
-            f"&charset=UTF-8&coding=0&id=bench-{os.getpid()}-{port}-{n}&ts={int(time.time())}&smsc=FAKE")
+    return (
+        f"http://127.0.0.1:{port}/sms/kannel/mo?from={sender}&to=30001234&text={TEXT}"
+        f"&charset=UTF-8&coding=0&id=bench-{os.getpid()}-{port}-{n}&ts={int(time.time())}&smsc=FAKE"
+    )
 
 
 async def load(port: int, seconds: float, connections: int) -> tuple[float, float, float, int]:
@@ -126,8 +133,11 @@ def db_counts(path: str) -> tuple[int, int, int]:
     """(spool rows not processed yet, spool rows, cases) straight from the gateway's SQLite file."""
     with sqlite3.connect(path, timeout=30) as conn:
         pending = conn.execute("SELECT count(*) FROM inbound_spool WHERE status != 'processed'").fetchone()[0]
-        return (pending, conn.execute("SELECT count(*) FROM inbound_spool").fetchone()[0],
-                conn.execute("SELECT count(*) FROM cases").fetchone()[0])
+        return (
+            pending,
+            conn.execute("SELECT count(*) FROM inbound_spool").fetchone()[0],
+            conn.execute("SELECT count(*) FROM cases").fetchone()[0],
+        )
 
 
 async def drain_lag(path: str) -> tuple[int, float, int, int]:
@@ -156,24 +166,29 @@ async def main(seconds: float, connections: int, direct: bool) -> None:
                 results[kind] = await load(port, seconds, connections)
                 if kind == "gateway":
                     backlog, lag, rows, cases = await drain_lag(str(run_dir / "bench.db"))
-                    print(f"gateway drain: {backlog} spool rows pending when the load stopped, all drained "
-                          f"{lag * 1000:.0f} ms later; {rows} requests spooled (warm-up included), {cases} cases")
+                    print(
+                        f"gateway drain: {backlog} spool rows pending when the load stopped, all drained "
+                        f"{lag * 1000:.0f} ms later; {rows} requests spooled (warm-up included), {cases} cases"
+                    )
             finally:
                 proc.terminate()
                 await proc.wait()
     for kind, (rps, p50, p99, errors) in results.items():
         print(f"{kind:8s} {rps:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  errors {errors}")
     ratio = results["gateway"][0] / results["bare"][0]
-    print(f"gateway/bare throughput: {ratio:.0%} (target >= 40%), gateway p99 {results['gateway'][2]:.1f} ms "
-          f"(target < 100 ms); {connections} connections, {seconds:.0f} s each")
+    print(
+        f"gateway/bare throughput: {ratio:.0%} (target >= 40%), gateway p99 {results['gateway'][2]:.1f} ms "
+        f"(target < 100 ms); {connections} connections, {seconds:.0f} s each"
+    )
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         kind, port = sys.argv[2], int(sys.argv[3])
         try:
-            asyncio.run(serve_bare(port) if kind == "bare"
-                        else serve_gateway(port, sys.argv[4], spool_first=kind == "gateway"))
+            asyncio.run(
+                serve_bare(port) if kind == "bare" else serve_gateway(port, sys.argv[4], spool_first=kind == "gateway")
+            )
         except KeyboardInterrupt:
             pass
         sys.exit(0)

@@ -21,7 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -30,26 +30,55 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.core import tracking  # noqa: E402
-from gateway.core.config import parse_config  # noqa: E402
-from gateway.core.models import Base  # noqa: E402
-from gateway.core.runtime import running_context  # noqa: E402
-from gateway.core.staff import add_staff  # noqa: E402
-from gateway.web.app import create_app  # noqa: E402
+from gateway.core import tracking
+from gateway.core.config import parse_config
+from gateway.core.models import Base
+from gateway.core.runtime import running_context
+from gateway.core.staff import add_staff
+from gateway.web.app import create_app
 
-COLUMNS = ["id", "code", "kind", "status", "channel", "contact", "contact_name", "unit_code",
-           "service_code", "subject", "language", "confidential", "anonymous", "related_case_id",
-           "search_text", "created_at", "updated_at", "due_at", "first_response_at",
-           "answered_at", "closed_at"]
-COLS = ("id, code, kind, status, channel, unit_code, subject, contact, contact_name, "
-        "confidential, created_at, due_at, answered_at")
-ONE_STATUS = (f"SELECT {COLS} FROM cases WHERE unit_code = :unit AND kind != 'violation_report' "
-              "AND status = '{st}' ORDER BY created_at DESC, id DESC LIMIT 51")
-MERGED = ("SELECT * FROM (" + " UNION ALL ".join(
-    f"SELECT * FROM ({ONE_STATUS.format(st=st)}) AS s_{st}" for st in ("new", "routed", "answered", "closed"))
-    + ") AS m ORDER BY created_at DESC, id DESC LIMIT 51")
-NAIVE = (f"SELECT {COLS} FROM cases WHERE unit_code = :unit AND kind != 'violation_report' "
-         "ORDER BY created_at DESC, id DESC LIMIT 51")
+COLUMNS = [
+    "id",
+    "code",
+    "kind",
+    "status",
+    "channel",
+    "contact",
+    "contact_name",
+    "unit_code",
+    "service_code",
+    "subject",
+    "language",
+    "confidential",
+    "anonymous",
+    "related_case_id",
+    "search_text",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "first_response_at",
+    "answered_at",
+    "closed_at",
+]
+COLS = (
+    "id, code, kind, status, channel, unit_code, subject, contact, contact_name, "
+    "confidential, created_at, due_at, answered_at"
+)
+ONE_STATUS = (
+    f"SELECT {COLS} FROM cases WHERE unit_code = :unit AND kind != 'violation_report' "
+    "AND status = '{st}' ORDER BY created_at DESC, id DESC LIMIT 51"
+)
+MERGED = (
+    "SELECT * FROM ("
+    + " UNION ALL ".join(
+        f"SELECT * FROM ({ONE_STATUS.format(st=st)}) AS s_{st}" for st in ("new", "routed", "answered", "closed")
+    )
+    + ") AS m ORDER BY created_at DESC, id DESC LIMIT 51"
+)
+NAIVE = (
+    f"SELECT {COLS} FROM cases WHERE unit_code = :unit AND kind != 'violation_report' "
+    "ORDER BY created_at DESC, id DESC LIMIT 51"
+)
 QUERIES = {  # name: (API query string, bare SQL of the same page)
     "status=routed": ("status=routed", ONE_STATUS.format(st="routed")),
     "all statuses": ("", MERGED),
@@ -59,7 +88,7 @@ QUERIES = {  # name: (API query string, bare SQL of the same page)
 
 def make_rows(n: int, seed: int = 7) -> list[tuple[object, ...]]:
     rng = random.Random(seed)
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     codes: set[str] = set()
     rows = []
     for i in range(1, n + 1):
@@ -69,21 +98,45 @@ def make_rows(n: int, seed: int = 7) -> list[tuple[object, ...]]:
         codes.add(code)
         unit = rng.choices(["pr", "roads", "oversight"], [6, 3, 1])[0]
         status = rng.choices(["routed", "answered", "closed", "new"], [8, 8, 3, 1])[0]
-        kind = "violation_report" if unit == "oversight" and rng.random() < 0.5 else rng.choice(
-            ["request", "complaint", "suggestion", "criticism"])
+        kind = (
+            "violation_report"
+            if unit == "oversight" and rng.random() < 0.5
+            else rng.choice(["request", "complaint", "suggestion", "criticism"])
+        )
         created = start + timedelta(seconds=rng.randrange(0, 730 * 86400))
         answered = created + timedelta(hours=rng.randrange(1, 400)) if status in ("answered", "closed") else None
-        rows.append((i, code, kind, status, rng.choice(["email", "sms", "voice"]),
-                     f"+98912{i:07d}", None, unit, None, f"موضوع نمونه {i}", "fa",
-                     kind == "violation_report", False, None, f"متن نمونه {i}", created, created,
-                     created + timedelta(days=10), answered, answered,
-                     answered if status == "closed" else None))
+        rows.append(
+            (
+                i,
+                code,
+                kind,
+                status,
+                rng.choice(["email", "sms", "voice"]),
+                f"+98912{i:07d}",
+                None,
+                unit,
+                None,
+                f"موضوع نمونه {i}",
+                "fa",
+                kind == "violation_report",
+                False,
+                None,
+                f"متن نمونه {i}",
+                created,
+                created,
+                created + timedelta(days=10),
+                answered,
+                answered,
+                answered if status == "closed" else None,
+            )
+        )
     return rows
 
 
 async def fill(ctx, rows: list[tuple[object, ...]]) -> None:
-    names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables)
-                      if t.name not in ("units", "services", "alembic_version"))
+    names = ", ".join(
+        t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in ("units", "services", "alembic_version")
+    )
     async with ctx.db.engine.begin() as conn:
         if ctx.db.is_sqlite:
             for t in names.split(", "):
@@ -92,7 +145,7 @@ async def fill(ctx, rows: list[tuple[object, ...]]) -> None:
             sql = f"INSERT INTO cases ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
             iso = [tuple(v.isoformat(sep=" ") if isinstance(v, datetime) else v for v in r) for r in rows]
             for i in range(0, len(iso), 50_000):
-                await raw.driver_connection.executemany(sql, iso[i:i + 50_000])
+                await raw.driver_connection.executemany(sql, iso[i : i + 50_000])
         else:
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             raw = await conn.get_raw_connection()
@@ -108,9 +161,17 @@ def pct(values: list[float], p: float) -> float:
 async def measure(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-staff-"))
     url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-    cfg = parse_config({"gateway": {"database_url": url, "data_dir": str(tmp)},
-                        "units": [{"code": "oversight", "name": "حراست"}, {"code": "pr", "name": "روابط عمومی"},
-                                  {"code": "roads", "name": "راه"}]}, tmp)
+    cfg = parse_config(
+        {
+            "gateway": {"database_url": url, "data_dir": str(tmp)},
+            "units": [
+                {"code": "oversight", "name": "حراست"},
+                {"code": "pr", "name": "روابط عمومی"},
+                {"code": "roads", "name": "راه"},
+            ],
+        },
+        tmp,
+    )
     async with running_context(cfg, dispatch=False) as ctx:
         t0 = time.perf_counter()
         rows = make_rows(args.cases)
@@ -123,8 +184,9 @@ async def measure(args: argparse.Namespace) -> None:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         try:
-            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"},
-                                             timeout=aiohttp.ClientTimeout(total=30)) as http:
+            async with aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {token}"}, timeout=aiohttp.ClientTimeout(total=30)
+            ) as http:
                 for name, (qs, bare_sql) in QUERIES.items():
                     sql = text(bare_sql)
                     api, bare = [], []
@@ -142,9 +204,11 @@ async def measure(args: argparse.Namespace) -> None:
                             got = (await conn.execute(sql, {"unit": "pr"})).all()
                         bare.append(time.perf_counter() - t)
                         assert len(got) == 51
-                    print(f"  {name:15} API p50 {pct(api, 50):7.2f} ms  p99 {pct(api, 99):7.2f} ms | "
-                          f"bare SELECT p50 {pct(bare, 50):7.2f} ms  p99 {pct(bare, 99):7.2f} ms "
-                          f"(mean API {statistics.fmean(api) * 1000:.2f} ms, n={n})")
+                    print(
+                        f"  {name:15} API p50 {pct(api, 50):7.2f} ms  p99 {pct(api, 99):7.2f} ms | "
+                        f"bare SELECT p50 {pct(bare, 50):7.2f} ms  p99 {pct(bare, 99):7.2f} ms "
+                        f"(mean API {statistics.fmean(api) * 1000:.2f} ms, n={n})"
+                    )
         finally:
             await runner.cleanup()
 

@@ -30,21 +30,26 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.core import tracking  # noqa: E402
-from gateway.core.config import parse_config  # noqa: E402
-from gateway.core.models import Case, utcnow  # noqa: E402
-from gateway.core.runtime import running_context  # noqa: E402
-from gateway.web.app import create_app  # noqa: E402
+from gateway.core import tracking
+from gateway.core.config import parse_config
+from gateway.core.models import Case, utcnow
+from gateway.core.runtime import running_context
+from gateway.web.app import create_app
 
 SAMPLE = 5000
 CHUNK = 20000
 
 
 def make_config(url: str, data_dir: str):
-    return parse_config({"gateway": {"database_url": url, "data_dir": data_dir},
-                         "units": [{"code": "pr", "name": "روابط عمومی"}, {"code": "oversight", "name": "o"}],
-                         "routing": {"default_unit": "pr"},
-                         "web": {"track_burst": 10**9, "track_per_minute": 10**9}}, Path(data_dir))
+    return parse_config(
+        {
+            "gateway": {"database_url": url, "data_dir": data_dir},
+            "units": [{"code": "pr", "name": "روابط عمومی"}, {"code": "oversight", "name": "o"}],
+            "routing": {"default_unit": "pr"},
+            "web": {"track_burst": 10**9, "track_per_minute": 10**9},
+        },
+        Path(data_dir),
+    )
 
 
 async def seed(ctx, total: int) -> list[str]:
@@ -55,13 +60,30 @@ async def seed(ctx, total: int) -> list[str]:
     t0 = time.perf_counter()
     while have < total:
         n = min(CHUNK, total - have)
-        rows = [{"code": tracking.generate(), "kind": "request", "status": "routed", "channel": "sms",
-                 "contact": f"+98912{random.randrange(10**7):07d}", "unit_code": "pr", "language": "fa",
-                 "confidential": False, "anonymous": False, "search_text": "", "created_at": now,
-                 "updated_at": now, "due_at": now} for _ in range(n)]
+        rows = [
+            {
+                "code": tracking.generate(),
+                "kind": "request",
+                "status": "routed",
+                "channel": "sms",
+                "contact": f"+98912{random.randrange(10**7):07d}",
+                "unit_code": "pr",
+                "language": "fa",
+                "confidential": False,
+                "anonymous": False,
+                "search_text": "",
+                "created_at": now,
+                "updated_at": now,
+                "due_at": now,
+            }
+            for _ in range(n)
+        ]
         # Codes are random: a rare clash with an earlier row is skipped, the loop tops up.
-        stmt = (insert(Case).prefix_with("OR IGNORE") if ctx.db.is_sqlite
-                else pg_insert(Case).on_conflict_do_nothing(index_elements=["code"]))
+        stmt = (
+            insert(Case).prefix_with("OR IGNORE")
+            if ctx.db.is_sqlite
+            else pg_insert(Case).on_conflict_do_nothing(index_elements=["code"])
+        )
         async with ctx.db.engine.begin() as conn:
             await conn.execute(stmt, rows)
         async with ctx.db.session() as s:
@@ -77,8 +99,10 @@ async def seed(ctx, total: int) -> list[str]:
 
 def bare_app(ctx) -> web.Application:
     """The baseline: one handler, the same indexed SELECT, JSON out, nothing else."""
-    query = text("SELECT code, kind, status, unit_code, service_code, created_at, updated_at, due_at, "
-                 "answered_at, closed_at, id, contact FROM cases WHERE code = :c")  # /track's columns
+    query = text(
+        "SELECT code, kind, status, unit_code, service_code, created_at, updated_at, due_at, "
+        "answered_at, closed_at, id, contact FROM cases WHERE code = :c"
+    )  # /track's columns
     engine = ctx.db.read_engine  # the same pool and read path as /track
 
     async def handler(request: web.Request) -> web.Response:
@@ -86,10 +110,21 @@ def bare_app(ctx) -> web.Application:
             row = (await conn.execute(query, {"c": request.match_info["code"]})).first()
         if row is None:
             return web.json_response({"error": "not_found"}, status=404)
-        return web.json_response({"code": row[0], "kind": row[1], "status": row[2], "unit": row[3],
-                                  "service_code": row[4], "received_at": str(row[5]),
-                                  "updated_at": str(row[6]), "due_at": str(row[7]),
-                                  "answered_at": str(row[8]), "closed_at": str(row[9])})
+        return web.json_response(
+            {
+                "code": row[0],
+                "kind": row[1],
+                "status": row[2],
+                "unit": row[3],
+                "service_code": row[4],
+                "received_at": str(row[5]),
+                "updated_at": str(row[6]),
+                "due_at": str(row[7]),
+                "answered_at": str(row[8]),
+                "closed_at": str(row[9]),
+            }
+        )
+
     app = web.Application()
     app.router.add_get("/bare/{code}", handler)
     return app
@@ -97,12 +132,13 @@ def bare_app(ctx) -> web.Application:
 
 def load(url_pattern: str, codes: list[str], seconds: float, concurrency: int, out: mp.Queue) -> None:
     """Runs in a child process: hit the URL for ``seconds``; report count, errors, latencies."""
+
     async def run() -> tuple[int, int, list[float]]:
         lat: list[float] = []
         errors = 0
         end = time.perf_counter() + seconds
-        async with ClientSession(connector=TCPConnector(limit=concurrency),
-                                 timeout=ClientTimeout(total=30)) as http:
+        async with ClientSession(connector=TCPConnector(limit=concurrency), timeout=ClientTimeout(total=30)) as http:
+
             async def worker() -> None:
                 nonlocal errors
                 while time.perf_counter() < end:
@@ -112,8 +148,10 @@ def load(url_pattern: str, codes: list[str], seconds: float, concurrency: int, o
                         if r.status != 200:
                             errors += 1
                     lat.append(time.perf_counter() - t)
+
             await asyncio.gather(*(worker() for _ in range(concurrency)))
         return len(lat), errors, lat
+
     out.put(asyncio.run(run()))
 
 
@@ -127,8 +165,11 @@ async def measure(label: str, url: str, codes: list[str], seconds: float, concur
     proc.join()
     lat.sort()
     rate = n / seconds
-    print(f"  {label:<26} {rate:8,.0f} req/s  p50 {statistics.median(lat) * 1000:6.1f} ms  "
-          f"p99 {lat[int(len(lat) * 0.99)] * 1000:6.1f} ms  errors {errors}", flush=True)
+    print(
+        f"  {label:<26} {rate:8,.0f} req/s  p50 {statistics.median(lat) * 1000:6.1f} ms  "
+        f"p99 {lat[int(len(lat) * 0.99)] * 1000:6.1f} ms  errors {errors}",
+        flush=True,
+    )
     return rate
 
 
@@ -144,8 +185,10 @@ async def main() -> None:
     data = Path(tempfile.mkdtemp())
     url = args.pg or f"sqlite+aiosqlite:///{Path(args.db or data / 'track.db').resolve()}"
     async with running_context(make_config(url, str(data)), dispatch=False) as ctx:
-        print(f"{ctx.db.dialect}, {args.cases:,} cases, {args.concurrency} connections, "
-              f"{args.seconds:.0f} s per run", flush=True)
+        print(
+            f"{ctx.db.dialect}, {args.cases:,} cases, {args.concurrency} connections, {args.seconds:.0f} s per run",
+            flush=True,
+        )
         codes = await seed(ctx, args.cases)
         runners = []
         ports = {}
@@ -158,9 +201,11 @@ async def main() -> None:
             runners.append(runner)
         try:
             bare, gw = f"http://127.0.0.1:{ports['bare']}", f"http://127.0.0.1:{ports['gateway']}"
-            targets = [("bare handler + SELECT", bare + "/bare/{code}"),
-                       ("GET /api/v1/track/{code}", gw + "/api/v1/track/{code}"),
-                       ("GET /track?code= (HTML)", gw + "/track?code={code}")]
+            targets = [
+                ("bare handler + SELECT", bare + "/bare/{code}"),
+                ("GET /api/v1/track/{code}", gw + "/api/v1/track/{code}"),
+                ("GET /track?code= (HTML)", gw + "/track?code={code}"),
+            ]
             rates: dict[str, list[float]] = {label: [] for label, _ in targets}
             for rnd in range(1, args.rounds + 1):  # interleaved rounds: a noisy machine hits all alike
                 print(f" round {rnd}", flush=True)

@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.channels.voice.recordings import RecordingIngest  # noqa: E402
-from gateway.channels.voice.spool import SpoolPaths  # noqa: E402
-from gateway.core.config import parse_config  # noqa: E402
-from gateway.core.runtime import running_context  # noqa: E402
-from tests.peers.voice_dialplan import wav_container  # noqa: E402
+from gateway.channels.voice.recordings import RecordingIngest
+from gateway.channels.voice.spool import SpoolPaths
+from gateway.core.config import parse_config
+from gateway.core.runtime import running_context
+from tests.peers.voice_dialplan import wav_container
 
 
 def wav_bytes(seed: int) -> bytes:
@@ -47,7 +47,9 @@ def fill_spool(incoming: Path, n: int) -> None:
         mobile = f"0912{i:07d}"
         (incoming / f"{uid}.meta").write_text(
             f"uniqueid={uid}\ncallerid={mobile}\ncategory={1 + i % 5}\nstarted={now - 3600}\n"
-            f"status=SILENCE\nended={now - 3570}\n", encoding="utf-8")
+            f"status=SILENCE\nended={now - 3570}\n",
+            encoding="utf-8",
+        )
 
 
 async def baseline(ingest: RecordingIngest) -> int:
@@ -59,18 +61,27 @@ async def baseline(ingest: RecordingIngest) -> int:
         async with gate:
             loaded = await asyncio.to_thread(ingest._load, uid)
             return len(loaded.audio or b"") if loaded else 0
+
     return sum(await asyncio.gather(*(one(u) for u in names)))
 
 
 async def main(n: int, pg: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = pg or f"sqlite+aiosqlite:///{tmp}/gw.db"
-        cfg = parse_config({"gateway": {"database_url": url, "data_dir": f"{tmp}/var"},
-                            "units": [{"code": "oversight", "name": "o"}, {"code": "pr", "name": "p"}],
-                            "routing": {"default_unit": "pr"},
-                            "voice": {"enabled": True, "spool_dir": f"{tmp}/spool",
-                                      "min_seconds": 0.5,
-                                      "reconcile_concurrency": int(os.environ.get("CONC", "16"))}}, Path(tmp))
+        cfg = parse_config(
+            {
+                "gateway": {"database_url": url, "data_dir": f"{tmp}/var"},
+                "units": [{"code": "oversight", "name": "o"}, {"code": "pr", "name": "p"}],
+                "routing": {"default_unit": "pr"},
+                "voice": {
+                    "enabled": True,
+                    "spool_dir": f"{tmp}/spool",
+                    "min_seconds": 0.5,
+                    "reconcile_concurrency": int(os.environ.get("CONC", "16")),
+                },
+            },
+            Path(tmp),
+        )
         spool = SpoolPaths.from_config(cfg)
         t0 = time.perf_counter()
         fill_spool(spool.incoming, n)
@@ -82,13 +93,16 @@ async def main(n: int, pg: str | None) -> None:
             t0 = time.perf_counter()
             size = await baseline(ingest)
             base = time.perf_counter() - t0
-            print(f"baseline  list+read {n} sidecars and WAVs ({size / 2**20:.0f} MiB): "
-                  f"{base:.2f} s ({n / base:,.0f}/s)")
+            print(
+                f"baseline  list+read {n} sidecars and WAVs ({size / 2**20:.0f} MiB): {base:.2f} s ({n / base:,.0f}/s)"
+            )
             t0 = time.perf_counter()
             outcomes = await ingest.reconcile()
             full = time.perf_counter() - t0
-            print(f"reconcile cold start: {full:.2f} s ({n / full:,.0f} recordings/s), "
-                  f"{dict(outcomes)}, intake batches {ctx.intake.batches}")
+            print(
+                f"reconcile cold start: {full:.2f} s ({n / full:,.0f} recordings/s), "
+                f"{dict(outcomes)}, intake batches {ctx.intake.batches}"
+            )
             t0 = time.perf_counter()
             again = await ingest.reconcile()
             print(f"rescan (nothing left): {(time.perf_counter() - t0) * 1000:.1f} ms {dict(again)}")

@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 from collections.abc import Awaitable, Callable, Sequence
-
+from pathlib import Path
 
 from gateway import cli_staff, cli_surveys
 from gateway.core.config import Config, ConfigError, load_config
@@ -20,9 +19,13 @@ EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gateway", description=(
-        "citizen-gateway: take citizens' messages by email, SMS and voice mail, give each a "
-        "tracking code, route it to a unit and send the answer back."))
+    p = argparse.ArgumentParser(
+        prog="gateway",
+        description=(
+            "citizen-gateway: take citizens' messages by email, SMS and voice mail, give each a "
+            "tracking code, route it to a unit and send the answer back."
+        ),
+    )
     p.add_argument("--config", "-c", help="config file (default: $GATEWAY_CONFIG or config/gateway.toml)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("init", help="create the data folder and database (applies migrations)")
@@ -67,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"gateway: config error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     from gateway.core.logs import setup_logging
+
     setup_logging(config.logging.level, config.logging.format)
     handler = COMMANDS[args.command]
     if args.command not in _NO_DATABASE_NEEDED and _sqlite_file_missing(config.database_url):
@@ -77,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as e:
         return _fail(f"{e.strerror or e} ({type(e).__name__})", EXIT_FAILED)
-    except Exception as e:  # noqa: BLE001 - the CLI answers with one line, not a traceback
+    except Exception as e:
         from sqlalchemy.exc import SQLAlchemyError
+
         if isinstance(e, SQLAlchemyError):
             if _is_missing_schema(e):
                 return _fail(NOT_INITIALISED, EXIT_FAILED)
@@ -94,9 +99,14 @@ NOT_INITIALISED = "the database is not initialised: run `make init` (or `gateway
 def _sqlite_file_missing(url: str) -> bool:
     """True for a file-backed SQLite URL whose file does not exist yet."""
     from sqlalchemy import make_url
+
     parsed = make_url(url)
-    return parsed.get_backend_name() == "sqlite" and bool(parsed.database) \
-        and parsed.database != ":memory:" and not Path(parsed.database).exists()
+    return (
+        parsed.get_backend_name() == "sqlite"
+        and bool(parsed.database)
+        and parsed.database != ":memory:"
+        and not Path(parsed.database).exists()
+    )
 
 
 def _is_missing_schema(error: Exception) -> bool:
@@ -107,18 +117,22 @@ def _is_missing_schema(error: Exception) -> bool:
 
 async def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     from gateway.core.templates import Templates
+
     problems = Templates(config.templates).check()
     for problem in problems:
         print(f"gateway: config error: {problem}", file=sys.stderr)
     if problems:
         return EXIT_USAGE
-    print(f"config OK: {len(config.units)} units, {len(config.services)} services, "
-          f"database {config.database_url.split('://')[0]}")
+    print(
+        f"config OK: {len(config.units)} units, {len(config.services)} services, "
+        f"database {config.database_url.split('://')[0]}"
+    )
     return 0
 
 
 async def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
     from gateway.core.db import Database
+
     config.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(config.database_url)
     try:
@@ -131,14 +145,14 @@ async def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_init(config: Config, args: argparse.Namespace) -> int:
     from gateway.core.runtime import build_context, load_signing_key, sync_catalogue
+
     config.data_dir.mkdir(parents=True, exist_ok=True)
     ctx = build_context(config)
     try:
         await ctx.db.migrate()
         await load_signing_key(ctx)
         await sync_catalogue(ctx)
-        print(f"initialised: database at revision {await ctx.db.current_revision()}, "
-              f"data in {config.data_dir}")
+        print(f"initialised: database at revision {await ctx.db.current_revision()}, data in {config.data_dir}")
     finally:
         await ctx.db.dispose()
     return 0
@@ -146,6 +160,7 @@ async def cmd_init(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from gateway.serve import ROLES, serve
+
     only = {r.strip() for r in args.only.split(",") if r.strip()}
     unknown = only - set(ROLES)
     if unknown:
@@ -160,6 +175,7 @@ async def cmd_staff(config: Config, args: argparse.Namespace) -> int:
         return await cli_staff.run_staff(config, args)
     from gateway.core.db import Database
     from gateway.core.staff import StaffError, add_staff
+
     db = Database(config.database_url)
     try:
         token = await add_staff(db, args.name, args.unit, args.role, args.email)
@@ -175,11 +191,16 @@ async def cmd_case(config: Config, args: argparse.Namespace) -> int:
     from gateway.core import tracking
     from gateway.core.db import Database
     from gateway.core.queries import case_summary
+
     try:
         code = tracking.parse(args.code)
     except tracking.CodeError as e:
-        return _fail("check the code: the check digit does not match" if e.reason == "check_digit"
-                     else "a tracking code has 10 digits", EXIT_USAGE)
+        return _fail(
+            "check the code: the check digit does not match"
+            if e.reason == "check_digit"
+            else "a tracking code has 10 digits",
+            EXIT_USAGE,
+        )
     db = Database(config.database_url)
     try:
         summary = await case_summary(db, code)
@@ -194,6 +215,7 @@ async def cmd_case(config: Config, args: argparse.Namespace) -> int:
 async def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
     from gateway.core.db import Database
     from gateway.core.queries import outbox_list, outbox_retry
+
     db = Database(config.database_url)
     try:
         if args.action == "list":
@@ -208,6 +230,7 @@ async def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
 async def cmd_import_eml(config: Config, args: argparse.Namespace) -> int:
     from gateway.channels.email.importer import find_mails, import_mails
     from gateway.core.runtime import running_context
+
     try:
         files = find_mails(args.paths)
     except FileNotFoundError as e:
@@ -225,8 +248,13 @@ async def cmd_import_eml(config: Config, args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
-    "check-config": cmd_check_config, "migrate": cmd_migrate, "init": cmd_init, "run": cmd_run,
-    "staff": cmd_staff, "case": cmd_case, "outbox": cmd_outbox,
+    "check-config": cmd_check_config,
+    "migrate": cmd_migrate,
+    "init": cmd_init,
+    "run": cmd_run,
+    "staff": cmd_staff,
+    "case": cmd_case,
+    "outbox": cmd_outbox,
     "report": cli_staff.cmd_report,
     "import-eml": cmd_import_eml,
     "poster": cli_surveys.cmd_poster,

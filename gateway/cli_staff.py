@@ -28,6 +28,7 @@ def add_parsers(sub: argparse._SubParsersAction, staff: argparse._SubParsersActi
     rep.add_argument("--unit", help="one unit (default: all units)")
     rep.add_argument("--days", type=int, help="only cases created in the last N days")
     from gateway.cli_surveys import add_report_options
+
     add_report_options(rep)
 
 
@@ -47,8 +48,9 @@ def _read_password() -> str:
 
 async def run_staff(config: Config, args: argparse.Namespace) -> int:
     """``gateway staff passwd|revoke|list``."""
-    from gateway.core.db import Database
     from gateway.core import staff
+    from gateway.core.db import Database
+
     db = Database(config.database_url)
     try:
         if args.staff_cmd == "passwd":
@@ -72,8 +74,10 @@ async def run_staff(config: Config, args: argparse.Namespace) -> int:
         else:
             print(f"{'name':24} {'unit':16} {'role':10} {'active':6} {'password':8} tokens")
             for m in await staff.list_staff(db):
-                print(f"{m['name']!s:24} {m['unit']!s:16} {m['role']!s:10} "
-                      f"{'yes' if m['active'] else 'no':6} {'yes' if m['password'] else 'no':8} {m['tokens']}")
+                print(
+                    f"{m['name']!s:24} {m['unit']!s:16} {m['role']!s:10} "
+                    f"{'yes' if m['active'] else 'no':6} {'yes' if m['password'] else 'no':8} {m['tokens']}"
+                )
     finally:
         await db.dispose()
     return 0
@@ -83,10 +87,12 @@ async def cmd_report(config: Config, args: argparse.Namespace) -> int:
     """``gateway report [--csv] [--unit CODE] [--days N]``; ``--month`` is the survey report."""
     if args.month:
         from gateway.cli_surveys import cmd_monthly
+
         return await cmd_monthly(config, args)
     from gateway.core import reports
     from gateway.core.db import Database
     from gateway.core.models import Case
+
     if args.unit and args.unit not in {u.code for u in config.units}:
         return _err(f"unknown unit {args.unit!r}", EXIT_NOT_FOUND)
     if args.days is not None and args.days < 1:
@@ -94,8 +100,12 @@ async def cmd_report(config: Config, args: argparse.Namespace) -> int:
     db = Database(config.database_url)
     try:
         async with db.session() as s:
-            figs = await reports.figures(s, Case.unit_code == args.unit if args.unit else None,
-                                         args.unit or "all", reports.period_start(args.days))
+            figs = await reports.figures(
+                s,
+                Case.unit_code == args.unit if args.unit else None,
+                args.unit or "all",
+                reports.period_start(args.days),
+            )
     finally:
         await db.dispose()
     print(reports.to_csv(figs) if args.csv else reports.to_table(figs), end="" if args.csv else "\n")

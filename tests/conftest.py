@@ -32,18 +32,35 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 BASE_CONFIG: dict[str, Any] = {
     "gateway": {"public_base_url": "http://gw.test", "language": "fa"},
-    "email": {"from_address": "feedback@example.ir", "message_id_domain": "feedback.example.ir",
-              "smtp": {"addresses": ["feedback@example.ir", "complaints@example.ir"],
-                       "aliases": {"complaints@example.ir": {"kind": "complaint"}}}},
-    "units": [{"code": "oversight", "name": "حراست و بازرسی"},
-              {"code": "pr", "name": "روابط عمومی"},
-              {"code": "roads", "name": "راه و ترابری"}],
-    "services": [{"code": "10011003113", "title": "پاسخگویی به شکایات", "unit": "oversight", "sla_days": 10},
-                 {"code": "20001", "title": "ترمیم راه", "unit": "roads", "sla_days": 15}],
-    "routing": {"default_unit": "pr", "oversight_unit": "oversight",
-                "rules": [{"keywords": ["جاده", "road"], "unit": "roads"}]},
-    "outbox": {"base_delay_seconds": 0.01, "max_delay_seconds": 0.05, "max_attempts": 3,
-               "poll_seconds": 0.05, "lease_seconds": 30},
+    "email": {
+        "from_address": "feedback@example.ir",
+        "message_id_domain": "feedback.example.ir",
+        "smtp": {
+            "addresses": ["feedback@example.ir", "complaints@example.ir"],
+            "aliases": {"complaints@example.ir": {"kind": "complaint"}},
+        },
+    },
+    "units": [
+        {"code": "oversight", "name": "حراست و بازرسی"},
+        {"code": "pr", "name": "روابط عمومی"},
+        {"code": "roads", "name": "راه و ترابری"},
+    ],
+    "services": [
+        {"code": "10011003113", "title": "پاسخگویی به شکایات", "unit": "oversight", "sla_days": 10},
+        {"code": "20001", "title": "ترمیم راه", "unit": "roads", "sla_days": 15},
+    ],
+    "routing": {
+        "default_unit": "pr",
+        "oversight_unit": "oversight",
+        "rules": [{"keywords": ["جاده", "road"], "unit": "roads"}],
+    },
+    "outbox": {
+        "base_delay_seconds": 0.01,
+        "max_delay_seconds": 0.05,
+        "max_attempts": 3,
+        "poll_seconds": 0.05,
+        "lease_seconds": 30,
+    },
 }
 
 
@@ -112,10 +129,12 @@ async def db_url(template_db: str, tmp_path: Path) -> str:
 @pytest.fixture
 def make_config(tmp_path: Path, db_url: str) -> Callable[..., Config]:
     """Build a validated config on the test database, with overrides."""
+
     def build(**over: Any) -> Config:
         data = merge(BASE_CONFIG, over)
         data = merge(data, {"gateway": {"database_url": db_url, "data_dir": str(tmp_path / "var")}})
         return parse_config(data, tmp_path)
+
     return build
 
 
@@ -139,10 +158,11 @@ def artifacts() -> Path:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def browser():  # noqa: ANN201 - playwright types are optional
+async def browser():
     """One headless Chromium for the session (Playwright async API)."""
     from tests.peers import require
     from tests.peers.browser import CHROMIUM_ARGS, chromium_path
+
     try:
         from playwright.async_api import async_playwright
     except ImportError:
@@ -155,20 +175,20 @@ async def browser():  # noqa: ANN201 - playwright types are optional
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     """Under CI=true no test may skip: a skip (missing peer or package) becomes a failure."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and os.environ.get("CI", "").lower() in ("1", "true", "yes") \
-            and not hasattr(report, "wasxfail"):
+    if report.skipped and os.environ.get("CI", "").lower() in ("1", "true", "yes") and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which must run every test: {report.longrepr}"
 
 
 @pytest_asyncio.fixture
-async def sink():  # noqa: ANN201
+async def sink():
     """A real SMTP server (aiosmtpd) on an ephemeral loopback port that keeps what it gets."""
     from tests.peers.smtp_sink import SmtpSink, start_sink
+
     s = SmtpSink()
     server = await start_sink(s)
     yield s

@@ -27,7 +27,7 @@ def _targets(node: ast.AST, module: str, is_package: bool, known: set[str]) -> s
     elif isinstance(node, ast.ImportFrom):
         if node.level:
             base = module.split(".")
-            base = base[:len(base) - node.level + (1 if is_package else 0)]
+            base = base[: len(base) - node.level + (1 if is_package else 0)]
             prefix = ".".join(base + ([node.module] if node.module else []))
         else:
             prefix = node.module or ""
@@ -68,7 +68,7 @@ def find_cycle(graph: dict[str, set[str]], within: str) -> list[str] | None:
         stack.append(m)
         for n in sorted(graph[m] & nodes):
             if state.get(n) == 1:
-                return stack[stack.index(n):] + [n]
+                return stack[stack.index(n) :] + [n]
             if n not in state and (cycle := visit(n)) is not None:
                 return cycle
         stack.pop()

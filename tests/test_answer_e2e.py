@@ -32,19 +32,29 @@ async def sms_api() -> AsyncIterator[FakeSmsApi]:
     await fake.stop()
 
 
-async def test_email_answer_arrives_in_the_thread_with_the_survey_link(make_config: Callable[..., Config],
-                                                                      sink: SmtpSink) -> None:
-    config = make_config(email={"smtp": {"enabled": False},
-                                "outbound": {"host": "127.0.0.1", "port": sink.port}})
+async def test_email_answer_arrives_in_the_thread_with_the_survey_link(
+    make_config: Callable[..., Config], sink: SmtpSink
+) -> None:
+    config = make_config(email={"smtp": {"enabled": False}, "outbound": {"host": "127.0.0.1", "port": sink.port}})
     async with running_context(config, migrate=False, dispatch=False) as ctx:
         create_email(ctx)  # registers the relay sender
-        first = await ctx.intake.submit(InboundMessage(
-            Channel.EMAIL, "درخواست گواهی اشتغال دارم", external_id="<q1@citizen.example>",
-            provider="email", sender="ali@citizen.example", subject="گواهی"))
+        first = await ctx.intake.submit(
+            InboundMessage(
+                Channel.EMAIL,
+                "درخواست گواهی اشتغال دارم",
+                external_id="<q1@citizen.example>",
+                provider="email",
+                sender="ali@citizen.example",
+                subject="گواهی",
+            )
+        )
         token = await make_staff(ctx, "mina", "pr")
         async with TestClient(TestServer(create_app(ctx), host="127.0.0.1")) as client:
-            r = await client.post(f"/api/v1/cases/{first.case_code}/answer", headers=auth(token),
-                                  json={"text": "گواهی شما آماده است.", "close": False})
+            r = await client.post(
+                f"/api/v1/cases/{first.case_code}/answer",
+                headers=auth(token),
+                json={"text": "گواهی شما آماده است.", "close": False},
+            )
             assert r.status == 200 and (await r.json())["status"] == "answered"
         await send_all(ctx)
         mails = await sink.wait_for(3)  # acknowledgement, answer, survey
@@ -57,22 +67,29 @@ async def test_email_answer_arrives_in_the_thread_with_the_survey_link(make_conf
     assert len(survey) == 1 and "http://gw.test/s/" in survey[0].get_body(("plain",)).get_content()
 
 
-async def test_sms_answer_arrives_at_the_citizens_number(make_config: Callable[..., Config],
-                                                        sms_api: FakeSmsApi,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sms_answer_arrives_at_the_citizens_number(
+    make_config: Callable[..., Config], sms_api: FakeSmsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GW_TEST_KAVENEGAR_KEY", sms_api.api_key)
-    sms: dict[str, Any] = {"provider": "kavenegar",
-                           "kavenegar": {"api_url": sms_api.url, "api_key_env": "GW_TEST_KAVENEGAR_KEY",
-                                         "sender": "10004346"}}
+    sms: dict[str, Any] = {
+        "provider": "kavenegar",
+        "kavenegar": {"api_url": sms_api.url, "api_key_env": "GW_TEST_KAVENEGAR_KEY", "sender": "10004346"},
+    }
     config = make_config(sms=sms)
     async with running_context(config, migrate=False, dispatch=False) as ctx:
         assert create_sms(ctx) is not None  # registers the Kavenegar sender
-        first = await ctx.intake.submit(InboundMessage(Channel.SMS, "جاده روستا خراب است", external_id="k1",
-                                                       provider="kavenegar", sender="+989121234567"))
+        first = await ctx.intake.submit(
+            InboundMessage(
+                Channel.SMS, "جاده روستا خراب است", external_id="k1", provider="kavenegar", sender="+989121234567"
+            )
+        )
         token = await make_staff(ctx, "reza", "roads")
         async with TestClient(TestServer(create_app(ctx), host="127.0.0.1")) as client:
-            r = await client.post(f"/api/v1/cases/{first.case_code}/answer", headers=auth(token),
-                                  json={"text": "ترمیم کوچه هفته آینده انجام می‌شود.", "close": False})
+            r = await client.post(
+                f"/api/v1/cases/{first.case_code}/answer",
+                headers=auth(token),
+                json={"text": "ترمیم کوچه هفته آینده انجام می‌شود.", "close": False},
+            )
             assert r.status == 200
         await send_all(ctx)
     to_citizen = [m for m in sms_api.sent if m["receptor"] == "09121234567"]

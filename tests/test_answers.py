@@ -13,12 +13,10 @@ from sqlalchemy import select
 
 from gateway.core import answers
 from gateway.core.access import Viewer
-from gateway.core.messages import (Channel, InboundAttachment, InboundMessage, Intent, Kind,
-                                   Outcome)
+from gateway.core.messages import Channel, InboundAttachment, InboundMessage, Intent, Kind, Outcome
 from gateway.core.models import AuditEvent, Case, Staff, SurveyInvitation, SurveyResponse
 from gateway.core.sla import queue_daily_digests
-from tests.test_staff_support import (auth, make_staff, outbox_rows, send_all, sent_files,  # noqa: F401
-                                      staff_client, submit)
+from tests.test_staff_support import auth, make_staff, outbox_rows, send_all, sent_files, staff_client, submit
 
 
 async def _case(ctx, code: str) -> Case:
@@ -29,8 +27,9 @@ async def _case(ctx, code: str) -> Case:
 async def _events(ctx, code: str) -> list[AuditEvent]:
     case = await _case(ctx, code)
     async with ctx.db.session() as s:
-        return list((await s.execute(select(AuditEvent).where(AuditEvent.case_id == case.id)
-                                     .order_by(AuditEvent.id))).scalars())
+        return list(
+            (await s.execute(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id))).scalars()
+        )
 
 
 async def _viewer(ctx, name: str, unit: str, role: str = "staff") -> Viewer:
@@ -42,8 +41,9 @@ async def _viewer(ctx, name: str, unit: str, role: str = "staff") -> Viewer:
 async def test_sms_answer_via_api_arrives_with_digit_survey(ctx, staff_client):
     token = await make_staff(ctx, "answerer", "pr")
     code = (await submit(ctx, "سلام، درخواست پروانه دارم", sender="+989121111111")).case_code
-    resp = await staff_client.post(f"/api/v1/cases/{code}/answer", headers=auth(token),
-                                   json={"text": "پروانه شما صادر شد."})
+    resp = await staff_client.post(
+        f"/api/v1/cases/{code}/answer", headers=auth(token), json={"text": "پروانه شما صادر شد."}
+    )
     assert resp.status == 200, await resp.text()
     result = await resp.json()
     assert result["status"] == "answered" and result["channel"] == "sms" and result["survey"]
@@ -59,27 +59,49 @@ async def test_sms_answer_via_api_arrives_with_digit_survey(ctx, staff_client):
     case = await _case(ctx, code)
     assert case.status == "answered" and case.answered_at and case.first_response_at
     # the citizen's digits land on the invitation (core replies.record_survey_reply)
-    res = await ctx.intake.submit(InboundMessage(Channel.SMS, "45342", external_id="survey-1",
-                                                 provider="test", sender="+989121111111",
-                                                 intent=Intent.SURVEY_RESPONSE,
-                                                 survey_answers=[4, 5, 3, 4, 2]))
+    res = await ctx.intake.submit(
+        InboundMessage(
+            Channel.SMS,
+            "45342",
+            external_id="survey-1",
+            provider="test",
+            sender="+989121111111",
+            intent=Intent.SURVEY_RESPONSE,
+            survey_answers=[4, 5, 3, 4, 2],
+        )
+    )
     assert res.outcome is Outcome.SURVEY and res.case_code == code
     async with ctx.db.session() as s:
         row = (await s.execute(select(SurveyResponse))).scalar_one()
-    assert row.answers == {"workflow": 4, "information_match": 5, "staff_behaviour": 3,
-                           "timeliness": 4} and row.improper_request is False
+    assert (
+        row.answers == {"workflow": 4, "information_match": 5, "staff_behaviour": 3, "timeliness": 4}
+        and row.improper_request is False
+    )
 
 
 async def test_email_answer_threads_and_carries_survey_link(ctx, staff_client):
     token = await make_staff(ctx, "mailer", "pr")
-    first = await submit(ctx, "درخواست گواهی دارم", channel=Channel.EMAIL, sender="ali@example.com",
-                         external_id="<m1@example.com>", subject="درخواست گواهی")
-    await ctx.intake.submit(InboundMessage(Channel.EMAIL, "پیگیری: هنوز خبری نشد",
-                                           external_id="<m2@example.com>", sender="ali@example.com",
-                                           tracking_code=first.case_code))
+    first = await submit(
+        ctx,
+        "درخواست گواهی دارم",
+        channel=Channel.EMAIL,
+        sender="ali@example.com",
+        external_id="<m1@example.com>",
+        subject="درخواست گواهی",
+    )
+    await ctx.intake.submit(
+        InboundMessage(
+            Channel.EMAIL,
+            "پیگیری: هنوز خبری نشد",
+            external_id="<m2@example.com>",
+            sender="ali@example.com",
+            tracking_code=first.case_code,
+        )
+    )
     code = first.case_code
-    resp = await staff_client.post(f"/api/v1/cases/{code}/answer", headers=auth(token),
-                                   json={"text": "گواهی آماده است.", "close": True})
+    resp = await staff_client.post(
+        f"/api/v1/cases/{code}/answer", headers=auth(token), json={"text": "گواهی آماده است.", "close": True}
+    )
     assert (await resp.json())["status"] == "closed"
     await send_all(ctx)
     mails = {m["purpose"]: m for m in sent_files(ctx, "email") if m["case"] == code}
@@ -94,14 +116,24 @@ async def test_email_answer_threads_and_carries_survey_link(ctx, staff_client):
     assert case.status == "closed" and case.closed_at is not None
 
 
-@pytest.mark.parametrize("sender, channel", [
-    pytest.param("+989351234567", "sms", id="iranian-mobile-gets-sms"),
-    pytest.param("+982188776655", "voice", id="landline-gets-voice-row"),
-])
+@pytest.mark.parametrize(
+    "sender, channel",
+    [
+        pytest.param("+989351234567", "sms", id="iranian-mobile-gets-sms"),
+        pytest.param("+982188776655", "voice", id="landline-gets-voice-row"),
+    ],
+)
 async def test_voice_answers_go_by_sms_to_mobiles(ctx, sender, channel):
     viewer = await _viewer(ctx, "voice-answerer", "pr")
-    code = (await submit(ctx, "", channel=Channel.VOICE, sender=sender, attachments=[
-        InboundAttachment("v.wav", "audio/wav", b"RIFF")])).case_code
+    code = (
+        await submit(
+            ctx,
+            "",
+            channel=Channel.VOICE,
+            sender=sender,
+            attachments=[InboundAttachment("v.wav", "audio/wav", b"RIFF")],
+        )
+    ).case_code
     result = await answers.answer_case(ctx, viewer, code, "پاسخ شما")
     rows = [r for r in await outbox_rows(ctx) if r.id in result.outbox_ids]
     assert [(r.channel, r.purpose) for r in rows] == [(channel, "answer"), (channel, "survey")]
@@ -122,10 +154,13 @@ async def test_reanswer_is_audited_and_survey_sent_once(ctx):
     assert len(await outbox_rows(ctx, "survey")) == 1
 
 
-@pytest.mark.parametrize("sender, survey", [
-    pytest.param("no-reply@example.com", False, id="no-reply-address"),
-    pytest.param("citizen@example.com", True, id="normal-address"),
-])
+@pytest.mark.parametrize(
+    "sender, survey",
+    [
+        pytest.param("no-reply@example.com", False, id="no-reply-address"),
+        pytest.param("citizen@example.com", True, id="normal-address"),
+    ],
+)
 async def test_no_survey_for_no_reply_addresses(ctx, sender, survey):
     viewer = await _viewer(ctx, "surveyor", "pr")
     code = (await submit(ctx, "درخواست", channel=Channel.EMAIL, sender=sender)).case_code
@@ -166,9 +201,14 @@ async def test_violation_report_cannot_be_assigned_away(ctx):
 
 async def test_daily_digest_queued_once_per_unit_and_day(make_config):
     from gateway.core.runtime import running_context
-    cfg = make_config(units=[{"code": "oversight", "name": "حراست", "email": "ov@example.ir"},
-                             {"code": "pr", "name": "روابط عمومی", "email": "pr@example.ir"},
-                             {"code": "roads", "name": "راه"}])
+
+    cfg = make_config(
+        units=[
+            {"code": "oversight", "name": "حراست", "email": "ov@example.ir"},
+            {"code": "pr", "name": "روابط عمومی", "email": "pr@example.ir"},
+            {"code": "roads", "name": "راه"},
+        ]
+    )
     async with running_context(cfg, migrate=False, dispatch=False) as ctx:
         code = (await submit(ctx, "درخواست قدیمی", sender="+989120000004")).case_code
         await submit(ctx, "درخواست تازه", sender="+989120000005")

@@ -61,12 +61,20 @@ async def test_intake_stores_attachments_and_long_texts_in_the_database(make_con
     """With blob_store = database, a second process (own data_dir) reads what the first stored."""
     first = make_config(gateway={"blob_store": "database"})
     second = make_config(gateway={"blob_store": "database", "data_dir": str(tmp_path / "other")})
-    async with running_context(first, migrate=False, dispatch=False) as a, \
-            running_context(second, migrate=False, dispatch=False) as b:
+    async with (
+        running_context(first, migrate=False, dispatch=False) as a,
+        running_context(second, migrate=False, dispatch=False) as b,
+    ):
         audio, text = b"RIFF....WAVE" * 500, "متن بلند " * 4000
-        res = await a.intake.submit(InboundMessage(
-            Channel.VOICE, text, sender="+989121234567", external_id="call-blob",
-            attachments=[InboundAttachment("call.wav", "audio/wav", audio)]))
+        res = await a.intake.submit(
+            InboundMessage(
+                Channel.VOICE,
+                text,
+                sender="+989121234567",
+                external_id="call-blob",
+                attachments=[InboundAttachment("call.wav", "audio/wav", audio)],
+            )
+        )
         assert res.outcome is Outcome.CREATED
         async with b.db.read_session() as s:
             atts = {x.filename: x.sha256 for x in (await s.execute(select(Attachment))).scalars()}
@@ -81,8 +89,10 @@ async def test_the_signing_key_is_made_once_and_shared(make_config, tmp_path: Pa
     monkeypatch.delenv("GATEWAY_SECRET_KEY", raising=False)
     first = make_config()
     second = make_config(gateway={"data_dir": str(tmp_path / "other")})
-    async with running_context(first, migrate=False, dispatch=False) as a, \
-            running_context(second, migrate=False, dispatch=False) as b:
+    async with (
+        running_context(first, migrate=False, dispatch=False) as a,
+        running_context(second, migrate=False, dispatch=False) as b,
+    ):
         token = a.signer.sign("survey", {"i": 7})
         assert b.signer.verify("survey", token) == {"i": 7}
     assert not (tmp_path / "var" / "secret.key").exists()
@@ -94,6 +104,7 @@ async def test_an_old_secret_key_file_seeds_the_shared_key(make_config, tmp_path
     (tmp_path / "var" / "secret.key").write_text("an-older-install-key\n")
     async with running_context(make_config(), migrate=False, dispatch=False) as a:
         from gateway.core.security import Signer
+
         old = Signer(b"an-older-install-key")
         assert a.signer.verify("survey", old.sign("survey", {"i": 1})) == {"i": 1}
 
@@ -102,5 +113,6 @@ async def test_the_environment_key_wins(make_config, monkeypatch) -> None:
     monkeypatch.setenv("GATEWAY_SECRET_KEY", "from-the-environment")
     async with running_context(make_config(), migrate=False, dispatch=False) as a:
         from gateway.core.security import Signer
+
         assert a.signer.mac("x", "y") == Signer(b"from-the-environment").mac("x", "y")
         assert await a.state.get("gateway:signing-key") is None

@@ -17,8 +17,7 @@ def test_probe():
 
 
 def test_a_skip_fails_under_ci():
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            "tests/test_ci_rule.py::test_probe"]
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_ci_rule.py::test_probe"]
     env = {k: v for k, v in os.environ.items() if k != "CI"} | {"GW_CI_PROBE": "1"}
     local = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
     ci = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env={**env, "CI": "true"})

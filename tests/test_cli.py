@@ -17,15 +17,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def gateway(*args, env=None, timeout=60):
-    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
 def conf(tmp_path, db_url):
     def write(extra=""):
         path = tmp_path / "gw.toml"
-        path.write_text(f'''
+        path.write_text(
+            f'''
 [gateway]
 database_url = "{db_url}"
 data_dir = "var"
@@ -40,18 +47,28 @@ name = "حراست"
 code = "pr"
 name = "روابط عمومی"
 {extra}
-''', encoding="utf-8")
+''',
+            encoding="utf-8",
+        )
         return str(path)
+
     return write
 
 
-@pytest.mark.parametrize("extra,expected", [
-    pytest.param("[http]\nprot = 1", "not valid TOML", id="toml-duplicate-table"),
-    pytest.param("[outbox]\nmax_attempts = 0", "outbox.max_attempts: Input should be greater than or equal to 1", id="bad-value"),
-    pytest.param("[outbox]\nmax_attemps = 3", "outbox.max_attemps: unknown key", id="unknown-key"),
-    pytest.param('[[routing.rules]]\nunit = "nowhere"', "unknown unit 'nowhere'", id="unknown-unit"),
-    pytest.param('[gateway.bogus]\nx = 1', "gateway.bogus: unknown key", id="unknown-table"),
-])
+@pytest.mark.parametrize(
+    "extra,expected",
+    [
+        pytest.param("[http]\nprot = 1", "not valid TOML", id="toml-duplicate-table"),
+        pytest.param(
+            "[outbox]\nmax_attempts = 0",
+            "outbox.max_attempts: Input should be greater than or equal to 1",
+            id="bad-value",
+        ),
+        pytest.param("[outbox]\nmax_attemps = 3", "outbox.max_attemps: unknown key", id="unknown-key"),
+        pytest.param('[[routing.rules]]\nunit = "nowhere"', "unknown unit 'nowhere'", id="unknown-unit"),
+        pytest.param("[gateway.bogus]\nx = 1", "gateway.bogus: unknown key", id="unknown-table"),
+    ],
+)
 def test_invalid_config_is_one_clear_line_and_exit_2(conf, extra, expected):
     r = gateway("--config", conf(extra), "check-config")
     assert r.returncode == 2, r.stderr
@@ -82,20 +99,28 @@ def test_init_staff_add_and_case_show(conf):
     assert bad_unit.returncode == 2 and "unknown unit" in bad_unit.stderr
     assert gateway("--config", c, "case", "show", "1234567890").returncode == 2  # bad check digit
     from gateway.core import tracking
+
     missing = gateway("--config", c, "case", "show", tracking.generate())
     assert missing.returncode == 3 and "no case" in missing.stderr
 
 
 def test_database_unreachable_is_one_line(conf):
-    r = gateway("--config", conf(), "migrate", env={"GATEWAY_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"})
+    r = gateway(
+        "--config", conf(), "migrate", env={"GATEWAY_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.startswith("gateway:")
 
 
 def test_run_serves_healthz_and_stops_on_sigterm(conf):
     c = conf()
     port = int(Path(c).read_text().split("port = ")[1].split()[0])
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", c, "run", "--only", "http,dispatch"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", c, "run", "--only", "http,dispatch"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         body = None
         deadline = time.monotonic() + 90  # start-up is seconds, but CI machines get loaded

@@ -21,17 +21,24 @@ def blind_excepts(text: str) -> list[tuple[int, str]]:
     return found
 
 
-@pytest.mark.parametrize("line, reason", [
-    pytest.param("except Exception:  # noqa: BLE001 - keep the raw input", "keep the raw input", id="dash"),
-    pytest.param("except Exception:  # noqa: BLE001", "", id="bare"),
-    pytest.param("except Exception:  # noqa: BLE001 -", "", id="dash-only"),
-])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        pytest.param("except Exception:  # noqa: BLE001 - keep the raw input", "keep the raw input", id="dash"),
+        pytest.param("except Exception:  # noqa: BLE001", "", id="bare"),
+        pytest.param("except Exception:  # noqa: BLE001 -", "", id="dash-only"),
+    ],
+)
 def test_reason_is_read(line, reason):
     assert blind_excepts(line) == [(1, reason)]
 
 
 def test_every_blind_except_is_justified():
-    unjustified = [f"{path.relative_to(ROOT)}:{n}" for tree in ("gateway", "tests", "bench")
-                   for path in sorted((ROOT / tree).rglob("*.py"))
-                   for n, why in blind_excepts(path.read_text(encoding="utf-8")) if len(why) < 3]
+    unjustified = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for tree in ("gateway", "tests", "bench")
+        for path in sorted((ROOT / tree).rglob("*.py"))
+        for n, why in blind_excepts(path.read_text(encoding="utf-8"))
+        if len(why) < 3
+    ]
     assert unjustified == []

@@ -33,6 +33,7 @@ def test_every_marked_string_has_a_persian_translation() -> None:
 
 def test_placeholders_survive_translation() -> None:
     import re
+
     fields = re.compile(r"%\((\w+)\)s")
     with catalogue_path("fa").open("rb") as f:
         for m in read_po(f, locale="fa"):

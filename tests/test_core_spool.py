@@ -36,8 +36,7 @@ def parse(data: bytes, envelope: dict[str, Any]) -> InboundMessage | None:
         raise ValueError("cannot parse this row")
     if fields["text"] == "skip":
         return None
-    return InboundMessage(Channel.SMS, fields["text"], external_id=fields["id"], provider="test",
-                          sender=fields["from"])
+    return InboundMessage(Channel.SMS, fields["text"], external_id=fields["id"], provider="test", sender=fields["from"])
 
 
 @pytest_asyncio.fixture
@@ -63,8 +62,9 @@ async def test_concurrent_puts_share_commits(ctx: GatewayContext, writer: SpoolW
     assert results == [False] * 80  # none a duplicate
     assert writer.batches < 80  # several requests per transaction
     stored = await rows(ctx)
-    assert sorted((int(r.external_id[4:]), r.envelope["n"], r.status, r.raw) for r in stored) == \
-        [(i, i, "pending", raw(i)) for i in range(80)]
+    assert sorted((int(r.external_id[4:]), r.envelope["n"], r.status, r.raw) for r in stored) == [
+        (i, i, "pending", raw(i)) for i in range(80)
+    ]
     assert all(r.created_at.tzinfo is not None for r in stored)
 
 
@@ -83,30 +83,35 @@ async def test_duplicate_external_id_is_one_row(ctx: GatewayContext, writer: Spo
     assert [(r.source, r.external_id) for r in await rows(ctx)] == [("kannel", "dup-1"), ("generic", "dup-1")]
 
 
-async def test_failed_commit_answers_every_caller_unavailable(ctx: GatewayContext, writer: SpoolWriter,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_failed_commit_answers_every_caller_unavailable(
+    ctx: GatewayContext, writer: SpoolWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = spool._insert
 
     def insert_then_fail(s: Session, rows: list[dict[str, Any]]) -> Any:
         real(s, rows)  # the rows are written, then the transaction dies before its commit
         raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
     monkeypatch.setattr(spool, "_insert", insert_then_fail)
-    results = await asyncio.gather(*(writer.put(raw(i), "kannel", f"f-{i}", {}) for i in range(20)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(writer.put(raw(i), "kannel", f"f-{i}", {}) for i in range(20)), return_exceptions=True
+    )
     assert all(isinstance(r, DatabaseUnavailable) for r in results)
     assert await rows(ctx) == []
     monkeypatch.setattr(spool, "_insert", real)
     assert await writer.put(raw(1), "kannel", "f-1", {}) is False  # the retry is stored
 
 
-async def test_drainer_crash_before_marking_replays_exactly_once(ctx: GatewayContext, writer: SpoolWriter,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_drainer_crash_before_marking_replays_exactly_once(
+    ctx: GatewayContext, writer: SpoolWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for i in range(5):
         await writer.put(raw(i), "kannel", f"ext-{i}", {})
     real_mark = spool_drain._mark
 
     def crash(s: Session, **kw: Any) -> None:
         raise OperationalError("UPDATE", {}, Exception("process killed"))
+
     monkeypatch.setattr(spool_drain, "_mark", crash)
     first = SpoolDrainer(ctx, CHANNEL, parse)
     with pytest.raises(OperationalError):
@@ -156,6 +161,7 @@ async def test_drainer_is_woken_by_each_commit(ctx: GatewayContext, writer: Spoo
 
     async def record(sid: int, msg: InboundMessage, result: IntakeResult) -> None:
         seen.append((msg.external_id, result))
+
     drainer = SpoolDrainer(ctx, CHANNEL, parse, record, poll_seconds=3600)  # no polling to rely on
     drainer.start()
     try:
@@ -177,14 +183,12 @@ async def test_one_process_drains_a_channel(ctx: GatewayContext, writer: SpoolWr
     assert await SpoolDrainer(ctx, CHANNEL, parse).run_once() == 1
 
 
-async def test_while_the_edge_is_busy_the_drainer_takes_small_batches(ctx: GatewayContext,
-                                                                      writer: SpoolWriter) -> None:
+async def test_while_the_edge_is_busy_the_drainer_takes_small_batches(ctx: GatewayContext, writer: SpoolWriter) -> None:
     """Under a flood the drainer leaves the event loop to the edge: one small batch per pause;
     once the flood stops it drains the rest at full speed."""
     await asyncio.gather(*(writer.put(raw(i), "kannel", f"b-{i}", {}) for i in range(20)))
     flood = [True]
-    drainer = SpoolDrainer(ctx, CHANNEL, parse, poll_seconds=3600, busy=lambda: flood[0],
-                           busy_batch=5, busy_pause=3600)
+    drainer = SpoolDrainer(ctx, CHANNEL, parse, poll_seconds=3600, busy=lambda: flood[0], busy_batch=5, busy_pause=3600)
     drainer.start()
     try:
         await eventually(lambda: _at_least(ctx, 5), "the first small batch")
@@ -199,8 +203,9 @@ async def test_while_the_edge_is_busy_the_drainer_takes_small_batches(ctx: Gatew
     assert await case_count(ctx) == 20 and drainer.passes == 2
 
 
-async def test_a_parser_that_needs_the_absent_database_leaves_the_row_pending(ctx: GatewayContext,
-                                                                              writer: SpoolWriter) -> None:
+async def test_a_parser_that_needs_the_absent_database_leaves_the_row_pending(
+    ctx: GatewayContext, writer: SpoolWriter
+) -> None:
     """A parser may touch the database (mail applies delivery reports): when that is away the
     row stays pending for the next pass, and only a real parse failure tells ``on_failed``."""
     await writer.put(raw(1, "db-away"), "kannel", "p-1", {})
@@ -211,6 +216,7 @@ async def test_a_parser_that_needs_the_absent_database_leaves_the_row_pending(ct
         if json.loads(data)["text"] == "db-away":
             raise DatabaseUnavailable("the database is away")
         return parse(data, envelope)
+
     drainer = SpoolDrainer(ctx, CHANNEL, needs_db, on_failed=lambda sid, data, env: told.append((sid, env)))
     with pytest.raises(DatabaseUnavailable):
         await drainer.run_once()

@@ -35,11 +35,17 @@ async def lite(tmp_path: Path) -> AsyncIterator[Database]:
 
 def _batch(source: str, hold: float = 0.01):
     """A batch-writer transaction: a few inserts, then it keeps the write lock a little."""
+
     def fn(s: Session) -> None:
-        s.execute(insert(InboundSpool), [
-            {"channel": "gate", "source": source, "external_id": f"{source}-{n}", "raw": b"x",
-             "envelope": {}} for n in range(3)])
+        s.execute(
+            insert(InboundSpool),
+            [
+                {"channel": "gate", "source": source, "external_id": f"{source}-{n}", "raw": b"x", "envelope": {}}
+                for n in range(3)
+            ],
+        )
         time.sleep(hold)
+
     return fn
 
 

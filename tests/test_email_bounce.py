@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.core.models import Outbox
-from tests.test_email_loops import loop_rig  # noqa: F401 - the fixture
+from tests.test_email_loops import loop_rig
 
 
-async def test_a_bounce_is_one_outbox_row_per_spool_row(loop_rig: Callable[..., Any]) -> None:  # noqa: F811
+async def test_a_bounce_is_one_outbox_row_per_spool_row(loop_rig: Callable[..., Any]) -> None:
     plugin, sink = loop_rig()
     await plugin.drainer.bounce("someone@example.org", 41)
     await plugin.drainer.bounce("someone@example.org", 41)  # the same row again (a replay)
@@ -20,7 +20,8 @@ async def test_a_bounce_is_one_outbox_row_per_spool_row(loop_rig: Callable[..., 
     async with plugin.ctx.db.session() as s:
         rows = (await s.execute(select(Outbox))).scalars().all()
     assert [(r.purpose, r.recipient, r.case_id, r.status) for r in rows] == [
-        ("bounce", "someone@example.org", None, "pending")]
+        ("bounce", "someone@example.org", None, "pending")
+    ]
     assert await plugin.ctx.dispatcher.run_once() == 1
     [mail] = await sink.wait_for(1)
     text = mail.get_body(("plain",)).get_content()

@@ -9,18 +9,17 @@ from gateway.channels.email.inbound import Envelope, MailIntake
 from gateway.core.context import GatewayContext
 from tests.test_email_hardening import make_hardening
 from tests.test_staff_console import login
-from tests.test_staff_support import make_staff, staff_client  # noqa: F401
+from tests.test_staff_support import make_staff, staff_client
 
 FILE_LINK = re.compile(r'href="/staff/cases/\d+/attachments/\d+"')
 
 
-async def test_case_page_pages_through_files(ctx: GatewayContext, staff_client) -> None:  # noqa: F811
+async def test_case_page_pages_through_files(ctx: GatewayContext, staff_client) -> None:
     raw = make_hardening.heavy_mail(attachments=120)
     result = await MailIntake(ctx).ingest(raw, Envelope("import", acknowledge=False))
     await make_staff(ctx, "leila", "pr")
     assert (await login(staff_client, "leila")).status == 303
-    pages = {n: await (await staff_client.get(f"/staff/cases/{result.case_code}?files={n}")).text()
-             for n in (1, 2, 3)}
+    pages = {n: await (await staff_client.get(f"/staff/cases/{result.case_code}?files={n}")).text() for n in (1, 2, 3)}
     assert [len(FILE_LINK.findall(pages[n])) for n in (1, 2, 3)] == [50, 50, 20]
     assert "f0.txt" in pages[1] and "f50.txt" in pages[2] and "f119.txt" in pages[3]
     assert 'href="?files=2"' in pages[1] and 'href="?files=1"' not in pages[1]

@@ -40,27 +40,47 @@ class Expect:
 
 
 CASES: dict[str, Expect] = {
-    "persian_windows1256": Expect(Outcome.CREATED, "آسفالت کوچه ما خراب", sender="reza@example.org",
-                                  sender_name="رضا احمدي"),
+    "persian_windows1256": Expect(
+        Outcome.CREATED, "آسفالت کوچه ما خراب", sender="reza@example.org", sender_name="رضا احمدي"
+    ),
     "rfc2047_split_subject": Expect(Outcome.CREATED, "متن پیام", subject="شکایت درباره خدمات"),
-    "broken_boundary": Expect(Outcome.CREATED, "درخواست ترمیم جاده روستا", defect="StartBoundaryNotFoundDefect",
-                              not_in_text=("Content-Type",)),
-    "missing_headers": Expect(Outcome.CREATED, "بدون هیچ سرآیندی", sender="anon@example.org",
-                              envelope_from="anon@example.org"),
-    "eight_bit_utf8_headers": Expect(Outcome.CREATED, "نیمکت", subject="پیشنهاد برای پارک",
-                                     sender="maryam@example.org", sender_name="مریم"),
-    "eight_bit_cp1256_subject": Expect(Outcome.CREATED, "برخورد نامناسب", subject="انتقاد از برخورد کارمند",
-                                       sender="ali@example.org"),
+    "broken_boundary": Expect(
+        Outcome.CREATED, "درخواست ترمیم جاده روستا", defect="StartBoundaryNotFoundDefect", not_in_text=("Content-Type",)
+    ),
+    "missing_headers": Expect(
+        Outcome.CREATED, "بدون هیچ سرآیندی", sender="anon@example.org", envelope_from="anon@example.org"
+    ),
+    "eight_bit_utf8_headers": Expect(
+        Outcome.CREATED, "نیمکت", subject="پیشنهاد برای پارک", sender="maryam@example.org", sender_name="مریم"
+    ),
+    "eight_bit_cp1256_subject": Expect(
+        Outcome.CREATED, "برخورد نامناسب", subject="انتقاد از برخورد کارمند", sender="ali@example.org"
+    ),
     "base64_garbage": Expect(Outcome.CREATED, "گزارش تخلف در اداره", defect="InvalidBase64CharactersDefect"),
     "out_of_office": Expect(Outcome.APPENDED, "out of the office", automatic="auto-submitted"),
-    "postfix_bounce": Expect(Outcome.IGNORED, "could not", sender="MAILER-DAEMON@mx.example.org",
-                             sender_name="Mail Delivery System",
-                             automatic="auto-submitted", bounce_marks_failed=True),
-    "exchange_bounce": Expect(Outcome.IGNORED, "Delivery has failed", sender="postmaster@corp.example.com",
-                              automatic="x-ms-exchange-generated-message-source", bounce_marks_failed=True,
-                              attachments=("attachment-3.eml",)),
-    "outlook_reply": Expect(Outcome.CREATED, sender="sara@example.org", sender_name="Sara",
-                            text_is="مدارک تکمیلی را فرستادم.", related_to_seed=True),
+    "postfix_bounce": Expect(
+        Outcome.IGNORED,
+        "could not",
+        sender="MAILER-DAEMON@mx.example.org",
+        sender_name="Mail Delivery System",
+        automatic="auto-submitted",
+        bounce_marks_failed=True,
+    ),
+    "exchange_bounce": Expect(
+        Outcome.IGNORED,
+        "Delivery has failed",
+        sender="postmaster@corp.example.com",
+        automatic="x-ms-exchange-generated-message-source",
+        bounce_marks_failed=True,
+        attachments=("attachment-3.eml",),
+    ),
+    "outlook_reply": Expect(
+        Outcome.CREATED,
+        sender="sara@example.org",
+        sender_name="Sara",
+        text_is="مدارک تکمیلی را فرستادم.",
+        related_to_seed=True,
+    ),
     "html_only_rtl": Expect(Outcome.CREATED, "مورد یک", not_in_text=("alert", "color:red", "<p>")),
     "related_inline_image": Expect(Outcome.CREATED, "عکس چاله", attachments=("attachment-1.png",), inline=True),
     "forwarded": Expect(Outcome.CREATED, "آب محله سه روز است قطع است", attachments=("attachment-0.eml",)),
@@ -73,8 +93,10 @@ CASES: dict[str, Expect] = {
 
 async def seed_case(ctx: GatewayContext, intake: MailIntake) -> tuple[Case, str]:
     """citizen@example.org's case and the Message-ID of our acknowledgement."""
-    first = (b"From: citizen@example.org\r\nTo: feedback@example.ir\r\nSubject: seed\r\n"
-             b"Message-ID: <seed@example.org>\r\n\r\nseed message\r\n")
+    first = (
+        b"From: citizen@example.org\r\nTo: feedback@example.ir\r\nSubject: seed\r\n"
+        b"Message-ID: <seed@example.org>\r\n\r\nseed message\r\n"
+    )
     result = await intake.ingest(first, Envelope("smtp", "citizen@example.org"))
     async with ctx.db.session() as s:
         case = await s.get(Case, result.case_id)
@@ -90,8 +112,12 @@ async def test_corpus_mail(ctx: GatewayContext, name: str) -> None:
     async with ctx.db.session() as s:  # as the sender records it: provider_id = Message-ID
         row = (await s.execute(select(Outbox).where(Outbox.idempotency_key == our_id))).scalar_one()
         row.status, row.provider_id = "sent", our_id
-    raw = (CORPUS / f"{name}.eml").read_bytes().replace(b"OUR-ID", our_id.encode()).replace(
-        b"[#CODE]", f"[#{seed.code}]".encode())
+    raw = (
+        (CORPUS / f"{name}.eml")
+        .read_bytes()
+        .replace(b"OUR-ID", our_id.encode())
+        .replace(b"[#CODE]", f"[#{seed.code}]".encode())
+    )
     envelope = Envelope("smtp", expect.envelope_from, ["feedback@example.ir"])
     message, mail = intake.build(raw, envelope)
     assert message.sender == expect.sender
@@ -123,6 +149,7 @@ async def test_corpus_mail(ctx: GatewayContext, name: str) -> None:
 async def test_twenty_megabyte_attachment_is_noted_not_kept(ctx: GatewayContext) -> None:
     """Over max_attachment_bytes (10 MB): the mail is taken in, the file is named in the text."""
     from email.message import EmailMessage
+
     m = EmailMessage()
     m["From"], m["To"], m["Subject"], m["Message-ID"] = "citizen@example.org", "feedback@example.ir", "big", "<big@x>"
     m.set_content("فیلم تخلف پیوست است")
@@ -130,7 +157,8 @@ async def test_twenty_megabyte_attachment_is_noted_not_kept(ctx: GatewayContext)
     message, _ = MailIntake(ctx).build(bytes(m), Envelope("import"))
     assert message.attachments == []
     assert message.meta["skipped_attachments"] == [
-        {"filename": "film.mp4", "content_type": "video/mp4", "size": 20 * 2**20}]
+        {"filename": "film.mp4", "content_type": "video/mp4", "size": 20 * 2**20}
+    ]
     assert "film.mp4" in message.text
     result = await ctx.intake.submit(message)
     assert result.outcome is Outcome.CREATED

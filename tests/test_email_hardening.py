@@ -40,12 +40,21 @@ ROBOT = Expect(Outcome.IGNORED, "robot-sender")
 SUBJECT = Expect(Outcome.IGNORED, "auto-reply-subject")
 CASES: dict[str, Expect] = {
     # item 1: robots without Auto-Submitted/Precedence are not answered and open no case
-    "robot_mailer_daemon_null": ROBOT, "robot_from_null": ROBOT, "robot_domainless_daemon": ROBOT,
-    "robot_post_master": ROBOT, "robot_no_reply": ROBOT, "robot_list_admin": ROBOT,
-    "robot_list_owner": ROBOT, "robot_list_request": ROBOT, "robot_list_bounces": ROBOT,
-    "robot_subject_auto_reply": SUBJECT, "robot_subject_automatic_reply": SUBJECT,
-    "robot_subject_out_of_office": SUBJECT, "robot_subject_german": SUBJECT,
-    "robot_subject_french": SUBJECT, "robot_subject_persian": SUBJECT,
+    "robot_mailer_daemon_null": ROBOT,
+    "robot_from_null": ROBOT,
+    "robot_domainless_daemon": ROBOT,
+    "robot_post_master": ROBOT,
+    "robot_no_reply": ROBOT,
+    "robot_list_admin": ROBOT,
+    "robot_list_owner": ROBOT,
+    "robot_list_request": ROBOT,
+    "robot_list_bounces": ROBOT,
+    "robot_subject_auto_reply": SUBJECT,
+    "robot_subject_automatic_reply": SUBJECT,
+    "robot_subject_out_of_office": SUBJECT,
+    "robot_subject_german": SUBJECT,
+    "robot_subject_french": SUBJECT,
+    "robot_subject_persian": SUBJECT,
     "robot_list_notice_subject": Expect(Outcome.IGNORED, "list-notice"),
     "robot_list_administrivia": Expect(Outcome.IGNORED, "x-list-administrivia"),
     "robot_arf_in_mixed": Expect(Outcome.IGNORED, "report"),
@@ -73,8 +82,7 @@ CASES: dict[str, Expect] = {
     # item 12: the three exceptions fuzzing found now give cases
     "fuzz_nul_in_charset": Expect(Outcome.CREATED, text_is="سلام", subject="سلام"),
     "fuzz_rfc822_8bit": Expect(Outcome.CREATED, text_is="نامه پیوست است.", attachments=("attachment-1.eml",)),
-    "fuzz_header_breaks_nuls": Expect(Outcome.CREATED, text_is="نامه پیوست است.",
-                                      attachments=("attachment-1.eml",)),
+    "fuzz_header_breaks_nuls": Expect(Outcome.CREATED, text_is="نامه پیوست است.", attachments=("attachment-1.eml",)),
     "fuzz_nul_in_content_type": Expect(Outcome.CREATED, text_is="", attachments=("attachment-0.bin",)),
 }
 
@@ -125,10 +133,14 @@ async def test_help_reply_has_subject_and_threads(ctx: GatewayContext) -> None:
     assert help_row.payload["references"] == ["<empty@example.org>"]
 
 
-@pytest.mark.parametrize("shape,reason", [
-    ({"depth": 2000}, "too_deep"),
-    ({"parts": 3000}, "too_many_parts"),
-], ids=["nested_2000_deep", "three_thousand_parts"])
+@pytest.mark.parametrize(
+    "shape,reason",
+    [
+        ({"depth": 2000}, "too_deep"),
+        ({"parts": 3000}, "too_many_parts"),
+    ],
+    ids=["nested_2000_deep", "three_thousand_parts"],
+)
 async def test_heavy_mail_is_kept_whole_as_a_case(ctx: GatewayContext, shape: dict[str, int], reason: str) -> None:
     """Item 7: beyond the bounds the mail is kept whole (original.eml) with the reason, as a case."""
     raw = make_hardening.heavy_mail(**shape)
@@ -160,12 +172,16 @@ def test_decoded_size_cap() -> None:
     assert [a.filename for a in mail.attachments] == ["f0.txt", "f1.txt", "f2.txt", "f3.txt", "original.eml"]
 
 
-@pytest.mark.parametrize("raw", [
-    b"",
-    b"\0\0\0",
-    b"Content-Type: multipart/mixed; boundary=\0\r\n\r\n--\0\r\n\r\n\xff\r\n",
-    b"From: =?\0?B?\0?=\r\nSubject: =?utf-7?Q?+2D3-?=\r\n\r\nx",
-], ids=["empty", "only_nuls", "nul_boundary", "nul_charset_and_lone_surrogate"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\0\0\0",
+        b"Content-Type: multipart/mixed; boundary=\0\r\n\r\n--\0\r\n\r\n\xff\r\n",
+        b"From: =?\0?B?\0?=\r\nSubject: =?utf-7?Q?+2D3-?=\r\n\r\nx",
+    ],
+    ids=["empty", "only_nuls", "nul_boundary", "nul_charset_and_lone_surrogate"],
+)
 def test_parse_mail_never_raises_and_stores(raw: bytes) -> None:
     mail = parse_mail(raw)
     for value in (mail.text, mail.subject, mail.sender_name or "", *mail.headers.values()):

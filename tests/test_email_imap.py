@@ -26,8 +26,15 @@ from tests.peers import require_binary
 from tests.peers.dovecot import Dovecot, dovecot
 
 pytestmark = pytest.mark.peer("dovecot")
-USERS = {"alice": "secret1", "bob": "secret2", "carol": "secret3", "dave": "secret4",
-         "erin": "secret5", "frank": "secret6", "gina": "secret7"}
+USERS = {
+    "alice": "secret1",
+    "bob": "secret2",
+    "carol": "secret3",
+    "dave": "secret4",
+    "erin": "secret5",
+    "frank": "secret6",
+    "gina": "secret7",
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +45,11 @@ def imap_server() -> Iterator[Dovecot]:
 
 
 def raw_mail(n: int, sender: str = "citizen@example.org", subject: str = "درخواست") -> bytes:
-    return (f"From: {sender}\r\nTo: feedback@example.ir\r\nSubject: {subject} {n}\r\n"
-            f"Message-ID: <imap-{n}-{sender}>\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            f"Content-Transfer-Encoding: 8bit\r\n\r\nمتن پیام شماره {n}\r\n").encode("utf-8")
+    return (
+        f"From: {sender}\r\nTo: feedback@example.ir\r\nSubject: {subject} {n}\r\n"
+        f"Message-ID: <imap-{n}-{sender}>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Transfer-Encoding: 8bit\r\n\r\nمتن پیام شماره {n}\r\n"
+    ).encode()
 
 
 def poller_for(ctx: GatewayContext, server: Dovecot, user: str, **box: Any) -> ImapPoller:
@@ -50,8 +59,15 @@ def poller_for(ctx: GatewayContext, server: Dovecot, user: str, **box: Any) -> I
 
 def imap_config(make_config: Callable[..., Config], server: Dovecot, user: str, **box: Any) -> Config:
     os.environ[f"TEST_IMAP_{user.upper()}"] = USERS[user]
-    mailbox = {"host": server.host, "port": server.port, "tls": False, "username": user,
-               "password_env": f"TEST_IMAP_{user.upper()}", "poll_seconds": 0.5, **box}
+    mailbox = {
+        "host": server.host,
+        "port": server.port,
+        "tls": False,
+        "username": user,
+        "password_env": f"TEST_IMAP_{user.upper()}",
+        "poll_seconds": 0.5,
+        **box,
+    }
     return make_config(email={"imap": [mailbox]})
 
 
@@ -83,8 +99,7 @@ async def test_poll_ingests_and_flags_seen(imap_server: Dovecot, make_config: Ca
         assert state["last_uid"] == 2 and state["uidvalidity"] > 0
 
 
-async def test_unreadable_mail_is_spooled_and_flagged(imap_server: Dovecot,
-                                                      make_config: Callable[..., Config]) -> None:
+async def test_unreadable_mail_is_spooled_and_flagged(imap_server: Dovecot, make_config: Callable[..., Config]) -> None:
     """A mail the gateway cannot process is kept raw in the spool (and flagged read, so the
     mailbox does not serve it again); the drainer then keeps it as failed for an operator."""
     imap_server.deliver("gina", raw_mail(3))
@@ -94,6 +109,7 @@ async def test_unreadable_mail_is_spooled_and_flagged(imap_server: Dovecot,
 
         def explode(*_: Any) -> Any:
             raise ValueError("parser bug")
+
         poller.intake.decide = explode  # type: ignore[method-assign]
         try:
             assert await poller.poll_once() == 1
@@ -143,8 +159,9 @@ async def _until(check: Callable[[], bool]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_uidvalidity_change_rescans_exactly_once(imap_server: Dovecot,
-                                                       make_config: Callable[..., Config]) -> None:
+async def test_uidvalidity_change_rescans_exactly_once(
+    imap_server: Dovecot, make_config: Callable[..., Config]
+) -> None:
     for n in (1, 2):
         imap_server.deliver("dave", raw_mail(n, "dave@example.org"))
     async with running_context(imap_config(make_config, imap_server, "dave"), migrate=False, dispatch=False) as ctx:
@@ -162,8 +179,9 @@ class Crash(Exception):
     """Stands in for the process dying."""
 
 
-async def test_crash_between_fetch_and_commit_is_exactly_once(imap_server: Dovecot,
-                                                              make_config: Callable[..., Config]) -> None:
+async def test_crash_between_fetch_and_commit_is_exactly_once(
+    imap_server: Dovecot, make_config: Callable[..., Config]
+) -> None:
     imap_server.deliver("erin", raw_mail(1, "erin@example.org"))
     config = imap_config(make_config, imap_server, "erin")
     async with running_context(config, migrate=False, dispatch=False) as ctx:
@@ -174,6 +192,7 @@ async def test_crash_between_fetch_and_commit_is_exactly_once(imap_server: Dovec
         async def hang(*_: Any) -> None:
             fetched.set()
             await asyncio.Event().wait()
+
         poller.intake.ingest = hang  # type: ignore[method-assign]
         task = asyncio.create_task(poller.poll_once())
         await asyncio.wait_for(fetched.wait(), 20)
@@ -187,6 +206,7 @@ async def test_crash_between_fetch_and_commit_is_exactly_once(imap_server: Dovec
 
         async def die_after_commit(*_: Any) -> None:
             raise Crash()
+
         poller._mark_processed = die_after_commit  # type: ignore[method-assign]  # committed, not flagged
         with pytest.raises(Crash):
             await poller.poll_once()

@@ -22,10 +22,13 @@ CORPUS = Path(__file__).parent / "fixtures" / "mail"
 
 
 def write_toml(config: Config, path: Path) -> Path:
-    path.write_text(f'[gateway]\ndatabase_url = "{config.gateway.database_url}"\n'
-                    f'data_dir = "{config.gateway.data_dir}"\n'
-                    '[[units]]\ncode = "pr"\nname = "روابط عمومی"\n'
-                    '[[units]]\ncode = "oversight"\nname = "بازرسی"\n', encoding="utf-8")
+    path.write_text(
+        f'[gateway]\ndatabase_url = "{config.gateway.database_url}"\n'
+        f'data_dir = "{config.gateway.data_dir}"\n'
+        '[[units]]\ncode = "pr"\nname = "روابط عمومی"\n'
+        '[[units]]\ncode = "oversight"\nname = "بازرسی"\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -53,20 +56,26 @@ def mixed_folder(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("names,counts,problems", [
-    (["a.eml", "Message from Reza", "sub/saved.txt"], {"created": 3}, []),
-    (["notes.pdf", "empty"], {"not_mail": 2}, ["notes.pdf: not a mail", "empty: not a mail"]),
-], ids=["mail_under_any_name", "not_mail_is_reported"])
-async def test_import_names_what_it_did_not_take(ctx: GatewayContext, tmp_path: Path, names: list[str],
-                                                 counts: dict[str, int], problems: list[str]) -> None:
+@pytest.mark.parametrize(
+    "names,counts,problems",
+    [
+        (["a.eml", "Message from Reza", "sub/saved.txt"], {"created": 3}, []),
+        (["notes.pdf", "empty"], {"not_mail": 2}, ["notes.pdf: not a mail", "empty: not a mail"]),
+    ],
+    ids=["mail_under_any_name", "not_mail_is_reported"],
+)
+async def test_import_names_what_it_did_not_take(
+    ctx: GatewayContext, tmp_path: Path, names: list[str], counts: dict[str, int], problems: list[str]
+) -> None:
     folder = mixed_folder(tmp_path / "saved")
     report = await import_mails(ctx, [folder / n for n in names], show_progress=False)
     assert dict(report.counts) == counts
     assert [f"{p.name}: {why}" for p, why in report.problems] == problems
 
 
-async def test_import_names_a_failing_file(ctx: GatewayContext, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_import_names_a_failing_file(
+    ctx: GatewayContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Item 3: a mail the database refuses is reported by its file name, the rest go in."""
     folder = mixed_folder(tmp_path / "saved")
     real = MailIntake.ingest
@@ -75,14 +84,16 @@ async def test_import_names_a_failing_file(ctx: GatewayContext, tmp_path: Path,
         if b"cp1256-1@example.org" in raw:
             raise ValueError("the database refused it")
         return await real(self, raw, envelope)
+
     monkeypatch.setattr(MailIntake, "ingest", refuse_one)
     report = await import_mails(ctx, [folder / "a.eml", folder / "Message from Reza"], show_progress=False)
     assert dict(report.counts) == {"created": 1, "error": 1}
     assert [(p.name, why) for p, why in report.problems] == [("Message from Reza", "error (ValueError)")]
 
 
-def test_cli_import_folder_reports_what_is_not_mail(config: Config, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_import_folder_reports_what_is_not_mail(
+    config: Config, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Item 9: not "imported 0 file(s)" with exit 0 any more."""
     toml = write_toml(config, tmp_path / "gateway.toml")
     folder = mixed_folder(tmp_path / "saved")

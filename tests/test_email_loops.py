@@ -44,8 +44,9 @@ def robot_reply(kind: str, ack: EmailMessage, n: int) -> EmailMessage:
 async def loop_rig(make_config: Callable[..., Config]) -> AsyncIterator[Callable[..., Any]]:
     sink = SmtpSink()
     sink_server = await start_sink(sink)
-    config = make_config(email={"smtp": {"port": 0}, "auto_reply_cap": 3,
-                                "outbound": {"host": "127.0.0.1", "port": sink.port}})
+    config = make_config(
+        email={"smtp": {"port": 0}, "auto_reply_cap": 3, "outbound": {"host": "127.0.0.1", "port": sink.port}}
+    )
     async with running_context(config, migrate=False, dispatch=False) as ctx:
         plugin = create(ctx)
         plugin.spool.start()
@@ -69,8 +70,11 @@ async def run_until_quiet(plugin: EmailPlugin, in_flight: list[int], rounds: int
     raise AssertionError("the conversation did not stop: a mail loop")
 
 
-@pytest.mark.parametrize("kind,max_acks", [("rfc3834", 1), ("naive_threading", 1), ("disguised", 3)],
-                         ids=["auto_submitted_robot", "robot_quoting_our_id", "disguised_robot_hits_cap"])
+@pytest.mark.parametrize(
+    "kind,max_acks",
+    [("rfc3834", 1), ("naive_threading", 1), ("disguised", 3)],
+    ids=["auto_submitted_robot", "robot_quoting_our_id", "disguised_robot_hits_cap"],
+)
 async def test_autoresponder_gets_bounded_acks(loop_rig: Callable[..., Any], kind: str, max_acks: int) -> None:
     plugin, sink = loop_rig()
     in_flight, count = [0], [0]
@@ -79,10 +83,12 @@ async def test_autoresponder_gets_bounded_acks(loop_rig: Callable[..., Any], kin
         in_flight[0] += 1
         try:
             count[0] += 1
-            await aiosmtplib.send(robot_reply(kind, ack, count[0]), hostname="127.0.0.1",
-                                  port=plugin.smtp.port, timeout=10)
+            await aiosmtplib.send(
+                robot_reply(kind, ack, count[0]), hostname="127.0.0.1", port=plugin.smtp.port, timeout=10
+            )
         finally:
             in_flight[0] -= 1
+
     sink.responder = respond
     first = EmailMessage()
     first["From"], first["To"], first["Subject"] = ROBOT, "feedback@example.ir", "hello"
@@ -99,10 +105,17 @@ async def test_unreadable_mail_is_kept_and_bounced(loop_rig: Callable[..., Any])
 
     def explode(*_: Any) -> Any:
         raise ValueError("parser bug")
+
     plugin.intake.decide = explode  # type: ignore[method-assign]
     raw = b"From: someone@example.org\r\nTo: feedback@example.ir\r\nSubject: x\r\n\r\nbody\r\n"
-    await aiosmtplib.send(raw, sender="someone@example.org", recipients=["feedback@example.ir"],
-                          hostname="127.0.0.1", port=plugin.smtp.port, timeout=10)
+    await aiosmtplib.send(
+        raw,
+        sender="someone@example.org",
+        recipients=["feedback@example.ir"],
+        hostname="127.0.0.1",
+        port=plugin.smtp.port,
+        timeout=10,
+    )
     assert await plugin.drainer.run_once() == 1  # settled: as failed
     await plugin.ctx.dispatcher.run_once()  # the bounce goes through the outbox
     [bounce] = await sink.wait_for(1)

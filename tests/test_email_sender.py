@@ -24,12 +24,22 @@ CFG = EmailSection(from_name="سامانه پاسخگویی", message_id_domain=
 
 def outbound(**over: object) -> OutboundMessage:
     from gateway.core.outbox import new_idempotency_key
+
     fields: dict[str, object] = dict(
-        outbox_id=1, channel=Channel.EMAIL, purpose="ack", recipient="citizen@example.org",
-        subject="کد رهگیری ۱۲۳", text="پیام شما ثبت شد.\nکد: ۱۲۳", case_code="1234567890",
+        outbox_id=1,
+        channel=Channel.EMAIL,
+        purpose="ack",
+        recipient="citizen@example.org",
+        subject="کد رهگیری ۱۲۳",
+        text="پیام شما ثبت شد.\nکد: ۱۲۳",
+        case_code="1234567890",
         idempotency_key=new_idempotency_key("email", SIGNER, "feedback.example.ir"),
-        payload={"in_reply_to": "<c1@example.org>", "references": ["<c0@example.org>", "<c1@example.org>"],
-                 "auto_submitted": "auto-replied"})
+        payload={
+            "in_reply_to": "<c1@example.org>",
+            "references": ["<c0@example.org>", "<c1@example.org>"],
+            "auto_submitted": "auto-replied",
+        },
+    )
     fields.update(over)
     return OutboundMessage(**fields)  # type: ignore[arg-type]
 
@@ -49,8 +59,9 @@ def test_built_message_headers() -> None:
     assert 'dir="rtl"' in msg.get_body(("html",)).get_content()
 
 
-@pytest.mark.parametrize("payload,expected", [
-    ({}, None), ({"auto_submitted": "auto-replied"}, "auto-replied")], ids=["answer", "ack"])
+@pytest.mark.parametrize(
+    "payload,expected", [({}, None), ({"auto_submitted": "auto-replied"}, "auto-replied")], ids=["answer", "ack"]
+)
 def test_auto_submitted_only_when_asked(payload: dict[str, str], expected: str | None) -> None:
     msg = build_message(outbound(payload=payload), CFG)
     assert msg["Auto-Submitted"] == expected
@@ -61,11 +72,15 @@ def test_header_injection_is_flattened() -> None:
     assert "\n" not in msg["Subject"] and msg["Bcc"] is None
 
 
-@pytest.mark.parametrize("reply,status", [
-    (None, SendStatus.SENT),
-    ("451 4.3.0 try later", SendStatus.TEMPORARY),
-    ("550 5.7.1 rejected", SendStatus.PERMANENT),
-], ids=["accepted", "4xx_retries", "5xx_permanent"])
+@pytest.mark.parametrize(
+    "reply,status",
+    [
+        (None, SendStatus.SENT),
+        ("451 4.3.0 try later", SendStatus.TEMPORARY),
+        ("550 5.7.1 rejected", SendStatus.PERMANENT),
+    ],
+    ids=["accepted", "4xx_retries", "5xx_permanent"],
+)
 async def test_relay_results(sink: SmtpSink, reply: str | None, status: SendStatus) -> None:
     sink.reply_code = reply
     sender = SmtpRelaySender(CFG, EmailOutbound(port=sink.port), None)

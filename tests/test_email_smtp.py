@@ -16,15 +16,17 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from gateway.channels.email import EmailPlugin, create
-from gateway.core import spool as core_spool, tracking
+from gateway.core import spool as core_spool
+from gateway.core import tracking
 from gateway.core.config import Config
 from gateway.core.models import Case, InboundSpool, Message, Outbox
 from gateway.core.runtime import running_context
 from tests.peers.smtp_sink import SmtpSink
 
 
-def mail(subject: str, body: str, sender: str = "citizen@example.org",
-         to: str = "feedback@example.ir", **headers: str) -> EmailMessage:
+def mail(
+    subject: str, body: str, sender: str = "citizen@example.org", to: str = "feedback@example.ir", **headers: str
+) -> EmailMessage:
     m = EmailMessage()
     m["From"], m["To"], m["Subject"] = f"شهروند <{sender}>", to, subject
     for k, v in headers.items():
@@ -33,8 +35,12 @@ def mail(subject: str, body: str, sender: str = "citizen@example.org",
     return m
 
 
-def send(port: int, msg: EmailMessage | bytes, sender: str = "citizen@example.org",
-         rcpts: tuple[str, ...] = ("feedback@example.ir",)) -> dict[str, Any]:
+def send(
+    port: int,
+    msg: EmailMessage | bytes,
+    sender: str = "citizen@example.org",
+    rcpts: tuple[str, ...] = ("feedback@example.ir",),
+) -> dict[str, Any]:
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
         if isinstance(msg, EmailMessage):
             return c.send_message(msg)
@@ -43,8 +49,9 @@ def send(port: int, msg: EmailMessage | bytes, sender: str = "citizen@example.or
 
 @pytest_asyncio.fixture
 async def gateway(make_config: Callable[..., Config], sink: SmtpSink) -> AsyncIterator[EmailPlugin]:
-    config = make_config(email={"smtp": {"port": 0, "max_message_bytes": 200_000},
-                                "outbound": {"host": "127.0.0.1", "port": sink.port}})
+    config = make_config(
+        email={"smtp": {"port": 0, "max_message_bytes": 200_000}, "outbound": {"host": "127.0.0.1", "port": sink.port}}
+    )
     async with running_context(config, migrate=False, dispatch=True) as ctx:
         plugin = create(ctx)
         await plugin.start()
@@ -73,14 +80,25 @@ async def test_mail_to_case_to_ack_and_reply_threads(gateway: EmailPlugin, sink:
     assert ack["Auto-Submitted"] == "auto-replied"
     assert ack["To"] == "citizen@example.org" and ack["In-Reply-To"]
     assert tracking.display(code) in ack.get_body(("plain",)).get_content()
-    reply = mail(f"Re: {ack['Subject']}", "مدارک را پیوست کردم.\n\n> پیام شما ثبت شد",
-                 In_Reply_To=ack["Message-ID"], References=ack["Message-ID"])
+    reply = mail(
+        f"Re: {ack['Subject']}",
+        "مدارک را پیوست کردم.\n\n> پیام شما ثبت شد",
+        In_Reply_To=ack["Message-ID"],
+        References=ack["Message-ID"],
+    )
     await asyncio.to_thread(send, port, reply)
     await settle(gateway)
     assert len(await cases(gateway)) == 1
     async with gateway.ctx.db.session() as s:
-        texts = list((await s.execute(select(Message.text).where(
-            Message.case_id == case.id, Message.direction == "in").order_by(Message.id))).scalars())
+        texts = list(
+            (
+                await s.execute(
+                    select(Message.text)
+                    .where(Message.case_id == case.id, Message.direction == "in")
+                    .order_by(Message.id)
+                )
+            ).scalars()
+        )
     assert texts[-1] == "مدارک را پیوست کردم."  # quote trimmed from the follow-up
 
 
@@ -98,15 +116,18 @@ async def test_oversize_is_552(gateway: EmailPlugin) -> None:
 
 
 async def test_smtputf8_address_and_8bit_body(gateway: EmailPlugin) -> None:
-    raw = ("From: علی <ali@مثال.ایران>\r\nTo: feedback@example.ir\r\nSubject: سلام\r\n"
-           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-           "متن ۸ بیتی بدون کدگذاری\r\n").encode("utf-8")
+    raw = (
+        "From: علی <ali@مثال.ایران>\r\nTo: feedback@example.ir\r\nSubject: سلام\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "متن ۸ بیتی بدون کدگذاری\r\n"
+    ).encode()
 
     def go() -> None:
         with smtplib.SMTP("127.0.0.1", gateway.smtp.port, timeout=10) as c:
             c.ehlo()
             assert c.has_extn("smtputf8") and c.has_extn("8bitmime")
             c.sendmail("ali@مثال.ایران", ["feedback@example.ir"], raw, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+
     await asyncio.to_thread(go)
     await settle(gateway)
     [case] = await cases(gateway)
@@ -114,7 +135,11 @@ async def test_smtputf8_address_and_8bit_body(gateway: EmailPlugin) -> None:
 
 
 async def test_alias_implies_kind(gateway: EmailPlugin) -> None:
-    await asyncio.to_thread(send, gateway.smtp.port, mail("موضوع", "متن پیام", to="complaints@example.ir"),)
+    await asyncio.to_thread(
+        send,
+        gateway.smtp.port,
+        mail("موضوع", "متن پیام", to="complaints@example.ir"),
+    )
     await settle(gateway)
     [case] = await cases(gateway)
     assert case.kind == "complaint"
@@ -125,6 +150,7 @@ async def test_database_away_is_451_and_nothing_acknowledged_is_lost(gateway: Em
 
     def broken(*a: Any, **k: Any) -> list[bool]:
         raise OSError("database is away")
+
     core_spool._insert = broken  # type: ignore[assignment]
     try:
         with pytest.raises(smtplib.SMTPDataError) as e:
@@ -148,7 +174,10 @@ async def test_spooled_mail_survives_a_restart(make_config: Callable[..., Config
         await plugin.stop()
         async with ctx.db.session() as s:
             assert await s.scalar(select(func.count()).select_from(Case)) == 0
-            assert await s.scalar(select(func.count()).select_from(InboundSpool).where(InboundSpool.status == "pending")) == 1
+            assert (
+                await s.scalar(select(func.count()).select_from(InboundSpool).where(InboundSpool.status == "pending"))
+                == 1
+            )
     async with running_context(config, migrate=False, dispatch=False) as ctx:
         plugin = create(ctx)
         assert await plugin.drainer.run_once() == 1

@@ -11,8 +11,8 @@ import multiprocessing
 import os
 import smtplib
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,9 @@ def send_raw(port: int, raw: bytes, helo: str = "client.example.net") -> dict[st
 
 @pytest_asyncio.fixture
 async def gateway(make_config: Callable[..., Config], sink: SmtpSink) -> AsyncIterator[EmailPlugin]:
-    config = make_config(email={"smtp": {"port": 0, "max_line_bytes": 20_000},
-                                "outbound": {"host": "127.0.0.1", "port": sink.port}})
+    config = make_config(
+        email={"smtp": {"port": 0, "max_line_bytes": 20_000}, "outbound": {"host": "127.0.0.1", "port": sink.port}}
+    )
     async with running_context(config, migrate=False, dispatch=False) as ctx:
         plugin = create(ctx)
         await plugin.start()
@@ -103,8 +104,9 @@ async def test_long_lines_are_taken_up_to_the_limit(gateway: EmailPlugin) -> Non
     await settle(gateway)
     async with gateway.ctx.db.session() as s:
         [case] = list((await s.execute(select(Case))).scalars())
-        text = (await s.execute(select(Message.text).where(Message.case_id == case.id,
-                                                            Message.direction == "in"))).scalar_one()
+        text = (
+            await s.execute(select(Message.text).where(Message.case_id == case.id, Message.direction == "in"))
+        ).scalar_one()
     assert text.endswith("پایان")
     too_long = raw.replace(b"\xd9\xbe\xd8\xa7\xdb\x8c\xd8\xa7\xd9\x86", b"x" * 25_000)
     with pytest.raises(smtplib.SMTPDataError) as e:
@@ -115,6 +117,7 @@ async def test_long_lines_are_taken_up_to_the_limit(gateway: EmailPlugin) -> Non
 def hold_parsing(flags: str) -> None:
     """Worker-process initializer: each parse, once done, says so and waits for "release"."""
     from gateway.channels.email import parse
+
     real = parse.parse_mail
 
     def held(*args: Any) -> Any:
@@ -124,6 +127,7 @@ def hold_parsing(flags: str) -> None:
         while not Path(flags, "release").exists() and time.monotonic() < deadline:
             time.sleep(0.01)
         return mail
+
     parse.parse_mail = held
 
 
@@ -134,13 +138,18 @@ def wait_for_file(path: Path) -> bool:
     return path.exists()
 
 
-async def test_loop_answers_while_a_heavy_mail_is_parsed(gateway: EmailPlugin, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_loop_answers_while_a_heavy_mail_is_parsed(
+    gateway: EmailPlugin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Item 7: the parse of a heavy mail is held (in the parser process) while /healthz and
     SMTP are asked; a parse on the event loop would block both until released, and this test
     would fail."""
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=hold_parsing, initargs=(str(tmp_path),))
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=hold_parsing,
+        initargs=(str(tmp_path),),
+    )
     monkeypatch.setattr(worker, "_pool", pool)
     port = free_port()
     runner = app_runner(create_app(gateway.ctx))
@@ -150,8 +159,7 @@ async def test_loop_answers_while_a_heavy_mail_is_parsed(gateway: EmailPlugin, t
         await asyncio.to_thread(send_raw, gateway.smtp.port, make_hardening.heavy_mail(parts=3000))
         drained = asyncio.create_task(gateway.drainer.run_once())
         assert await asyncio.to_thread(wait_for_file, tmp_path / "started")
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}",
-                                         timeout=aiohttp.ClientTimeout(total=20)) as http:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", timeout=aiohttp.ClientTimeout(total=20)) as http:
             for _ in range(20):
                 async with http.get("/healthz") as r:
                     assert r.status == 200
@@ -169,11 +177,17 @@ async def test_loop_answers_while_a_heavy_mail_is_parsed(gateway: EmailPlugin, t
     assert message.meta["kept_whole"] == "too_many_parts"
 
 
-async def test_a_dying_parser_process_keeps_the_mail_whole(gateway: EmailPlugin,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_dying_parser_process_keeps_the_mail_whole(
+    gateway: EmailPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A parser process that dies (twice) costs no mail: it is kept whole, as a case."""
-    monkeypatch.setattr(worker, "new_pool", lambda: ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=os._exit, initargs=(3,)))
+    monkeypatch.setattr(
+        worker,
+        "new_pool",
+        lambda: ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=os._exit, initargs=(3,)
+        ),
+    )
     monkeypatch.setattr(worker, "_pool", None)
     await asyncio.to_thread(send_raw, gateway.smtp.port, (HARDENING / "subject_only.eml").read_bytes())
     assert await gateway.drainer.run_once() == 1

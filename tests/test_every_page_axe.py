@@ -14,11 +14,13 @@ import pytest
 
 from gateway.web.app import create_app
 from tests.peers.axe import assert_accessible
-from tests.test_staff_browser import base_url  # noqa: F401 - the app on an ephemeral port
+from tests.test_staff_browser import base_url
 from tests.test_staff_support import PASSWORD, make_staff, submit
 
-NOT_PAGES = re.compile(r"^/(api|static|open311|healthz|metrics)\b|\.(csv|json|xml|pdf|png|vcf)$|"
-                       r"/attachments/|/s/|token|logout")
+NOT_PAGES = re.compile(
+    r"^/(api|static|open311|healthz|metrics)\b|\.(csv|json|xml|pdf|png|vcf)$|"
+    r"/attachments/|/s/|token|logout"
+)
 LOCALES = {"fa": "fa-IR", "en": "en-GB"}
 
 
@@ -28,12 +30,14 @@ PARAM = re.compile(r"\{(\w+)(?::([^}]*))?\}")
 def expand(template: str) -> list[str]:
     """A parameter whose pattern is a list of words (``{scope:service|unit}``) becomes one
     template per word."""
-    found = next((m for m in PARAM.finditer(template)
-                  if m.group(2) and re.fullmatch(r"[\w|-]+", m.group(2))), None)
+    found = next((m for m in PARAM.finditer(template) if m.group(2) and re.fullmatch(r"[\w|-]+", m.group(2))), None)
     if found is None:
         return [template]
-    return [t for word in found.group(2).split("|")
-            for t in expand(template[:found.start()] + word + template[found.end():])]
+    return [
+        t
+        for word in found.group(2).split("|")
+        for t in expand(template[: found.start()] + word + template[found.end() :])
+    ]
 
 
 def fill(template: str, values: dict[str, str]) -> str | None:
@@ -68,7 +72,7 @@ def page_paths(ctx, values: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", ["fa", "en"])
-async def test_every_page_passes_axe(ctx, browser, base_url, lang):  # noqa: F811
+async def test_every_page_passes_axe(ctx, browser, base_url, lang):
     await make_staff(ctx, "overseer", "oversight", "oversight")
     code = (await submit(ctx, "گزارش تخلف در اداره", kind=None)).case_code
     service, unit = ctx.config.services[0].code, ctx.config.units[0].code

@@ -26,15 +26,19 @@ def test_no_import_circle(package):
 
 @pytest.mark.parametrize("forbidden", ["gateway.channels", "gateway.web", "gateway.cli", "gateway.serve"])
 def test_core_imports_no_channel_and_no_web(forbidden):
-    bad = sorted((m, n) for m, deps in GRAPH.items() if _under(m, "gateway.core")
-                 for n in deps if _under(n, forbidden))
+    bad = sorted((m, n) for m, deps in GRAPH.items() if _under(m, "gateway.core") for n in deps if _under(n, forbidden))
     assert bad == []
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_a_channel_imports_no_other_channel_and_no_web(channel):
-    bad = sorted((m, n) for m, deps in GRAPH.items() if _under(m, channel) for n in deps
-                 if _under(n, "gateway.web") or (n.startswith("gateway.channels.") and not _under(n, channel)))
+    bad = sorted(
+        (m, n)
+        for m, deps in GRAPH.items()
+        if _under(m, channel)
+        for n in deps
+        if _under(n, "gateway.web") or (n.startswith("gateway.channels.") and not _under(n, channel))
+    )
     assert bad == []
 
 
@@ -43,6 +47,7 @@ def test_the_channel_list_is_found():
 
 
 # -- the checker itself, on a small tree written here -----------------------------------------
+
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     root = tmp_path / "pkg"
@@ -53,19 +58,36 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     return root
 
 
-@pytest.mark.parametrize("files, cycle", [
-    pytest.param({"__init__.py": "", "a.py": "from pkg import b\n", "b.py": "import pkg.a\n"},
-                 ["pkg.a", "pkg.b", "pkg.a"], id="two-modules"),
-    pytest.param({"__init__.py": "", "a.py": "def f():\n    from pkg.b import x\n", "b.py": "from .a import f\n"},
-                 ["pkg.a", "pkg.b", "pkg.a"], id="late-import-inside-a-function"),
-    pytest.param({"__init__.py": "", "a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                  "    from pkg.b import B\n", "b.py": "from pkg import a\n"},
-                 ["pkg.a", "pkg.b", "pkg.a"], id="typing-time-import"),
-    pytest.param({"__init__.py": "from pkg.sub import x\n", "sub/__init__.py": "x = 1\n",
-                  "sub/m.py": "from pkg import y\n"},
-                 None, id="a-module-may-import-its-parents"),
-    pytest.param({"__init__.py": "", "a.py": "import pkg.b\n", "b.py": "x = 1\n"}, None, id="no-circle"),
-])
+@pytest.mark.parametrize(
+    "files, cycle",
+    [
+        pytest.param(
+            {"__init__.py": "", "a.py": "from pkg import b\n", "b.py": "import pkg.a\n"},
+            ["pkg.a", "pkg.b", "pkg.a"],
+            id="two-modules",
+        ),
+        pytest.param(
+            {"__init__.py": "", "a.py": "def f():\n    from pkg.b import x\n", "b.py": "from .a import f\n"},
+            ["pkg.a", "pkg.b", "pkg.a"],
+            id="late-import-inside-a-function",
+        ),
+        pytest.param(
+            {
+                "__init__.py": "",
+                "a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import B\n",
+                "b.py": "from pkg import a\n",
+            },
+            ["pkg.a", "pkg.b", "pkg.a"],
+            id="typing-time-import",
+        ),
+        pytest.param(
+            {"__init__.py": "from pkg.sub import x\n", "sub/__init__.py": "x = 1\n", "sub/m.py": "from pkg import y\n"},
+            None,
+            id="a-module-may-import-its-parents",
+        ),
+        pytest.param({"__init__.py": "", "a.py": "import pkg.b\n", "b.py": "x = 1\n"}, None, id="no-circle"),
+    ],
+)
 def test_the_checker_finds_circles(tmp_path, files, cycle):
     graph = import_graph(_tree(tmp_path, files))
     assert find_cycle(graph, "pkg") == cycle

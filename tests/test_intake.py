@@ -65,9 +65,9 @@ async def test_concurrent_submissions_share_commits(ctx):
 async def test_twins_from_two_writers_on_one_database(ctx, config):
     """Two processes' writers (two contexts) race on the same external id: one case."""
     from gateway.core.runtime import running_context
+
     async with running_context(config, migrate=False, dispatch=False) as other:
-        results = await asyncio.gather(*(w.intake.submit(sms("race", "race-1"))
-                                         for w in (ctx, other, ctx, other)))
+        results = await asyncio.gather(*(w.intake.submit(sms("race", "race-1")) for w in (ctx, other, ctx, other)))
     assert sorted(r.outcome.value for r in results) == ["created", "duplicate", "duplicate", "duplicate"]
     assert await count(ctx, Case) == 1
 
@@ -85,21 +85,24 @@ async def test_code_from_same_contact_appends_and_reopens(ctx):
 
 async def test_code_from_another_contact_opens_a_new_related_case(ctx):
     first = await ctx.intake.submit(sms("درخواست", "b1"))
-    other = await ctx.intake.submit(sms(f"درباره {first.case_code}", "b2", sender=OTHER,
-                                        body_codes=[first.case_code]))
+    other = await ctx.intake.submit(sms(f"درباره {first.case_code}", "b2", sender=OTHER, body_codes=[first.case_code]))
     assert other.outcome is Outcome.CREATED and other.case_code != first.case_code
     assert (await get_case(ctx, other.case_code)).related_case_id == first.case_id
     assert await count(ctx, Message, Message.case_id == first.case_id, Message.direction == "in") == 1
 
 
 async def test_reply_to_our_message_id_threads(ctx):
-    first = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "hello", external_id="<x@a>",
-                                                   provider="smtp", sender="a@b.ir"))
+    first = await ctx.intake.submit(
+        InboundMessage(Channel.EMAIL, "hello", external_id="<x@a>", provider="smtp", sender="a@b.ir")
+    )
     async with ctx.db.session() as s:
         ours = (await s.execute(select(Outbox.idempotency_key).where(Outbox.case_id == first.case_id))).scalar_one()
     assert tracking.is_valid(first.case_code) and ours.startswith("<")
-    reply = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "more", external_id="<y@a>", provider="smtp",
-                                                   sender="A@B.ir", thread_refs=["<x@a>", ours]))
+    reply = await ctx.intake.submit(
+        InboundMessage(
+            Channel.EMAIL, "more", external_id="<y@a>", provider="smtp", sender="A@B.ir", thread_refs=["<x@a>", ours]
+        )
+    )
     assert reply.outcome is Outcome.APPENDED and reply.case_code == first.case_code
 
 
@@ -112,8 +115,9 @@ async def test_same_contact_within_window_when_the_channel_asks(ctx):
 
 
 async def test_automatic_mail_never_opens_a_case_but_threads(ctx):
-    ignored = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "Out of office", sender="bot@x.ir",
-                                                     external_id="<auto1@x>", automatic=True))
+    ignored = await ctx.intake.submit(
+        InboundMessage(Channel.EMAIL, "Out of office", sender="bot@x.ir", external_id="<auto1@x>", automatic=True)
+    )
     assert ignored.outcome is Outcome.IGNORED and ignored.reason == "automatic"
     first = await ctx.intake.submit(sms("سلام", "t1"))
     threaded = await ctx.intake.submit(sms("auto", "t2", automatic=True, tracking_code=first.case_code))
@@ -135,8 +139,9 @@ async def test_service_code_routes_to_the_service_unit_and_sla(ctx):
 
 
 async def test_english_message_gets_english_ack(ctx):
-    res = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "I have a complaint", sender="a@b.org",
-                                                 external_id="<e1@b>"))
+    res = await ctx.intake.submit(
+        InboundMessage(Channel.EMAIL, "I have a complaint", sender="a@b.org", external_id="<e1@b>")
+    )
     async with ctx.db.session() as s:
         ack = (await s.execute(select(Outbox).where(Outbox.case_id == res.case_id))).scalar_one()
     assert ack.language == "en" and res.case_code in ack.text
@@ -144,8 +149,15 @@ async def test_english_message_gets_english_ack(ctx):
 
 async def test_attachments_are_stored_by_content(ctx):
     data = b"RIFF....WAVE fake audio"
-    res = await ctx.intake.submit(InboundMessage(Channel.VOICE, "voice mail", sender=PHONE, external_id="call-1",
-                                                 attachments=[InboundAttachment("../../etc/passwd", "audio/wav", data)]))
+    res = await ctx.intake.submit(
+        InboundMessage(
+            Channel.VOICE,
+            "voice mail",
+            sender=PHONE,
+            external_id="call-1",
+            attachments=[InboundAttachment("../../etc/passwd", "audio/wav", data)],
+        )
+    )
     async with ctx.db.session() as s:
         att = (await s.execute(select(Attachment))).scalar_one()
     assert att.filename == "passwd" and att.size == len(data)
@@ -153,6 +165,7 @@ async def test_attachments_are_stored_by_content(ctx):
 
 
 # -- bad input: the defined outcome, never a traceback ------------------------------------
+
 
 async def test_empty_message_is_rejected_with_help_reply(ctx):
     res = await ctx.intake.submit(sms("  \u200f ", "e1"))
@@ -193,13 +206,15 @@ async def test_status_query_shows_answer_only_to_origin_number(ctx):
         case = (await s.execute(select(Case).where(Case.code == first.case_code))).scalar_one()
         from gateway.core.models import utcnow
         from gateway.core.outbox import queue_outbound
-        await queue_outbound(s, channel="sms", purpose="answer", recipient=PHONE, text="پاسخ محرمانه",
-                             key="k-answer", case=case)
+
+        await queue_outbound(
+            s, channel="sms", purpose="answer", recipient=PHONE, text="پاسخ محرمانه", key="k-answer", case=case
+        )
         case.status, case.answered_at = "answered", utcnow()
-    own = await ctx.intake.submit(sms(first.case_code, "s2", intent=Intent.STATUS_QUERY,
-                                      tracking_code=first.case_code))
-    stranger = await ctx.intake.submit(sms(first.case_code, "s3", sender=OTHER, intent=Intent.STATUS_QUERY,
-                                           tracking_code=first.case_code))
+    own = await ctx.intake.submit(sms(first.case_code, "s2", intent=Intent.STATUS_QUERY, tracking_code=first.case_code))
+    stranger = await ctx.intake.submit(
+        sms(first.case_code, "s3", sender=OTHER, intent=Intent.STATUS_QUERY, tracking_code=first.case_code)
+    )
     assert own.outcome is Outcome.STATUS and "پاسخ محرمانه" in own.reply_text
     assert stranger.outcome is Outcome.STATUS and "پاسخ محرمانه" not in stranger.reply_text
     assert PHONE not in stranger.reply_text
@@ -208,8 +223,7 @@ async def test_status_query_shows_answer_only_to_origin_number(ctx):
 async def test_retried_status_query_is_answered_once(ctx):
     first = await ctx.intake.submit(sms("درخواست", "r1"))
     for _ in range(3):
-        await ctx.intake.submit(sms(first.case_code, "r2", intent=Intent.STATUS_QUERY,
-                                    tracking_code=first.case_code))
+        await ctx.intake.submit(sms(first.case_code, "r2", intent=Intent.STATUS_QUERY, tracking_code=first.case_code))
     assert await count(ctx, Outbox, Outbox.purpose == "status") == 1
     assert await count(ctx, InboundKey) == 2
 
@@ -226,11 +240,15 @@ async def test_tracking_code_clash_is_retried(ctx, monkeypatch):
 
 
 async def test_reserve_opens_a_case_without_text(ctx):
-    res = await ctx.intake.submit(InboundMessage(Channel.VOICE, "", external_id="reserve:1", sender=PHONE,
-                                                 intent=Intent.RESERVE, acknowledge=False))
+    res = await ctx.intake.submit(
+        InboundMessage(
+            Channel.VOICE, "", external_id="reserve:1", sender=PHONE, intent=Intent.RESERVE, acknowledge=False
+        )
+    )
     assert res.outcome is Outcome.CREATED
-    rec = await ctx.intake.submit(InboundMessage(Channel.VOICE, "پیام صوتی", external_id="1", sender=PHONE,
-                                                 tracking_code=res.case_code))
+    rec = await ctx.intake.submit(
+        InboundMessage(Channel.VOICE, "پیام صوتی", external_id="1", sender=PHONE, tracking_code=res.case_code)
+    )
     assert rec.outcome is Outcome.APPENDED and rec.case_code == res.case_code
     assert await count(ctx, Outbox) == 0
 
@@ -242,8 +260,10 @@ async def test_kind_hint_wins_over_keywords(ctx):
 
 # -- the batch fast path and its fallback --------------------------------------------------
 
+
 async def test_fast_path_and_per_message_path_give_the_same_case(ctx, monkeypatch):
     from gateway.core.intake import batch
+
     fast = await ctx.intake.submit(sms("پیشنهاد: ساعت کاری بیشتر", "fp1"))
     monkeypatch.setattr(batch, "is_plain", lambda m, limit: False)
     slow = await ctx.intake.submit(sms("پیشنهاد: ساعت کاری بیشتر", "fp2", sender=OTHER))
@@ -251,13 +271,25 @@ async def test_fast_path_and_per_message_path_give_the_same_case(ctx, monkeypatc
     async def shape(res):
         async with ctx.db.session() as s:
             case = (await s.execute(select(Case).where(Case.code == res.case_code))).scalar_one()
-            msgs = (await s.execute(select(Message.direction, Message.text).where(
-                Message.case_id == case.id).order_by(Message.id))).all()
+            msgs = (
+                await s.execute(
+                    select(Message.direction, Message.text).where(Message.case_id == case.id).order_by(Message.id)
+                )
+            ).all()
             outs = (await s.execute(select(Outbox.purpose, Outbox.channel).where(Outbox.case_id == case.id))).all()
-            keys = (await s.execute(select(InboundKey.outcome, InboundKey.message_id).where(
-                InboundKey.case_id == case.id))).all()
-        return (case.kind, case.status, case.unit_code, case.language, [d for d, _ in msgs], outs,
-                [(o, m is not None) for o, m in keys])
+            keys = (
+                await s.execute(select(InboundKey.outcome, InboundKey.message_id).where(InboundKey.case_id == case.id))
+            ).all()
+        return (
+            case.kind,
+            case.status,
+            case.unit_code,
+            case.language,
+            [d for d, _ in msgs],
+            outs,
+            [(o, m is not None) for o, m in keys],
+        )
+
     assert await shape(fast) == await shape(slow)
 
 
@@ -266,6 +298,7 @@ async def test_a_failing_fast_path_falls_back_to_one_savepoint_per_message(ctx, 
 
     def broken(*args, **kwargs):
         raise ValueError("simulated bad item")
+
     monkeypatch.setattr(batch, "insert_plain", broken)
     results = await asyncio.gather(*(ctx.intake.submit(sms(f"متن {i}", f"fb{i}")) for i in range(10)))
     assert all(r.outcome is Outcome.CREATED for r in results)
@@ -274,23 +307,39 @@ async def test_a_failing_fast_path_falls_back_to_one_savepoint_per_message(ctx, 
 
 async def test_two_texts_from_one_number_in_one_batch_make_one_case(ctx):
     window = {"thread_by_contact": True, "follow_up_window_hours": 24}
-    results = await asyncio.gather(*(ctx.intake.submit(sms(f"بخش {i}", f"mp{i}", **window))
-                                     for i in range(3)))
+    results = await asyncio.gather(*(ctx.intake.submit(sms(f"بخش {i}", f"mp{i}", **window)) for i in range(3)))
     assert sorted(r.outcome.value for r in results) == ["appended", "appended", "created"]
     assert len({r.case_code for r in results}) == 1
 
 
 async def test_a_bounce_quoting_our_message_id_is_kept_on_the_case(ctx):
-    first = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "سلام", external_id="<c1@x>",
-                                                   provider="email", sender="citizen@x.ir"))
+    first = await ctx.intake.submit(
+        InboundMessage(Channel.EMAIL, "سلام", external_id="<c1@x>", provider="email", sender="citizen@x.ir")
+    )
     async with ctx.db.session() as s:
         ours = (await s.execute(select(Outbox.idempotency_key).where(Outbox.case_id == first.case_id))).scalar_one()
-    bounce = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "Delivery failed", external_id="<b1@mx>",
-                                                    provider="email", sender="MAILER-DAEMON@mx.example",
-                                                    automatic=True, thread_refs=[ours]))
+    bounce = await ctx.intake.submit(
+        InboundMessage(
+            Channel.EMAIL,
+            "Delivery failed",
+            external_id="<b1@mx>",
+            provider="email",
+            sender="MAILER-DAEMON@mx.example",
+            automatic=True,
+            thread_refs=[ours],
+        )
+    )
     assert bounce.outcome is Outcome.APPENDED and bounce.case_code == first.case_code
-    forged = await ctx.intake.submit(InboundMessage(Channel.EMAIL, "x", external_id="<b2@mx>", provider="email",
-                                                    sender="bot@mx.example", automatic=True,
-                                                    thread_refs=["<not-ours@feedback.example.ir>"]))
+    forged = await ctx.intake.submit(
+        InboundMessage(
+            Channel.EMAIL,
+            "x",
+            external_id="<b2@mx>",
+            provider="email",
+            sender="bot@mx.example",
+            automatic=True,
+            thread_refs=["<not-ours@feedback.example.ir>"],
+        )
+    )
     assert forged.outcome is Outcome.IGNORED
     assert await count(ctx, Outbox) == 1 and (await get_case(ctx, first.case_code)).status == "routed"

@@ -19,29 +19,35 @@ from tests.peers.redis import redis_server
 H = Hit("k", limit=10, window_ms=60_000)
 
 
-@pytest.mark.parametrize(("prev", "cur", "elapsed", "hit", "expected"), [
-    pytest.param(0, 0, 0.0, H, (True, 1), id="empty"),
-    pytest.param(0, 9, 0.5, H, (True, 10), id="last-slot"),
-    pytest.param(0, 10, 0.5, H, (False, 10), id="full"),
-    pytest.param(10, 0, 0.5, H, (True, 1), id="previous-half-faded"),
-    pytest.param(10, 5, 0.5, H, (False, 5), id="previous-weighs-half"),
-    pytest.param(10, 4, 0.5, H, (True, 5), id="previous-half-plus-current-fits"),
-    pytest.param(0, 10, 0.5, Hit("k", 10, 60_000, cost=0), (False, 10), id="peek-full"),
-    pytest.param(0, 9, 0.5, Hit("k", 10, 60_000, cost=0), (True, 9), id="peek-counts-nothing"),
-    pytest.param(0, 3, 0.5, Hit("k", 10, 60_000, cost=-1), (True, 2), id="undo"),
-    pytest.param(0, 0, 0.5, Hit("k", 10, 60_000, cost=-1), (True, 0), id="undo-never-negative"),
-    pytest.param(5, 5, 0.5, Hit("k", 10, 60_000, reset=True), (True, 0), id="reset"),
-])
+@pytest.mark.parametrize(
+    ("prev", "cur", "elapsed", "hit", "expected"),
+    [
+        pytest.param(0, 0, 0.0, H, (True, 1), id="empty"),
+        pytest.param(0, 9, 0.5, H, (True, 10), id="last-slot"),
+        pytest.param(0, 10, 0.5, H, (False, 10), id="full"),
+        pytest.param(10, 0, 0.5, H, (True, 1), id="previous-half-faded"),
+        pytest.param(10, 5, 0.5, H, (False, 5), id="previous-weighs-half"),
+        pytest.param(10, 4, 0.5, H, (True, 5), id="previous-half-plus-current-fits"),
+        pytest.param(0, 10, 0.5, Hit("k", 10, 60_000, cost=0), (False, 10), id="peek-full"),
+        pytest.param(0, 9, 0.5, Hit("k", 10, 60_000, cost=0), (True, 9), id="peek-counts-nothing"),
+        pytest.param(0, 3, 0.5, Hit("k", 10, 60_000, cost=-1), (True, 2), id="undo"),
+        pytest.param(0, 0, 0.5, Hit("k", 10, 60_000, cost=-1), (True, 0), id="undo-never-negative"),
+        pytest.param(5, 5, 0.5, Hit("k", 10, 60_000, reset=True), (True, 0), id="reset"),
+    ],
+)
 def test_decide(prev: int, cur: int, elapsed: float, hit: Hit, expected: tuple[bool, int]) -> None:
     assert decide(prev, cur, elapsed, hit) == expected
 
 
-@pytest.mark.parametrize(("prev", "cur", "elapsed", "expected"), [
-    pytest.param(0, 10, 0.5, 30 + 6, id="current-full: rest of window, then 1/10 fades"),
-    pytest.param(10, 5, 0.5, 6, id="previous-must-fade-by-one"),
-    pytest.param(20, 0, 0.0, 33, id="big-previous"),
-    pytest.param(0, 10, 0.1, 60, id="never-more-than-a-window"),
-])
+@pytest.mark.parametrize(
+    ("prev", "cur", "elapsed", "expected"),
+    [
+        pytest.param(0, 10, 0.5, 30 + 6, id="current-full: rest of window, then 1/10 fades"),
+        pytest.param(10, 5, 0.5, 6, id="previous-must-fade-by-one"),
+        pytest.param(20, 0, 0.0, 33, id="big-previous"),
+        pytest.param(0, 10, 0.1, 60, id="never-more-than-a-window"),
+    ],
+)
 def test_wait_seconds(prev: int, cur: int, elapsed: float, expected: float) -> None:
     assert wait_seconds(prev, cur, elapsed, H) == pytest.approx(expected)
     # and after that wait, the hit fits (or the wait was capped at one window)
@@ -80,8 +86,7 @@ def redis_or_nothing(backend: str) -> contextlib.AbstractContextManager[str]:
 
 async def test_the_limit_holds_across_two_processes(two_limiters: tuple[Limiter, Limiter]) -> None:
     a, b = two_limiters
-    verdicts = await asyncio.gather(*(lim.hit("track:198.51.100.7", 10, 60) for _ in range(15)
-                                      for lim in (a, b)))
+    verdicts = await asyncio.gather(*(lim.hit("track:198.51.100.7", 10, 60) for _ in range(15) for lim in (a, b)))
     assert sum(v.allowed for v in verdicts) == 10
     refused = [v for v in verdicts if not v.allowed]
     assert all(0 < v.retry_after <= 120 for v in refused)
@@ -121,8 +126,11 @@ async def test_counters_hold_no_raw_keys_and_expired_windows_are_swept(db_url: s
         limiter.counters._sweep_at = 0.0  # type: ignore[attr-defined]  # sweep on the next hit
         await limiter.hit("other:1", 5, 60)
         async with db.read_session() as s:
-            left = (await s.execute(select(func.count()).select_from(RateCounter)
-                                    .where(RateCounter.key.like("sms-new_cases:%")))).scalar()
+            left = (
+                await s.execute(
+                    select(func.count()).select_from(RateCounter).where(RateCounter.key.like("sms-new_cases:%"))
+                )
+            ).scalar()
         assert left == 0
     finally:
         await limiter.close()
@@ -134,14 +142,16 @@ def test_redis_backend_needs_a_url(db_url: str) -> None:
         make_limiter(Database(db_url), "redis", None)
 
 
-
-@pytest.mark.parametrize(("tat", "hit", "expected"), [
-    pytest.param(0, Hit("k", 1, 60_000, burst=3), (True, 1_060_000, 0.0), id="empty-bucket"),
-    pytest.param(1_120_000, Hit("k", 1, 60_000, burst=3), (True, 1_180_000, 0.0), id="third-of-burst"),
-    pytest.param(1_180_000, Hit("k", 1, 60_000, burst=3), (False, 1_180_000, 60.0), id="burst-spent"),
-    pytest.param(1_180_000, Hit("k", 1, 60_000, burst=3, cost=0), (False, 1_180_000, 60.0), id="peek"),
-    pytest.param(1_180_000, Hit("k", 1, 60_000, burst=3, cost=-1), (True, 1_120_000, 0.0), id="undo"),
-])
+@pytest.mark.parametrize(
+    ("tat", "hit", "expected"),
+    [
+        pytest.param(0, Hit("k", 1, 60_000, burst=3), (True, 1_060_000, 0.0), id="empty-bucket"),
+        pytest.param(1_120_000, Hit("k", 1, 60_000, burst=3), (True, 1_180_000, 0.0), id="third-of-burst"),
+        pytest.param(1_180_000, Hit("k", 1, 60_000, burst=3), (False, 1_180_000, 60.0), id="burst-spent"),
+        pytest.param(1_180_000, Hit("k", 1, 60_000, burst=3, cost=0), (False, 1_180_000, 60.0), id="peek"),
+        pytest.param(1_180_000, Hit("k", 1, 60_000, burst=3, cost=-1), (True, 1_120_000, 0.0), id="undo"),
+    ],
+)
 def test_bucket(tat: int, hit: Hit, expected: tuple[bool, int, float]) -> None:
     assert bucket(tat, 1_000_000, hit) == expected
 

@@ -4,42 +4,76 @@ examples (open311.github.io GeoReport_v2), in JSON and XML, including error bodi
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
 from gateway.core.messages import Channel, Kind
 from gateway.core.models import Case, Message, Outbox
-from tests.test_public_common import aiohttp_free_client, make_case  # noqa: F401
+from tests.test_public_common import aiohttp_free_client, make_case
 
 KEY = "k-open311-test"
 SERVICES = [
-    {"code": "10011003113", "title": "پاسخگویی به شکایات", "unit": "oversight", "sla_days": 10,
-     "description": "رسیدگی به شکایات", "required_documents": ["شرح شکایت", "مدارک مرتبط"],
-     "keywords": ["گلایه", "اعتراض"]},
+    {
+        "code": "10011003113",
+        "title": "پاسخگویی به شکایات",
+        "unit": "oversight",
+        "sla_days": 10,
+        "description": "رسیدگی به شکایات",
+        "required_documents": ["شرح شکایت", "مدارک مرتبط"],
+        "keywords": ["گلایه", "اعتراض"],
+    },
     {"code": "20001", "title": "ترمیم راه", "unit": "roads", "sla_days": 15, "description": "چاله و خرابی راه"},
 ]
 # The spec's example POST, with our service code and a Tehran location.
-SPEC_POST = {"api_key": KEY, "jurisdiction_id": "example.ir", "service_code": "20001",
-             "lat": "35.6892", "long": "51.3890", "address_string": "خیابان آزادی، پلاک ۱۲",
-             "email": "Citizen@Example.ir", "device_id": "tt222111", "account_id": "123456",
-             "first_name": "john", "last_name": "smith", "phone": "111111111",
-             "description": "A large sinkhole is destroying the street",
-             "media_url": "http://farm3.static.flickr.com/2002/2212426634_5ed477a060.jpg",
-             "attribute[WHISPAWN]": "123456", "attribute[WHISDORN]": "COISL001"}
-REQUEST_FIELDS = ["service_request_id", "status", "status_notes", "service_name", "service_code",
-                  "description", "agency_responsible", "service_notice", "requested_datetime",
-                  "updated_datetime", "expected_datetime", "address", "address_id", "zipcode",
-                  "lat", "long", "media_url"]
+SPEC_POST = {
+    "api_key": KEY,
+    "jurisdiction_id": "example.ir",
+    "service_code": "20001",
+    "lat": "35.6892",
+    "long": "51.3890",
+    "address_string": "خیابان آزادی، پلاک ۱۲",
+    "email": "Citizen@Example.ir",
+    "device_id": "tt222111",
+    "account_id": "123456",
+    "first_name": "john",
+    "last_name": "smith",
+    "phone": "111111111",
+    "description": "A large sinkhole is destroying the street",
+    "media_url": "http://farm3.static.flickr.com/2002/2212426634_5ed477a060.jpg",
+    "attribute[WHISPAWN]": "123456",
+    "attribute[WHISDORN]": "COISL001",
+}
+REQUEST_FIELDS = [
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+]
 
 
 @pytest.fixture
 def o311(make_config, aiohttp_free_client, monkeypatch):
     monkeypatch.setenv("GATEWAY_OPEN311_API_KEYS", f"other-key, {KEY}")
-    cfg = make_config(services=SERVICES, open311={"jurisdiction_id": "example.ir", "contact": "311@example.ir",
-                                                  "key_service": "https://example.ir/key"},
-                      web={"track_burst": 50, "open311_burst": 50})
+    cfg = make_config(
+        services=SERVICES,
+        open311={"jurisdiction_id": "example.ir", "contact": "311@example.ir", "key_service": "https://example.ir/key"},
+        web={"track_burst": 50, "open311_burst": 50},
+    )
     return aiohttp_free_client(cfg)
 
 
@@ -55,9 +89,13 @@ async def test_discovery(o311):
     assert list(data) == ["changeset", "contact", "key_service", "endpoints"]
     assert data["contact"] == "311@example.ir" and data["key_service"] == "https://example.ir/key"
     [ep] = data["endpoints"]
-    assert ep == {"specification": "http://wiki.open311.org/GeoReport_v2", "url": "http://gw.test/open311/v2",
-                  "changeset": data["changeset"], "type": "production",
-                  "formats": ["text/xml", "application/json"]}
+    assert ep == {
+        "specification": "http://wiki.open311.org/GeoReport_v2",
+        "url": "http://gw.test/open311/v2",
+        "changeset": data["changeset"],
+        "type": "production",
+        "formats": ["text/xml", "application/json"],
+    }
     assert root.tag == "discovery"
     assert [f.text for f in root.find("endpoints/endpoint/formats")] == ["text/xml", "application/json"]
 
@@ -68,13 +106,26 @@ async def test_service_list(o311):
         data = await r.json()
         root = xml_of(await (await c.get("/open311/v2/services.xml")).text())
     assert r.status == 200 and r.content_type == "application/json"
-    assert data[0] == {"service_code": "10011003113", "service_name": "پاسخگویی به شکایات",
-                       "description": "رسیدگی به شکایات", "metadata": True, "type": "realtime",
-                       "keywords": "گلایه, اعتراض", "group": "حراست و بازرسی"}
+    assert data[0] == {
+        "service_code": "10011003113",
+        "service_name": "پاسخگویی به شکایات",
+        "description": "رسیدگی به شکایات",
+        "metadata": True,
+        "type": "realtime",
+        "keywords": "گلایه, اعتراض",
+        "group": "حراست و بازرسی",
+    }
     assert data[1]["metadata"] is False and data[1]["group"] == "راه و ترابری"
     assert root.tag == "services" and [s.tag for s in root] == ["service", "service"]
-    assert [e.tag for e in root[0]] == ["service_code", "service_name", "description", "metadata",
-                                        "type", "keywords", "group"]
+    assert [e.tag for e in root[0]] == [
+        "service_code",
+        "service_name",
+        "description",
+        "metadata",
+        "type",
+        "keywords",
+        "group",
+    ]
     assert root[0].find("metadata").text == "true" and root[1].find("keywords").text is None
 
 
@@ -85,9 +136,16 @@ async def test_service_definition(o311):
         missing = await c.get("/open311/v2/services/999.json")
         missing_body = await missing.json()
     assert data["service_code"] == "10011003113"
-    assert data["attributes"][0] == {"variable": False, "code": "DOC1", "datatype": "text", "required": False,
-                                     "datatype_description": None, "order": 1, "description": "شرح شکایت",
-                                     "values": []}
+    assert data["attributes"][0] == {
+        "variable": False,
+        "code": "DOC1",
+        "datatype": "text",
+        "required": False,
+        "datatype_description": None,
+        "order": 1,
+        "description": "شرح شکایت",
+        "values": [],
+    }
     assert root.tag == "service_definition" and root.find("attributes/attribute/variable").text == "false"
     assert missing.status == 404
     assert missing_body == [{"code": 404, "description": "service_code 999 was not found"}]
@@ -115,7 +173,10 @@ async def test_post_request_creates_a_web_case_acknowledged_by_email(o311):
     assert [(a.channel, a.recipient) for a in acks] == [("email", "Citizen@Example.ir"), ("sms", "+989121234567")]
     assert body["service_request_id"] in acks[0].text
     assert root.tag == "service_requests" and [e.tag for e in root[0]] == [
-        "service_request_id", "service_notice", "account_id"]
+        "service_request_id",
+        "service_notice",
+        "account_id",
+    ]
 
 
 async def test_post_request_idempotency_key_and_anonymous(o311):
@@ -132,20 +193,37 @@ async def test_post_request_idempotency_key_and_anonymous(o311):
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-@pytest.mark.parametrize("change,status,description", [
-    pytest.param({"api_key": "wrong"}, 403, "Invalid api_key received -- can't proceed with create_request.", id="bad-key"),
-    pytest.param({"api_key": ""}, 403, "Invalid api_key received -- can't proceed with create_request.", id="no-key"),
-    pytest.param({"service_code": ""}, 400, "service_code was not provided", id="no-service-code"),
-    pytest.param({"service_code": "777"}, 404, "service_code 777 was not found", id="unknown-service-code"),
-    pytest.param({"jurisdiction_id": "other.ir"}, 404, "jurisdiction_id other.ir was not found", id="unknown-jurisdiction"),
-    pytest.param({"lat": "", "long": "", "address_string": ""}, 400,
-                 "A location is required: lat and long, address_string or address_id", id="no-location"),
-    pytest.param({"lat": "95", "address_string": ""}, 400, "lat and long are out of range (WGS84)", id="lat-out-of-range"),
-    pytest.param({"lat": "north"}, 400, "lat and long must both be numbers (WGS84)", id="lat-not-a-number"),
-    pytest.param({"description": "x" * 4001}, 400, "description is longer than 4000 characters", id="description-too-long"),
-    pytest.param({"email": "not-an-address"}, 400, "email is not a valid email address", id="bad-email"),
-    pytest.param({"email": "", "phone": "12"}, 400, "phone is not a valid phone number", id="bad-phone"),
-])
+@pytest.mark.parametrize(
+    "change,status,description",
+    [
+        pytest.param(
+            {"api_key": "wrong"}, 403, "Invalid api_key received -- can't proceed with create_request.", id="bad-key"
+        ),
+        pytest.param(
+            {"api_key": ""}, 403, "Invalid api_key received -- can't proceed with create_request.", id="no-key"
+        ),
+        pytest.param({"service_code": ""}, 400, "service_code was not provided", id="no-service-code"),
+        pytest.param({"service_code": "777"}, 404, "service_code 777 was not found", id="unknown-service-code"),
+        pytest.param(
+            {"jurisdiction_id": "other.ir"}, 404, "jurisdiction_id other.ir was not found", id="unknown-jurisdiction"
+        ),
+        pytest.param(
+            {"lat": "", "long": "", "address_string": ""},
+            400,
+            "A location is required: lat and long, address_string or address_id",
+            id="no-location",
+        ),
+        pytest.param(
+            {"lat": "95", "address_string": ""}, 400, "lat and long are out of range (WGS84)", id="lat-out-of-range"
+        ),
+        pytest.param({"lat": "north"}, 400, "lat and long must both be numbers (WGS84)", id="lat-not-a-number"),
+        pytest.param(
+            {"description": "x" * 4001}, 400, "description is longer than 4000 characters", id="description-too-long"
+        ),
+        pytest.param({"email": "not-an-address"}, 400, "email is not a valid email address", id="bad-email"),
+        pytest.param({"email": "", "phone": "12"}, 400, "phone is not a valid phone number", id="bad-phone"),
+    ],
+)
 async def test_post_request_errors(o311, fmt, change, status, description):
     async with o311 as (c, ctx):
         r = await c.post(f"/open311/v2/requests.{fmt}", data={**SPEC_POST, **change})
@@ -181,7 +259,7 @@ async def test_get_requests_fields_and_filters(o311):
         _, by_service = await _requests(c, service_code="20001")
         _, closed = await _requests(c, status="closed")
         _, open_ = await _requests(c, status="open")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         _, in_range = await _requests(c, start_date=(now - timedelta(days=1)).isoformat(), end_date=now.isoformat())
         _, old = await _requests(c, start_date="2010-01-01T00:00:00Z", end_date="2010-02-01T00:00:00Z")
         _, by_id = await _requests(c, service_request_id=f"{ids[0]},{sms_case.code},{secret.code}", status="closed")
@@ -198,14 +276,19 @@ async def test_get_requests_fields_and_filters(o311):
     assert first["media_url"] == SPEC_POST["media_url"] and first["zipcode"] is None
     assert first["requested_datetime"].endswith("+03:30")  # w3 with the zone (Asia/Tehran)
     assert datetime.fromisoformat(first["expected_datetime"]) - datetime.fromisoformat(
-        first["requested_datetime"]) == timedelta(days=15)
+        first["requested_datetime"]
+    ) == timedelta(days=15)
     assert [r["service_request_id"] for r in by_service] == [ids[0]]
-    assert [r["service_request_id"] for r in closed] == [ids[1]] and [r["service_request_id"] for r in open_] == [ids[0]]
+    assert [r["service_request_id"] for r in closed] == [ids[1]] and [r["service_request_id"] for r in open_] == [
+        ids[0]
+    ]
     assert len(in_range) == 2 and old == []
     # service_request_id overrides every other filter; the confidential case stays out.
     assert sorted(r["service_request_id"] for r in by_id) == sorted([ids[0], sms_case.code])
     assert next(r for r in by_id if r["service_request_id"] == sms_case.code)["description"] is None
-    assert too_wide.status == 400 and wide == [{"code": 400, "description": "start_date to end_date may not span more than 90 days"}]
+    assert too_wide.status == 400 and wide == [
+        {"code": 400, "description": "start_date to end_date may not span more than 90 days"}
+    ]
     assert bad_status.status == 400 and bad[0]["description"] == "status pending is not one of open, closed"
     assert xml.tag == "service_requests" and [e.tag for e in xml[0]] == REQUEST_FIELDS
 

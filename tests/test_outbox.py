@@ -29,8 +29,17 @@ class ScriptedSender:
 
 async def queue_rows(ctx, n=1, channel="sms"):
     async with ctx.db.session() as s:
-        rows = [await queue_outbound(s, channel=channel, purpose="notice", recipient=f"+98912000000{i}",
-                                     text=f"t{i}", key=ctx.new_key(channel)) for i in range(n)]
+        rows = [
+            await queue_outbound(
+                s,
+                channel=channel,
+                purpose="notice",
+                recipient=f"+98912000000{i}",
+                text=f"t{i}",
+                key=ctx.new_key(channel),
+            )
+            for i in range(n)
+        ]
     return [r.id for r in rows]
 
 
@@ -53,8 +62,9 @@ def dispatcher(ctx, sender, name="d1", **cfg):
 
 async def test_temporary_failures_are_retried_then_sent(ctx):
     [rid] = await queue_rows(ctx)
-    sender = ScriptedSender(SendResult.temporary("timeout"), SendResult.temporary("http_503"),
-                            SendResult.sent("prov-9"))
+    sender = ScriptedSender(
+        SendResult.temporary("timeout"), SendResult.temporary("http_503"), SendResult.sent("prov-9")
+    )
     d = dispatcher(ctx, sender)
     for _ in range(3):
         assert await d.run_once() == 1
@@ -107,6 +117,7 @@ async def test_a_raising_sender_counts_as_temporary(ctx):
     class Broken:
         async def send(self, message):
             raise RuntimeError("bug")
+
     [rid] = await queue_rows(ctx)
     await dispatcher(ctx, Broken()).run_once()
     r = await row(ctx, rid)
@@ -140,6 +151,7 @@ async def test_two_dispatchers_never_claim_the_same_row(ctx):
     async def drain(d):
         while await d.run_once():
             pass
+
     await asyncio.gather(*(drain(d) for d in ds))
     sent = [m.outbox_id for s in senders for m in s.calls]
     assert sorted(sent) == sorted(ids)  # every row exactly once
@@ -151,7 +163,8 @@ async def test_acknowledgement_reaches_the_file_sender(ctx):
     await ctx.dispatcher.run_once()
     files = list((ctx.config.data_dir / "outbox" / "sms").glob("*.json"))
     assert len(files) == 1 and res.case_code in files[0].read_text(encoding="utf-8").translate(
-        str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
+        str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")
+    )
 
 
 async def test_delivery_reports_are_monotonic(ctx):

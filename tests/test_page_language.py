@@ -12,19 +12,22 @@ from sqlalchemy import select
 from gateway.core.messages import Channel
 from gateway.core.models import Outbox
 from gateway.web.i18n import accepted_language
-from tests.test_public_common import client, make_case  # noqa: F401
+from tests.test_public_common import client, make_case
 
 
-@pytest.mark.parametrize("header, expected", [
-    pytest.param("en-US,en;q=0.9", "en", id="english-browser"),
-    pytest.param("fa-IR,fa;q=0.9,en;q=0.8", "fa", id="persian-browser"),
-    pytest.param("de-DE,de;q=0.9,en;q=0.5,fa;q=0.4", "en", id="english-before-persian"),
-    pytest.param("en;q=0.2, fa;q=0.7", "fa", id="weights-not-order"),
-    pytest.param("fa;q=0, en;q=0.1", "en", id="q-zero-refuses"),
-    pytest.param("de, fr", None, id="neither"),
-    pytest.param("", None, id="empty"),
-    pytest.param("en;q=abc", None, id="bad-weight-is-refusal"),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        pytest.param("en-US,en;q=0.9", "en", id="english-browser"),
+        pytest.param("fa-IR,fa;q=0.9,en;q=0.8", "fa", id="persian-browser"),
+        pytest.param("de-DE,de;q=0.9,en;q=0.5,fa;q=0.4", "en", id="english-before-persian"),
+        pytest.param("en;q=0.2, fa;q=0.7", "fa", id="weights-not-order"),
+        pytest.param("fa;q=0, en;q=0.1", "en", id="q-zero-refuses"),
+        pytest.param("de, fr", None, id="neither"),
+        pytest.param("", None, id="empty"),
+        pytest.param("en;q=abc", None, id="bad-weight-is-refusal"),
+    ],
+)
 def test_accept_language_picks_our_language(header, expected):
     assert accepted_language(header) == expected
 
@@ -38,8 +41,12 @@ async def _ack_text(ctx, code: str) -> str:
 
 
 async def test_an_english_writers_links_open_english_pages(ctx, client):
-    made = await make_case(ctx, text="The road to our village is broken, please repair it",
-                           sender="jane@example.com", channel=Channel.EMAIL)
+    made = await make_case(
+        ctx,
+        text="The road to our village is broken, please repair it",
+        sender="jane@example.com",
+        channel=Channel.EMAIL,
+    )
     ack = await _ack_text(ctx, made.code)
     link = re.search(r"https?://\S+", ack).group(0)
     assert link.endswith(f"/track?code={made.code}&lang=en")

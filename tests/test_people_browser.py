@@ -18,7 +18,7 @@ from gateway.core.models import Case, Outbox, utcnow
 from gateway.web.auth import SESSION_COOKIE, _key
 from tests.peers.axe import assert_accessible
 from tests.test_public_common import make_case
-from tests.test_staff_browser import base_url  # noqa: F401 - the app on an ephemeral port
+from tests.test_staff_browser import base_url
 from tests.test_staff_support import PASSWORD, make_staff, submit
 
 NARROW, WIDE = {"width": 360, "height": 780}, {"width": 1280, "height": 900}
@@ -39,10 +39,12 @@ async def _login(page, base_url: str, name: str, password: str = PASSWORD) -> No
 
 def _rewrite_form(**changes: str):
     """A route handler that changes fields of a form POST on its way to the server."""
+
     async def handler(route) -> None:
         fields = dict(parse_qsl(route.request.post_data or "", keep_blank_values=True))
         fields.update(changes)
         await route.continue_(post_data=urlencode(fields))
+
     return handler
 
 
@@ -55,8 +57,15 @@ async def _shoot(page, artifacts, name: str) -> None:
 
 async def _cases(ctx) -> dict[str, str]:
     """Three cases of unit pr: an English email, a Persian SMS (overdue), a suggestion."""
-    english = (await submit(ctx, "Please fix the street light near our school", channel=Channel.EMAIL,
-                            sender="jane@example.com", subject="Street light")).case_code
+    english = (
+        await submit(
+            ctx,
+            "Please fix the street light near our school",
+            channel=Channel.EMAIL,
+            sender="jane@example.com",
+            subject="Street light",
+        )
+    ).case_code
     late = (await submit(ctx, "درخواست گواهی اشتغال به کار دارم")).case_code
     fresh = (await submit(ctx, "پیشنهاد برای پارک محله", kind=Kind.SUGGESTION)).case_code
     async with ctx.db.session() as s:
@@ -119,9 +128,13 @@ async def test_every_citizen_page_and_error_state_is_accessible(ctx, browser, ba
     made.link = made.link.replace("http://gw.test", base_url)
     page = await _page(browser, lang)
     try:
-        for path, name in (("/track", "track form"), ("/track?code=1234567890", "track bad code"),
-                           (f"/track?code={made.code}", "track case"), ("/services", "services"),
-                           ("/services/20001", "service card")):
+        for path, name in (
+            ("/track", "track form"),
+            ("/track?code=1234567890", "track bad code"),
+            (f"/track?code={made.code}", "track case"),
+            ("/services", "services"),
+            ("/services/20001", "service card"),
+        ):
             await page.goto(f"{base_url}{path}")
             assert await page.get_attribute("html", "lang") == lang
             await assert_accessible(page, f"{name} ({lang})")
@@ -210,8 +223,9 @@ async def test_inbox_sorts_by_due_date_and_actions_confirm(ctx, browser, base_ur
 
 
 async def test_language_follows_the_link_and_the_browser(ctx, browser, base_url):
-    english = await make_case(ctx, text="Street light broken near the school", sender="jo@example.com",
-                              channel=Channel.EMAIL)
+    english = await make_case(
+        ctx, text="Street light broken near the school", sender="jo@example.com", channel=Channel.EMAIL
+    )
     async with ctx.db.session() as s:
         ack = (await s.execute(select(Outbox.text).where(Outbox.purpose == "ack"))).scalars().first()
     link = next(w for w in ack.split() if w.startswith("http"))

@@ -154,12 +154,17 @@ async def test_survey_from_the_sms_link_is_stored_once(browser, site, artifacts)
 async def test_the_accessibility_check_finds_what_it_should(browser, site):
     """The axe check is not vacuous: an unlabeled field on a JavaScript-off page fails it."""
     from tests.peers.axe import axe_violations
+
     base, _ = site
     page = await browser.new_page(java_script_enabled=False)
     try:
-        await page.route(f"{base}/bad", lambda route: route.fulfill(
-            body='<!doctype html><html lang="fa"><title>t</title><main><h1>x</h1>'
-                 '<input name="q"></main></html>', content_type="text/html"))
+        await page.route(
+            f"{base}/bad",
+            lambda route: route.fulfill(
+                body='<!doctype html><html lang="fa"><title>t</title><main><h1>x</h1><input name="q"></main></html>',
+                content_type="text/html",
+            ),
+        )
         await page.goto(f"{base}/bad")
         assert "label" in {v["id"] for v in await axe_violations(page)}
     finally:

@@ -38,12 +38,21 @@ async def client(ctx: GatewayContext) -> AsyncIterator[TestClient]:
         yield c
 
 
-async def make_case(ctx: GatewayContext, *, sender: str | None = PHONE, text: str = "درخواست ترمیم جاده",
-                    channel: Channel = Channel.SMS, kind: Kind | None = None,
-                    answered: bool = False, invite: bool = False, external_id: str | None = None) -> MadeCase:
+async def make_case(
+    ctx: GatewayContext,
+    *,
+    sender: str | None = PHONE,
+    text: str = "درخواست ترمیم جاده",
+    channel: Channel = Channel.SMS,
+    kind: Kind | None = None,
+    answered: bool = False,
+    invite: bool = False,
+    external_id: str | None = None,
+) -> MadeCase:
     """Open a case through intake; optionally answer it and make its survey invitation."""
-    res = await ctx.intake.submit(InboundMessage(channel, text, external_id=external_id, provider="test",
-                                                 sender=sender, kind_hint=kind))
+    res = await ctx.intake.submit(
+        InboundMessage(channel, text, external_id=external_id, provider="test", sender=sender, kind_hint=kind)
+    )
     assert res.outcome is Outcome.CREATED
     made = MadeCase(res.case_code or "")
     if not answered:
@@ -51,8 +60,16 @@ async def make_case(ctx: GatewayContext, *, sender: str | None = PHONE, text: st
     async with ctx.db.session() as s:
         case = await s.get(Case, res.case_id)
         assert case is not None
-        await queue_outbound(s, channel=channel.value, purpose="answer", recipient=sender or "",
-                             text=ANSWER, key=ctx.new_key(channel.value), case=case, author="staff")
+        await queue_outbound(
+            s,
+            channel=channel.value,
+            purpose="answer",
+            recipient=sender or "",
+            text=ANSWER,
+            key=ctx.new_key(channel.value),
+            case=case,
+            author="staff",
+        )
         case.status, case.answered_at = "answered", utcnow()
         if invite:
             made.invitation = await create_invitation(s, ctx, case)
@@ -64,9 +81,11 @@ async def make_case(ctx: GatewayContext, *, sender: str | None = PHONE, text: st
 @pytest.fixture
 def aiohttp_free_client():
     """Start the app for a given config (its own context), as ``async with f(cfg) as (client, ctx)``."""
+
     @asynccontextmanager
     async def start(cfg: Config) -> AsyncIterator[tuple[TestClient, GatewayContext]]:
         async with running_context(cfg, migrate=False, dispatch=False) as ctx:
             async with TestClient(TestServer(create_app(ctx))) as c:
                 yield c, ctx
+
     return start

@@ -11,10 +11,16 @@ from sqlalchemy import select
 from gateway.core.lookup import track_token
 from gateway.core.models import SurveyInvitation, SurveyResponse
 from gateway.core.surveys import MAX_COMMENT_CHARS
-from tests.test_public_common import client, make_case  # noqa: F401
+from tests.test_public_common import client, make_case
 
-GOOD = {"workflow": "4", "information_match": "5", "staff_behaviour": "3", "timeliness": "2",
-        "improper_request": "no", "comment": "خوب بود"}
+GOOD = {
+    "workflow": "4",
+    "information_match": "5",
+    "staff_behaviour": "3",
+    "timeliness": "2",
+    "improper_request": "no",
+    "comment": "خوب بود",
+}
 
 
 def _path(link: str) -> str:
@@ -55,20 +61,24 @@ async def test_a_response_is_stored_once_and_a_replay_is_refused(ctx, client):
 
 async def test_two_submissions_at_once_store_one_response(ctx, client):
     made = await make_case(ctx, answered=True, invite=True)
-    first, second = await asyncio.gather(client.post(_path(made.link), data=GOOD),
-                                         client.post(_path(made.link), data=GOOD))
+    first, second = await asyncio.gather(
+        client.post(_path(made.link), data=GOOD), client.post(_path(made.link), data=GOOD)
+    )
     assert sorted([first.status, second.status]) == [200, 409]
     assert len(await _responses(ctx)) == 1
 
 
-@pytest.mark.parametrize("forge", [
-    pytest.param(lambda tok, ctx: "bm90LWEtdG9rZW4.c2lnbmF0dXJl", id="forged"),
-    pytest.param(lambda tok, ctx: tok[:-1] + ("A" if tok[-1] != "A" else "B"), id="signature-tampered"),
-    pytest.param(lambda tok, ctx: "eyJpIjo5OTl9." + tok.split(".", 1)[1], id="payload-swapped"),
-    pytest.param(lambda tok, ctx: ctx.signer.sign("survey", {"i": 99999}), id="signed-but-no-invitation"),
-    pytest.param(lambda tok, ctx: track_token(ctx, "1234567890"), id="token-for-another-purpose"),
-    pytest.param(lambda tok, ctx: tok * 5, id="oversized"),
-])
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda tok, ctx: "bm90LWEtdG9rZW4.c2lnbmF0dXJl", id="forged"),
+        pytest.param(lambda tok, ctx: tok[:-1] + ("A" if tok[-1] != "A" else "B"), id="signature-tampered"),
+        pytest.param(lambda tok, ctx: "eyJpIjo5OTl9." + tok.split(".", 1)[1], id="payload-swapped"),
+        pytest.param(lambda tok, ctx: ctx.signer.sign("survey", {"i": 99999}), id="signed-but-no-invitation"),
+        pytest.param(lambda tok, ctx: track_token(ctx, "1234567890"), id="token-for-another-purpose"),
+        pytest.param(lambda tok, ctx: tok * 5, id="oversized"),
+    ],
+)
 async def test_forged_or_tampered_links_are_refused(ctx, client, forge):
     made = await make_case(ctx, answered=True, invite=True)
     bad = forge(made.invitation.token, ctx)
@@ -118,12 +128,15 @@ async def test_html_in_a_comment_is_kept_as_text_and_never_rendered(ctx, client)
     assert resp.comment == evil  # stored verbatim; every page escapes it
 
 
-@pytest.mark.parametrize("field,value", [
-    pytest.param("workflow", "6", id="score-above-5"),
-    pytest.param("timeliness", "0", id="score-below-1"),
-    pytest.param("staff_behaviour", "", id="missing-score"),
-    pytest.param("information_match", "٣x", id="not-a-number"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        pytest.param("workflow", "6", id="score-above-5"),
+        pytest.param("timeliness", "0", id="score-below-1"),
+        pytest.param("staff_behaviour", "", id="missing-score"),
+        pytest.param("information_match", "٣x", id="not-a-number"),
+    ],
+)
 async def test_bad_scores_show_the_form_again(ctx, client, field, value):
     made = await make_case(ctx, answered=True, invite=True)
     r = await client.post(_path(made.link), data={**GOOD, field: value})

@@ -12,12 +12,15 @@ from gateway.core import lookup, tracking
 from gateway.core.lookup import track_link_signed, track_token
 from gateway.core.messages import Channel, Kind
 from gateway.core.text import to_persian_digits
-from tests.test_public_common import ANSWER, PHONE, aiohttp_free_client, client, make_case  # noqa: F401
+from tests.test_public_common import ANSWER, PHONE, aiohttp_free_client, client, make_case
 
 
 def _unknown_code() -> str:
-    return "1000000009" if tracking.is_valid("1000000009") else next(
-        c for c in (f"10000000{i:02d}" for i in range(100)) if tracking.is_valid(c))
+    return (
+        "1000000009"
+        if tracking.is_valid("1000000009")
+        else next(c for c in (f"10000000{i:02d}" for i in range(100)) if tracking.is_valid(c))
+    )
 
 
 def _typo(code: str) -> str:
@@ -30,13 +33,16 @@ def _main(html: str) -> str:
     return html.split('<main id="main" tabindex="-1">', 1)[1]
 
 
-@pytest.mark.parametrize("form", [
-    pytest.param(lambda c: c, id="ascii"),
-    pytest.param(to_persian_digits, id="persian-digits"),
-    pytest.param(lambda c: c.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")), id="arabic-indic-digits"),
-    pytest.param(lambda c: f"{c[:3]} {c[3:6]}-{c[6:]}", id="spaces-and-dash"),
-    pytest.param(lambda c: f" {to_persian_digits(c[:5])}\u200c{to_persian_digits(c[5:])} ", id="zwnj-persian"),
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(lambda c: c, id="ascii"),
+        pytest.param(to_persian_digits, id="persian-digits"),
+        pytest.param(lambda c: c.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")), id="arabic-indic-digits"),
+        pytest.param(lambda c: f"{c[:3]} {c[3:6]}-{c[6:]}", id="spaces-and-dash"),
+        pytest.param(lambda c: f" {to_persian_digits(c[:5])}\u200c{to_persian_digits(c[5:])} ", id="zwnj-persian"),
+    ],
+)
 async def test_a_code_in_any_digit_script_shows_the_public_status(ctx, client, form):
     made = await make_case(ctx)
     r = await client.get("/track", params={"code": form(made.code)})
@@ -50,11 +56,14 @@ async def test_a_code_in_any_digit_script_shows_the_public_status(ctx, client, f
         assert shown not in html
 
 
-@pytest.mark.parametrize("raw,status,text", [
-    pytest.param("typo", 400, "لطفاً کد را بررسی کنید", id="wrong-check-digit"),
-    pytest.param("12345", 400, "ده رقم", id="too-short"),
-    pytest.param("abcdefghij", 400, "ده رقم", id="letters"),
-])
+@pytest.mark.parametrize(
+    "raw,status,text",
+    [
+        pytest.param("typo", 400, "لطفاً کد را بررسی کنید", id="wrong-check-digit"),
+        pytest.param("12345", 400, "ده رقم", id="too-short"),
+        pytest.param("abcdefghij", 400, "ده رقم", id="letters"),
+    ],
+)
 async def test_malformed_codes_are_refused_before_any_lookup(ctx, client, raw, status, text):
     made = await make_case(ctx)
     value = _typo(made.code) if raw == "typo" else raw
@@ -133,16 +142,20 @@ async def test_a_signed_link_shows_the_answer(ctx, client):
     r = await client.get(link.removeprefix("http://gw.test"))
     assert ANSWER in await r.text()
     from gateway.core.answers import answer_view_mac  # the staff endpoint's short form
+
     r = await client.get("/track", params={"code": made.code, "t": answer_view_mac(ctx, made.code)})
     assert ANSWER in await r.text()
 
 
-@pytest.mark.parametrize("tamper", [
-    pytest.param(lambda tok, other: tok[:-2] + ("AA" if not tok.endswith("AA") else "BB"), id="signature-changed"),
-    pytest.param(lambda tok, other: "eyJjIjoiMSJ9." + tok.split(".", 1)[1], id="payload-swapped"),
-    pytest.param(lambda tok, other: other, id="token-of-another-case"),
-    pytest.param(lambda tok, other: "x" * 500, id="oversized"),
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda tok, other: tok[:-2] + ("AA" if not tok.endswith("AA") else "BB"), id="signature-changed"),
+        pytest.param(lambda tok, other: "eyJjIjoiMSJ9." + tok.split(".", 1)[1], id="payload-swapped"),
+        pytest.param(lambda tok, other: other, id="token-of-another-case"),
+        pytest.param(lambda tok, other: "x" * 500, id="oversized"),
+    ],
+)
 async def test_a_tampered_link_shows_no_answer(ctx, client, tamper):
     made = await make_case(ctx, answered=True)
     other = await make_case(ctx, answered=True, sender="+989351112233")
@@ -153,8 +166,13 @@ async def test_a_tampered_link_shows_no_answer(ctx, client, tamper):
 
 
 async def test_violation_reports_never_show_the_reporter(ctx, client):
-    made = await make_case(ctx, kind=Kind.VIOLATION_REPORT, text="گزارش تخلف: درخواست رشوه",
-                           sender="whistle@example.ir", channel=Channel.EMAIL)
+    made = await make_case(
+        ctx,
+        kind=Kind.VIOLATION_REPORT,
+        text="گزارش تخلف: درخواست رشوه",
+        sender="whistle@example.ir",
+        channel=Channel.EMAIL,
+    )
     html = await (await client.get("/track", params={"code": made.code})).text()
     body = await (await client.get(f"/api/v1/track/{made.code}")).text()
     assert "گزارش تخلف" in html and "حراست و بازرسی" in html
@@ -167,8 +185,18 @@ async def test_track_api_gives_the_public_fields(ctx, client):
     r = await client.get(f"/api/v1/track/{to_persian_digits(made.code)}")
     data = await r.json()
     assert r.status == 200
-    assert set(data) == {"code", "kind", "status", "unit", "service_code", "received_at",
-                         "updated_at", "due_at", "answered_at", "closed_at"}
+    assert set(data) == {
+        "code",
+        "kind",
+        "status",
+        "unit",
+        "service_code",
+        "received_at",
+        "updated_at",
+        "due_at",
+        "answered_at",
+        "closed_at",
+    }
     assert data["code"] == made.code and data["status"] == "answered"
     assert data["unit"] == {"code": "roads", "name": "راه و ترابری"}
     assert data["answered_at"] and data["due_at"] > data["received_at"]
@@ -212,6 +240,7 @@ async def test_pages_are_persian_rtl_with_an_english_switch(ctx, client):
 async def test_the_answer_box_shows_the_staff_text_without_the_messages_opening_line(ctx, client):
     from gateway.core import answers
     from gateway.core.access import Viewer
+
     made = await make_case(ctx)
     staff_text = "مسیر تا پایان ماه ترمیم می‌شود."
     await answers.answer_case(ctx, Viewer(0, "staff", "roads", "supervisor"), made.code, staff_text)
@@ -226,12 +255,12 @@ async def test_an_overdue_case_apologises_and_says_what_next(ctx, client):
     from sqlalchemy import update
 
     from gateway.core.models import Case, utcnow
+
     made = await make_case(ctx)
     r = await client.get("/track", params={"code": made.code})
     assert 'id="case-overdue"' not in await r.text()
     async with ctx.db.session() as s:
-        await s.execute(update(Case).where(Case.code == made.code)
-                        .values(due_at=utcnow() - timedelta(days=2)))
+        await s.execute(update(Case).where(Case.code == made.code).values(due_at=utcnow() - timedelta(days=2)))
     r = await client.get("/track", params={"code": made.code})
     page = await r.text()
     assert 'id="case-overdue"' in page and "پوزش" in page and "همین کد رهگیری" in page

@@ -32,8 +32,9 @@ def tour_blocks(readme: str) -> list[str]:
 
 def copy_tracked_files(target: Path) -> None:
     """Copy the files git tracks (as a fresh clone would have them), keeping mtimes."""
-    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    names = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    )
     archive = target.with_suffix(".tar")
     with tarfile.open(archive, "w") as tar:
         for name in filter(None, names):
@@ -79,8 +80,10 @@ def test_readme_has_the_two_tour_blocks() -> None:
     assert blocks[0].lstrip().startswith("make init")
 
 
-@pytest.mark.skipif(shutil.which("git") is None or shutil.which("make") is None,
-                    reason="git and make are needed to copy the repository and run the tour")
+@pytest.mark.skipif(
+    shutil.which("git") is None or shutil.which("make") is None,
+    reason="git and make are needed to copy the repository and run the tour",
+)
 def test_quick_tour_runs_as_written(tmp_path: Path) -> None:
     busy = [p for p in (8080, 2525) if port_in_use(p)]
     assert not busy, f"the quick tour needs ports {busy} free (another gateway is running?)"
@@ -92,11 +95,17 @@ def test_quick_tour_runs_as_written(tmp_path: Path) -> None:
     if stamp.exists():  # the venv running us is the installed one: make must not rebuild it
         older = stamp.stat().st_mtime - 1
         os.utime(repo / "pyproject.toml", (older, older))
-    script = "set -euo pipefail\nset -m\n" + "\n".join(
-        tour_blocks((repo / "README.md").read_text(encoding="utf-8")))
+    script = "set -euo pipefail\nset -m\n" + "\n".join(tour_blocks((repo / "README.md").read_text(encoding="utf-8")))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "VIRTUAL_ENV"))}
-    proc = subprocess.Popen(["bash", "-c", script], cwd=repo, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=repo,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         out, _ = proc.communicate(timeout=240)
     except subprocess.TimeoutExpired:
@@ -105,7 +114,7 @@ def test_quick_tour_runs_as_written(tmp_path: Path) -> None:
         pytest.fail(f"the quick tour did not finish in 240 s:\n{out}")
     finally:
         stop_session(proc.pid)
-    log = (repo / "var" / "run.log")
+    log = repo / "var" / "run.log"
     detail = out + ("\n--- var/run.log ---\n" + log.read_text() if log.exists() else "")
     assert proc.returncode == 0, detail
     assert "config OK" in out, detail

@@ -47,8 +47,9 @@ class Rig:
 
 
 @pytest_asyncio.fixture
-async def rig(make_config: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-              request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+async def rig(
+    make_config: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> AsyncIterator[Rig]:
     """Kannel and the gateway; ``spool_first`` unless the test passes False indirectly."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -56,11 +57,21 @@ async def rig(make_config: Callable[..., Any], tmp_path: Path, monkeypatch: pyte
     kannel_dir.mkdir()
     peer = KannelPeer(kannel_dir, base)
     monkeypatch.setenv("GW_TEST_KANNEL_PASSWORD", peer.password)
-    config = make_config(sms={"provider": "kannel", "numbers": [SHORT_CODE], "max_parts": 3,
-                              "spool_first": getattr(request, "param", True),
-                              "kannel": {"sendsms_url": peer.sendsms_url, "username": "gateway",
-                                         "password_env": "GW_TEST_KANNEL_PASSWORD",
-                                         "sender": SHORT_CODE, "callback_base_url": base}})
+    config = make_config(
+        sms={
+            "provider": "kannel",
+            "numbers": [SHORT_CODE],
+            "max_parts": 3,
+            "spool_first": getattr(request, "param", True),
+            "kannel": {
+                "sendsms_url": peer.sendsms_url,
+                "username": "gateway",
+                "password_env": "GW_TEST_KANNEL_PASSWORD",
+                "sender": SHORT_CODE,
+                "callback_base_url": base,
+            },
+        }
+    )
     async with running_context(config, migrate=False, dispatch=True) as ctx:
         plugin = create(ctx)
         assert plugin is not None
@@ -104,13 +115,12 @@ async def test_persian_sms_makes_a_case_and_a_ucs2_ack_that_is_delivered(rig: Ri
         async with rig.ctx.db.session() as s:
             row = (await s.execute(select(Outbox).where(Outbox.purpose == "ack"))).scalar_one()
             return row.status == "delivered"
+
     assert await eventually(delivered, "the delivery report", limit=KANNEL_WAIT)
 
 
-@pytest.mark.parametrize("rig", [pytest.param(True, id="spool"), pytest.param(False, id="direct")],
-                         indirect=True)
-async def test_callback_answered_503_once_is_retried_into_one_case(rig: Rig,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("rig", [pytest.param(True, id="spool"), pytest.param(False, id="direct")], indirect=True)
+async def test_callback_answered_503_once_is_retried_into_one_case(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first commit before the 200 fails (the spool's, or intake's on the direct path)."""
     spool_first = rig.ctx.config.sms.spool_first
     target, name = (rig.plugin.inbound.spool, "put") if spool_first else (rig.ctx.intake, "submit")
@@ -122,6 +132,7 @@ async def test_callback_answered_503_once_is_retried_into_one_case(rig: Rig,
         if len(calls) == 1:
             raise DatabaseUnavailable("test: database down once")
         return await real(*args)
+
     monkeypatch.setattr(target, name, flaky)
     await rig.kannel.send_mo(CITIZEN, SHORT_CODE, "پیشنهاد: ایستگاه اتوبوس بیشتر")
     [case] = await eventually(lambda: cases(rig.ctx), "a case from Kannel", limit=KANNEL_WAIT)
@@ -148,8 +159,15 @@ async def test_status_query_by_code_and_a_multipart_answer(rig: Rig) -> None:
     answer = "شهروند گرامی، " + " ".join(["درخواست شما بررسی شد و گروه فنی برای تعمیر اعزام می‌شود"] * 6)
     async with rig.ctx.db.session() as s:
         row_case = await s.get(Case, case.id)
-        await queue_outbound(s, channel="sms", purpose="answer", recipient=CITIZEN_E164, text=answer,
-                             key=rig.ctx.new_key("sms"), case=row_case)
+        await queue_outbound(
+            s,
+            channel="sms",
+            purpose="answer",
+            recipient=CITIZEN_E164,
+            text=answer,
+            key=rig.ctx.new_key("sms"),
+            case=row_case,
+        )
     rig.ctx.dispatcher.wake()
     first = await rig.kannel.next_mt()
     assert first.kind == "udh" and first.udh[4] == 3  # max_parts = 3

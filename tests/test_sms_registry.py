@@ -18,7 +18,7 @@ def test_every_provider_the_config_accepts_is_registered():
 
 
 class _Transport:
-    async def send(self, sms):  # noqa: ANN001, ANN201 - never called here
+    async def send(self, sms):
         raise AssertionError("not sent in this test")
 
     async def start(self) -> None: ...
@@ -29,12 +29,14 @@ class _Transport:
 def test_the_plugin_uses_the_entry_the_config_names(make_config, monkeypatch):
     async def hello(request: web.Request) -> web.Response:
         return web.Response(text="hi")
+
     transport, routes = _Transport(), [web.get("/sms/test/in", hello)]
     chosen = []
 
-    def factory(ctx, inbound):  # noqa: ANN001, ANN202
+    def factory(ctx, inbound):
         chosen.append(inbound)
         return registry.Provider(transport, routes)
+
     monkeypatch.setitem(registry.PROVIDERS, "generic", factory)
     plugin = create(build_context(make_config(sms={"provider": "generic", "numbers": ["30001234"]})))
     assert plugin is not None and plugin.transport is transport and list(plugin.routes()) == routes

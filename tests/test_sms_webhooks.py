@@ -39,8 +39,10 @@ MIXED = "Complaint: اتوبوس line 12 دیر می‌آید، ۳ روز است
 @pytest.fixture(params=[pytest.param(True, id="spool"), pytest.param(False, id="direct")])
 def make_config(request: pytest.FixtureRequest, make_config: Callable[..., Any]) -> Callable[..., Any]:
     """The shared factory, with ``sms.spool_first`` set by the test's mode."""
+
     def build(**over: Any) -> Any:
         return make_config(**{**over, "sms": {"spool_first": request.param, **over.get("sms", {})}})
+
     return build
 
 
@@ -73,11 +75,19 @@ async def outcome(gw: Gw, status: int, word: str, source: str, external_id: str)
     assert gw.ctx.config.sms.spool_first
     for _ in range(400):  # waits for the drainer task, not a speed test
         async with gw.ctx.db.session() as s:
-            row = (await s.execute(select(InboundSpool).where(
-                InboundSpool.source == source, InboundSpool.external_id == external_id))).scalar_one()
+            row = (
+                await s.execute(
+                    select(InboundSpool).where(InboundSpool.source == source, InboundSpool.external_id == external_id)
+                )
+            ).scalar_one()
             if row.status == "processed":
-                return 200, (await s.execute(select(InboundKey.outcome).where(
-                    InboundKey.provider == source, InboundKey.external_id == external_id))).scalar_one()
+                return 200, (
+                    await s.execute(
+                        select(InboundKey.outcome).where(
+                            InboundKey.provider == source, InboundKey.external_id == external_id
+                        )
+                    )
+                ).scalar_one()
         if row.status != "pending":
             assert row.status == "skipped", row.error
             return 200, "rate_limited"
@@ -93,23 +103,30 @@ async def kannel_get(gw: Gw, url: str) -> tuple[int, str]:
 
 async def messages(ctx: GatewayContext) -> list[Message]:
     async with ctx.db.session() as s:
-        return list((await s.execute(select(Message).where(Message.direction == "in")
-                                     .order_by(Message.id))).scalars())
+        return list((await s.execute(select(Message).where(Message.direction == "in").order_by(Message.id))).scalars())
 
 
 def kannel_mo(text: str | bytes = "شکایت از تاخیر", charset: str = "UTF-8", **over: str | None) -> str:
     data = text if isinstance(text, bytes) else text.encode("utf-8")
-    fields: dict[str, str | None] = {"from": "09121234567", "to": "30001234", "id": "k-1",
-                                     "ts": "1732000000", "smsc": "FAKE", "coding": "0",
-                                     "charset": charset, **over}
+    fields: dict[str, str | None] = {
+        "from": "09121234567",
+        "to": "30001234",
+        "id": "k-1",
+        "ts": "1732000000",
+        "smsc": "FAKE",
+        "coding": "0",
+        "charset": charset,
+        **over,
+    }
     query = "&".join(f"{k}={quote_from_bytes(v.encode())}" for k, v in fields.items() if v is not None)
     return f"/sms/kannel/mo?{query}&text={quote_from_bytes(data)}"
 
 
 KANNEL_MO_CASES = [
     pytest.param(kannel_mo(), 200, "created", "شکایت از تاخیر", id="persian-utf8"),
-    pytest.param(kannel_mo("درخواست نور".encode("utf-16-be"), charset="UTF-16BE"), 200, "created",
-                 "درخواست نور", id="ucs2-bytes"),
+    pytest.param(
+        kannel_mo("درخواست نور".encode("utf-16-be"), charset="UTF-16BE"), 200, "created", "درخواست نور", id="ucs2-bytes"
+    ),
     pytest.param(kannel_mo(id=None), 400, None, None, id="missing-id"),
     pytest.param(kannel_mo(**{"from": None}), 400, None, None, id="missing-from"),
     pytest.param(kannel_mo(**{"from": "abc"}), 400, None, None, id="sender-not-a-number"),
@@ -123,8 +140,9 @@ KANNEL_MO_CASES = [
 
 
 @pytest.mark.parametrize("url, status, result, stored", KANNEL_MO_CASES)
-async def test_kannel_mo(make_config: Callable[..., Any], url: str, status: int,
-                         result: str | None, stored: str | None) -> None:
+async def test_kannel_mo(
+    make_config: Callable[..., Any], url: str, status: int, result: str | None, stored: str | None
+) -> None:
     async with gateway(make_config, provider="kannel") as gw:
         got_status, got_result = await kannel_get(gw, url)
         assert got_status == status
@@ -162,21 +180,24 @@ async def test_kannel_mo_token(make_config: Callable[..., Any], monkeypatch: pyt
 
 async def queue_sms(ctx: GatewayContext) -> int:
     async with ctx.db.session() as s:
-        row = await queue_outbound(s, channel="sms", purpose="ack", recipient="+989121234567",
-                                   text="x", key=ctx.new_key("sms"))
+        row = await queue_outbound(
+            s, channel="sms", purpose="ack", recipient="+989121234567", text="x", key=ctx.new_key("sms")
+        )
         row.status = "sent"
         return row.id
 
 
-@pytest.mark.parametrize("sequence, final, replies", [
-    pytest.param(["8", "1"], "delivered", ["ok", "ok"], id="accepted-then-delivered"),
-    pytest.param(["1", "8"], "delivered", ["ok", "ok"], id="out-of-order"),
-    pytest.param(["16"], "failed", ["ok"], id="smsc-rejected"),
-    pytest.param(["2", "1"], "failed", ["ok", "ok"], id="failed-is-final"),
-    pytest.param(["99"], "sent", ["ignored"], id="unknown-status-word"),
-])
-async def test_kannel_dlr(make_config: Callable[..., Any], sequence: list[str], final: str,
-                          replies: list[str]) -> None:
+@pytest.mark.parametrize(
+    "sequence, final, replies",
+    [
+        pytest.param(["8", "1"], "delivered", ["ok", "ok"], id="accepted-then-delivered"),
+        pytest.param(["1", "8"], "delivered", ["ok", "ok"], id="out-of-order"),
+        pytest.param(["16"], "failed", ["ok"], id="smsc-rejected"),
+        pytest.param(["2", "1"], "failed", ["ok", "ok"], id="failed-is-final"),
+        pytest.param(["99"], "sent", ["ignored"], id="unknown-status-word"),
+    ],
+)
+async def test_kannel_dlr(make_config: Callable[..., Any], sequence: list[str], final: str, replies: list[str]) -> None:
     async with gateway(make_config, provider="kannel") as gw:
         out = await queue_sms(gw.ctx)
         url = gw.plugin.transport.dlr_url(out).split("/sms/", 1)[1].split("&status=")[0]
@@ -186,11 +207,14 @@ async def test_kannel_dlr(make_config: Callable[..., Any], sequence: list[str], 
         assert (await gw.ctx.state.outbox_row(out))["status"] == final
 
 
-@pytest.mark.parametrize("query, status, result", [
-    pytest.param("out=1&sig=forged&status=1", 401, "bad signature", id="bad-signature"),
-    pytest.param("out=abc&sig=x&status=1", 401, "bad signature", id="garbage-id"),
-    pytest.param("status=1", 401, "bad signature", id="missing-out"),
-])
+@pytest.mark.parametrize(
+    "query, status, result",
+    [
+        pytest.param("out=1&sig=forged&status=1", 401, "bad signature", id="bad-signature"),
+        pytest.param("out=abc&sig=x&status=1", 401, "bad signature", id="garbage-id"),
+        pytest.param("status=1", 401, "bad signature", id="missing-out"),
+    ],
+)
 async def test_kannel_dlr_refused(make_config: Callable[..., Any], query: str, status: int, result: str) -> None:
     async with gateway(make_config, provider="kannel") as gw:
         r = await gw.client.get(f"/sms/kannel/dlr?{query}")
@@ -211,24 +235,37 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
 
 
 def payload(**over: Any) -> bytes:
-    data = {"id": "g-100", "from": "00989121234567", "to": "30001234", "text": "انتقاد از برخورد کارمند",
-            "time": 1732000000, **over}
+    data = {
+        "id": "g-100",
+        "from": "00989121234567",
+        "to": "30001234",
+        "text": "انتقاد از برخورد کارمند",
+        "time": 1732000000,
+        **over,
+    }
     return json.dumps({k: v for k, v in data.items() if v is not None}, ensure_ascii=False).encode()
 
 
 GENERIC_CASES = [
     pytest.param(payload(), signed(payload()), 200, "created", id="signed"),
-    pytest.param(payload(), {SIGNATURE_HEADER: sign(SECRET, payload()).removeprefix("sha256=")}, 200,
-                 "created", id="signed-without-prefix"),
+    pytest.param(
+        payload(),
+        {SIGNATURE_HEADER: sign(SECRET, payload()).removeprefix("sha256=")},
+        200,
+        "created",
+        id="signed-without-prefix",
+    ),
     pytest.param(payload(), signed(payload(), "other-secret"), 401, "bad signature", id="bad-signature"),
     pytest.param(payload(), {}, 401, "bad signature", id="no-signature"),
     pytest.param(payload(text="دستکاری"), signed(payload()), 401, "bad signature", id="body-tampered"),
     pytest.param(payload(id=None), signed(payload(id=None)), 400, "missing field id", id="missing-id"),
-    pytest.param(payload(**{"from": None}), signed(payload(**{"from": None})), 400, "missing field from",
-                 id="missing-from"),
+    pytest.param(
+        payload(**{"from": None}), signed(payload(**{"from": None})), 400, "missing field from", id="missing-from"
+    ),
     pytest.param(payload(text=None), signed(payload(text=None)), 400, "missing field text", id="missing-text"),
-    pytest.param(payload(**{"from": "x"}), signed(payload(**{"from": "x"})), 400,
-                 "sender is not a phone number", id="bad-from"),
+    pytest.param(
+        payload(**{"from": "x"}), signed(payload(**{"from": "x"})), 400, "sender is not a phone number", id="bad-from"
+    ),
     pytest.param(b"\x00garbage{", signed(b"\x00garbage{"), 400, "not JSON", id="garbage"),
     pytest.param(b"[1,2]", signed(b"[1,2]"), 400, "body must be a JSON object", id="json-array"),
     pytest.param(payload(text=LONG), signed(payload(text=LONG)), 200, "created", id="10kb-text"),
@@ -239,8 +276,14 @@ GENERIC_CASES = [
 
 
 @pytest.mark.parametrize("body, headers, status, result", GENERIC_CASES)
-async def test_generic_inbound(make_config: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
-                               body: bytes, headers: dict[str, str], status: int, result: str) -> None:
+async def test_generic_inbound(
+    make_config: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    body: bytes,
+    headers: dict[str, str],
+    status: int,
+    result: str,
+) -> None:
     monkeypatch.setenv("GW_TEST_SMS_SECRET", SECRET)
     async with gateway(make_config, provider="generic", generic={"secret_env": "GW_TEST_SMS_SECRET"}) as gw:
         r = await gw.client.post("/sms/generic/inbound", data=body, headers=headers)
@@ -255,8 +298,9 @@ async def test_generic_refuses_everything_without_a_secret(make_config: Callable
         assert r.status == 401
 
 
-async def test_generic_parts_are_reassembled_by_udh(make_config: Callable[..., Any],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_generic_parts_are_reassembled_by_udh(
+    make_config: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GW_TEST_SMS_SECRET", SECRET)
     async with gateway(make_config, provider="generic", generic={"secret_env": "GW_TEST_SMS_SECRET"}) as gw:
         second = payload(id="p-2", text="ادامه متن", udh="0500037F0202")
@@ -270,17 +314,26 @@ async def test_generic_parts_are_reassembled_by_udh(make_config: Callable[..., A
         assert msg.text == "شکایت: آغاز متن و ادامه متن" and msg.external_id == "concat:p-1"
 
 
-@pytest.mark.parametrize("data, status, result, final", [
-    pytest.param({"outbox_id": "OUT", "status": "delivered"}, 200, "ok", "delivered", id="by-outbox-id"),
-    pytest.param({"id": "prov-1", "status": "DELIVERED"}, 200, "ok", "delivered", id="by-provider-id"),
-    pytest.param({"id": "nope", "status": "delivered"}, 200, "unknown", "sent", id="unknown-provider-id"),
-    pytest.param({"outbox_id": "OUT", "status": "exploded"}, 200, "ignored", "sent", id="unknown-word"),
-    pytest.param({"outbox_id": "OUT", "status": "failed"}, 200, "ok", "failed", id="failed"),
-    pytest.param({"status": "delivered"}, 400, "missing field id or outbox_id", "sent", id="missing-id"),
-    pytest.param({"id": "prov-1"}, 400, "missing field status", "sent", id="missing-status"),
-])
-async def test_generic_status(make_config: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
-                              data: dict[str, Any], status: int, result: str, final: str) -> None:
+@pytest.mark.parametrize(
+    "data, status, result, final",
+    [
+        pytest.param({"outbox_id": "OUT", "status": "delivered"}, 200, "ok", "delivered", id="by-outbox-id"),
+        pytest.param({"id": "prov-1", "status": "DELIVERED"}, 200, "ok", "delivered", id="by-provider-id"),
+        pytest.param({"id": "nope", "status": "delivered"}, 200, "unknown", "sent", id="unknown-provider-id"),
+        pytest.param({"outbox_id": "OUT", "status": "exploded"}, 200, "ignored", "sent", id="unknown-word"),
+        pytest.param({"outbox_id": "OUT", "status": "failed"}, 200, "ok", "failed", id="failed"),
+        pytest.param({"status": "delivered"}, 400, "missing field id or outbox_id", "sent", id="missing-id"),
+        pytest.param({"id": "prov-1"}, 400, "missing field status", "sent", id="missing-status"),
+    ],
+)
+async def test_generic_status(
+    make_config: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    data: dict[str, Any],
+    status: int,
+    result: str,
+    final: str,
+) -> None:
     monkeypatch.setenv("GW_TEST_SMS_SECRET", SECRET)
     async with gateway(make_config, provider="generic", generic={"secret_env": "GW_TEST_SMS_SECRET"}) as gw:
         out = await queue_sms(gw.ctx)
@@ -292,17 +345,31 @@ async def test_generic_status(make_config: Callable[..., Any], monkeypatch: pyte
         assert (await gw.ctx.state.outbox_row(out))["status"] == final
 
 
-@pytest.mark.parametrize("method, fields, status, result", [
-    pytest.param("GET", {"messageid": "kv-1", "from": "09121234567", "to": "30001234", "message": "درخواست"},
-                 200, "created", id="get"),
-    pytest.param("POST", {"messageid": "kv-1", "from": "09121234567", "to": "30001234", "message": EMOJI},
-                 200, "created", id="post-emoji"),
-    pytest.param("GET", {"from": "09121234567", "message": "x"}, 400, None, id="missing-id"),
-    pytest.param("GET", {"messageid": "kv-1", "message": "x"}, 400, None, id="missing-from"),
-    pytest.param("GET", {"messageid": "kv-1", "from": "??", "message": "x"}, 400, None, id="bad-from"),
-])
-async def test_kavenegar_forward(make_config: Callable[..., Any], method: str, fields: dict[str, str],
-                                 status: int, result: str | None) -> None:
+@pytest.mark.parametrize(
+    "method, fields, status, result",
+    [
+        pytest.param(
+            "GET",
+            {"messageid": "kv-1", "from": "09121234567", "to": "30001234", "message": "درخواست"},
+            200,
+            "created",
+            id="get",
+        ),
+        pytest.param(
+            "POST",
+            {"messageid": "kv-1", "from": "09121234567", "to": "30001234", "message": EMOJI},
+            200,
+            "created",
+            id="post-emoji",
+        ),
+        pytest.param("GET", {"from": "09121234567", "message": "x"}, 400, None, id="missing-id"),
+        pytest.param("GET", {"messageid": "kv-1", "message": "x"}, 400, None, id="missing-from"),
+        pytest.param("GET", {"messageid": "kv-1", "from": "??", "message": "x"}, 400, None, id="bad-from"),
+    ],
+)
+async def test_kavenegar_forward(
+    make_config: Callable[..., Any], method: str, fields: dict[str, str], status: int, result: str | None
+) -> None:
     async with gateway(make_config, provider="kavenegar", kavenegar={"api_url": "http://127.0.0.1:9"}) as gw:
         if method == "GET":
             r = await gw.client.get("/sms/kavenegar/inbound", params=fields)
@@ -334,8 +401,10 @@ async def test_text_semantics_end_to_end(make_config: Callable[..., Any]) -> Non
     from gateway.core.surveys import create_invitation
 
     async with gateway(make_config, provider="kannel") as gw:
+
         async def get(text: str, i: int) -> str:
             return (await kannel_get(gw, kannel_mo(text, id=f"s-{i}")))[1]
+
         assert await get("درخواست تعمیر چراغ کوچه", 1) == "created"
         assert await get("چراغ هنوز خاموش است", 2) == "appended"
         assert await get("", 3) == "rejected"
@@ -353,7 +422,8 @@ async def test_text_semantics_end_to_end(make_config: Callable[..., Any]) -> Non
 
 
 async def test_direct_mode_parks_a_text_that_hits_a_bug_and_the_drainer_replays_it(
-        make_config: Callable[..., Any]) -> None:
+    make_config: Callable[..., Any],
+) -> None:
     """spool_first = false: an unexpected intake error keeps the raw text in the spool and
     answers 200 "parked" (the provider must not retry into the bug); the spool's drainer
     then makes the case."""
@@ -365,6 +435,7 @@ async def test_direct_mode_parks_a_text_that_hits_a_bug_and_the_drainer_replays_
             if len(calls) == 1:
                 raise RuntimeError("a bug in intake")
             return await real(message)
+
         gw.ctx.intake.submit = fails_once  # type: ignore[method-assign]
         r = await gw.client.get(kannel_mo(id="park-1"))
         assert (r.status, await r.text()) == (200, "parked")

@@ -39,8 +39,15 @@ async def _login(page, base_url: str, name: str) -> None:
 
 async def test_staff_logs_in_finds_new_case_answers_it(ctx, browser, base_url, artifacts):
     await make_staff(ctx, "fatemeh", "pr")
-    code = (await submit(ctx, "سلام، چراغ کوچهٔ ما سه هفته است خاموش است.", channel=Channel.EMAIL,
-                         sender="citizen@example.com", subject="چراغ خاموش")).case_code
+    code = (
+        await submit(
+            ctx,
+            "سلام، چراغ کوچهٔ ما سه هفته است خاموش است.",
+            channel=Channel.EMAIL,
+            sender="citizen@example.com",
+            subject="چراغ خاموش",
+        )
+    ).case_code
     await submit(ctx, "<b>پیشنهاد</b> برای ایستگاه اتوبوس", sender="+989120000009")
     page = await browser.new_page(viewport=DESKTOP, locale="fa-IR")
     try:
@@ -74,8 +81,12 @@ async def test_staff_logs_in_finds_new_case_answers_it(ctx, browser, base_url, a
 async def test_supervisor_sees_dashboard(ctx, browser, base_url, artifacts):
     await make_staff(ctx, "supervisor-b", "pr", "supervisor")
     for i, channel in enumerate([Channel.SMS, Channel.SMS, Channel.EMAIL]):
-        await submit(ctx, f"پیشنهاد شمارهٔ {i}", channel=channel,
-                     sender=f"c{i}@example.com" if channel is Channel.EMAIL else f"+98912000002{i}")
+        await submit(
+            ctx,
+            f"پیشنهاد شمارهٔ {i}",
+            channel=channel,
+            sender=f"c{i}@example.com" if channel is Channel.EMAIL else f"+98912000002{i}",
+        )
     await submit(ctx, "شکایت از تاخیر", sender="+989120000030")
     page = await browser.new_page(viewport=DESKTOP, locale="fa-IR")
     try:

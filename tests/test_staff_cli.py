@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from tests.test_cli import ROOT, conf, gateway  # noqa: F401 - the config-file fixture
+from tests.test_cli import ROOT, conf, gateway
 
 
 @pytest.fixture
-def cfg(conf):  # noqa: F811
+def cfg(conf):
     path = conf()
     assert gateway("--config", path, "init").returncode == 0
     return path
@@ -43,5 +43,12 @@ def test_report_table_and_csv(cfg):
 
 def subprocess_input(cfg, text, *args):
     """Run the CLI with ``text`` on stdin (how passwd reads a password without a terminal)."""
-    return subprocess.run([sys.executable, "-m", "gateway", "--config", cfg, *args], input=text,
-                          capture_output=True, text=True, cwd=ROOT, env=dict(os.environ), timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", cfg, *args],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ),
+        timeout=60,
+    )

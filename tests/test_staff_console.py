@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.core.models import Case
-from tests.test_staff_support import PASSWORD, make_staff, staff_client, submit  # noqa: F401
+from tests.test_staff_support import PASSWORD, make_staff, staff_client, submit
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -17,8 +17,9 @@ async def login(client, name: str, password: str = PASSWORD, *, csrf: str | None
     """Fetch the login form (for its CSRF token) and post it; return the response."""
     page = await (await client.get("/staff/login")).text()
     token = CSRF.search(page).group(1) if csrf is None else csrf
-    return await client.post("/staff/login", data={"csrf": token, "name": name, "password": password},
-                             allow_redirects=False)
+    return await client.post(
+        "/staff/login", data={"csrf": token, "name": name, "password": password}, allow_redirects=False
+    )
 
 
 def session_cookie(client) -> str | None:
@@ -38,8 +39,9 @@ async def test_login_inbox_answer_and_logout(ctx, staff_client):
     inbox = await (await staff_client.get("/staff/cases")).text()
     assert code in inbox and 'dir="rtl"' in inbox
     token = await csrf_of(staff_client, f"/staff/cases/{code}")
-    resp = await staff_client.post(f"/staff/cases/{code}/answer", allow_redirects=False,
-                                   data={"csrf": token, "text": "لامپ تعویض شد."})
+    resp = await staff_client.post(
+        f"/staff/cases/{code}/answer", allow_redirects=False, data={"csrf": token, "text": "لامپ تعویض شد."}
+    )
     assert resp.status == 303
     async with ctx.db.session() as s:
         assert (await s.execute(select(Case.status).where(Case.code == code))).scalar_one() == "answered"
@@ -55,8 +57,14 @@ async def test_login_requires_csrf(ctx, staff_client, csrf):
     assert resp.status == 403 and session_cookie(staff_client) is None
 
 
-@pytest.mark.parametrize("csrf", [pytest.param(None, id="missing"), pytest.param("forged", id="forged"),
-                                  pytest.param("login-token", id="login-form-token")])
+@pytest.mark.parametrize(
+    "csrf",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("forged", id="forged"),
+        pytest.param("login-token", id="login-form-token"),
+    ],
+)
 async def test_console_posts_require_the_session_csrf(ctx, staff_client, csrf):
     await make_staff(ctx, "sara", "pr")
     code = (await submit(ctx, "درخواست دارم")).case_code
@@ -151,8 +159,9 @@ async def test_dashboard_for_supervisor_with_csv(ctx, staff_client):
     assert 'id="chart-survey"' in html and "در این بازه داده‌ای نیست" in html  # a dash, not 0
     resp = await staff_client.get("/staff/dashboard.csv?days=30")
     assert resp.headers["Content-Type"].startswith("text/csv")
-    assert re.fullmatch(r'attachment; filename="report-pr-14\d\d-\d\d-\d\d-last-30-days.csv"',
-                        resp.headers["Content-Disposition"])
+    assert re.fullmatch(
+        r'attachment; filename="report-pr-14\d\d-\d\d-\d\d-last-30-days.csv"', resp.headers["Content-Disposition"]
+    )
     rows = (await resp.text()).lstrip("\ufeff").splitlines()
     assert rows[0] == "واحد,از,تا,بخش,مورد,مقدار"
     assert any(r.startswith("روابط عمومی,۱۴") and r.endswith(",نوع,پیشنهاد,1") for r in rows), rows
@@ -171,8 +180,9 @@ async def test_saved_reply_is_added_to_the_draft(ctx, staff_client):
     code = (await submit(ctx, "درخواست دارم")).case_code
     await login(staff_client, "templater")
     token = await csrf_of(staff_client, f"/staff/cases/{code}")
-    resp = await staff_client.post(f"/staff/cases/{code}/draft", data={
-        "csrf": token, "text": "با سلام،", "template": "reply_done"})
+    resp = await staff_client.post(
+        f"/staff/cases/{code}/draft", data={"csrf": token, "text": "با سلام،", "template": "reply_done"}
+    )
     html = await resp.text()
     # the saved reply is added after what was typed, never instead of it
     assert resp.status == 200 and "با سلام،\n\n" + ctx.templates.raw("reply_done", "fa") in html

@@ -24,8 +24,9 @@ from gateway.web.app import create_app
 PASSWORD = "correct horse battery"
 
 
-async def make_staff(ctx: GatewayContext, name: str, unit: str, role: str = "staff",
-                     password: str | None = PASSWORD) -> str:
+async def make_staff(
+    ctx: GatewayContext, name: str, unit: str, role: str = "staff", password: str | None = PASSWORD
+) -> str:
     """A staff member (with a console password); returns the API token."""
     token = await add_staff(ctx.db, name, unit, role)
     if password:
@@ -37,17 +38,33 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def submit(ctx: GatewayContext, text: str, *, channel: Channel = Channel.SMS,
-                 sender: str | None = "+989121234567", external_id: str | None = None,
-                 kind: Kind | None = None, subject: str | None = None,
-                 attachments: list[InboundAttachment] | None = None,
-                 provider: str = "test") -> IntakeResult:
+async def submit(
+    ctx: GatewayContext,
+    text: str,
+    *,
+    channel: Channel = Channel.SMS,
+    sender: str | None = "+989121234567",
+    external_id: str | None = None,
+    kind: Kind | None = None,
+    subject: str | None = None,
+    attachments: list[InboundAttachment] | None = None,
+    provider: str = "test",
+) -> IntakeResult:
     """Feed one citizen message through intake, as a channel would."""
     global _seq
     _seq += 1
-    res = await ctx.intake.submit(InboundMessage(
-        channel, text, external_id=external_id or f"ext-{_seq}", provider=provider, sender=sender,
-        kind_hint=kind, subject=subject, attachments=attachments or []))
+    res = await ctx.intake.submit(
+        InboundMessage(
+            channel,
+            text,
+            external_id=external_id or f"ext-{_seq}",
+            provider=provider,
+            sender=sender,
+            kind_hint=kind,
+            subject=subject,
+            attachments=attachments or [],
+        )
+    )
     assert res.case_code, res
     return res
 

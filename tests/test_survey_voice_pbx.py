@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gateway.core.models import SurveyResponse
 from tests.peers import eventually
-from tests.test_voice_asterisk import MOBILE, RealLine, real_line, sounds  # noqa: F401 - fixtures
+from tests.test_voice_asterisk import MOBILE, RealLine, real_line, sounds
 
 pytestmark = pytest.mark.peer("asterisk")
 
@@ -30,5 +30,6 @@ async def test_menu_option_3_is_the_keypad_survey_without_a_case(real_line: Any)
     assert (resp.channel, resp.scope, resp.invitation_id) == ("voice", "site", None)
     log = line.pbx.log_text()
     assert [f"feedback/survey-q{n}" for n in (1, 2, 3, 4)] == re.findall(
-        r"AGI Rx << GET DATA (feedback/survey-q\d) 6000 1", log)
+        r"AGI Rx << GET DATA (feedback/survey-q\d) 6000 1", log
+    )
     assert not await line.voice_cases()  # no case was opened

@@ -5,16 +5,19 @@ import pytest
 from gateway.core.text import first_word, fold, normalize, to_ascii_digits, to_persian_digits
 
 
-@pytest.mark.parametrize("raw,expected", [
-    pytest.param("علي", "علی", id="arabic-yeh"),
-    pytest.param("كار", "کار", id="arabic-kaf"),
-    pytest.param("می\u200cخواهم", "می\u200cخواهم", id="zwnj-kept"),
-    pytest.param("می\u200c\u200cخواهم", "می\u200cخواهم", id="zwnj-run-collapsed"),
-    pytest.param("سلام\u200f  دنيا", "سلام دنیا", id="rlm-dropped-spaces-collapsed"),
-    pytest.param("كـــتاب", "کتاب", id="tatweel"),
-    pytest.param("a\r\n\r\n\r\n\r\nb", "a\n\nb", id="blank-lines"),
-    pytest.param("\ufeffhello", "hello", id="bom"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        pytest.param("علي", "علی", id="arabic-yeh"),
+        pytest.param("كار", "کار", id="arabic-kaf"),
+        pytest.param("می\u200cخواهم", "می\u200cخواهم", id="zwnj-kept"),
+        pytest.param("می\u200c\u200cخواهم", "می\u200cخواهم", id="zwnj-run-collapsed"),
+        pytest.param("سلام\u200f  دنيا", "سلام دنیا", id="rlm-dropped-spaces-collapsed"),
+        pytest.param("كـــتاب", "کتاب", id="tatweel"),
+        pytest.param("a\r\n\r\n\r\n\r\nb", "a\n\nb", id="blank-lines"),
+        pytest.param("\ufeffhello", "hello", id="bom"),
+    ],
+)
 def test_normalize(raw, expected):
     assert normalize(raw) == expected
 
@@ -37,8 +40,11 @@ def test_clean_text_shortcut_agrees_with_the_full_normalisation():
     import unicodedata
 
     from gateway.core.text import _normalize
-    alphabet = ("ab0 7سلام۱٤٣۹يىكةۃ\u0640\u200b\u200c\u200d\u200e\u200f\u202a\u202e\u2066\u2069\ufeff"
-                " \n\r\t\u00a0\u2003\u202f\u205f\u3000\x0b\x0c\x85\u2028e\u0301\u00e9")
+
+    alphabet = (
+        "ab0 7سلام۱٤٣۹يىكةۃ\u0640\u200b\u200c\u200d\u200e\u200f\u202a\u202e\u2066\u2069\ufeff"
+        " \n\r\t\u00a0\u2003\u202f\u205f\u3000\x0b\x0c\x85\u2028e\u0301\u00e9"
+    )
     rng = random.Random(9)
     shortcut = 0
     for _ in range(20000):

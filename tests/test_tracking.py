@@ -19,7 +19,7 @@ def test_generated_codes_have_the_documented_shape(code):
 @settings(max_examples=200)
 @given(codes, st.integers(0, 9), st.integers(1, 9))
 def test_every_single_digit_error_is_caught(code, pos, delta):
-    wrong = code[:pos] + str((int(code[pos]) + delta) % 10) + code[pos + 1:]
+    wrong = code[:pos] + str((int(code[pos]) + delta) % 10) + code[pos + 1 :]
     with pytest.raises(CodeError) as e:
         tracking.parse(wrong)
     assert e.value.reason == "check_digit"
@@ -30,7 +30,7 @@ def test_every_single_digit_error_is_caught(code, pos, delta):
 def test_every_adjacent_transposition_is_caught(code, pos):
     if code[pos] == code[pos + 1]:
         return  # swapping equal digits changes nothing
-    swapped = code[:pos] + code[pos + 1] + code[pos] + code[pos + 2:]
+    swapped = code[:pos] + code[pos + 1] + code[pos] + code[pos + 2 :]
     assert not tracking.is_valid(swapped)
 
 
@@ -39,31 +39,40 @@ def test_exhaustive_single_errors_on_one_code():
     for pos in range(10):
         for d in "0123456789":
             if d != code[pos]:
-                assert not tracking.is_valid(code[:pos] + d + code[pos + 1:])
+                assert not tracking.is_valid(code[:pos] + d + code[pos + 1 :])
 
 
 CODE = "5724" + "03918"
 CODE += str(tracking.damm_digit(CODE))
 
 
-@pytest.mark.parametrize("typed", [
-    pytest.param(CODE, id="ascii"),
-    pytest.param(CODE.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")), id="persian"),
-    pytest.param(CODE.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")), id="arabic-indic"),
-    pytest.param(f"{CODE[:3]} {CODE[3:6]} {CODE[6:]}", id="spaces"),
-    pytest.param(f"{CODE[:5]}-{CODE[5:]}", id="dash"),
-    pytest.param(f"{CODE[:5]}\u200c{CODE[5:]}", id="zwnj"),
-    pytest.param(f"  {CODE}\n", id="surrounding-space"),
-    pytest.param("۵۷۲" + CODE[3:], id="mixed-scripts"),
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param(CODE, id="ascii"),
+        pytest.param(CODE.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")), id="persian"),
+        pytest.param(CODE.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")), id="arabic-indic"),
+        pytest.param(f"{CODE[:3]} {CODE[3:6]} {CODE[6:]}", id="spaces"),
+        pytest.param(f"{CODE[:5]}-{CODE[5:]}", id="dash"),
+        pytest.param(f"{CODE[:5]}\u200c{CODE[5:]}", id="zwnj"),
+        pytest.param(f"  {CODE}\n", id="surrounding-space"),
+        pytest.param("۵۷۲" + CODE[3:], id="mixed-scripts"),
+    ],
+)
 def test_parse_accepts_any_digit_script_and_separators(typed):
     assert tracking.parse(typed) == CODE
 
 
-@pytest.mark.parametrize("typed,reason", [
-    ("", "format"), ("12345", "format"), ("12345678901", "format"), ("abcdefghij", "format"),
-    (CODE[:-1] + str((int(CODE[-1]) + 1) % 10), "check_digit"),
-])
+@pytest.mark.parametrize(
+    "typed,reason",
+    [
+        ("", "format"),
+        ("12345", "format"),
+        ("12345678901", "format"),
+        ("abcdefghij", "format"),
+        (CODE[:-1] + str((int(CODE[-1]) + 1) % 10), "check_digit"),
+    ],
+)
 def test_parse_rejects_with_a_reason(typed, reason):
     with pytest.raises(CodeError) as e:
         tracking.parse(typed)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+
 import pytest
 import pytest_asyncio
 
 from gateway.channels.voice.ami import AmiActionError, AmiClient, AmiMessage, AmiUnavailable
-from tests.peers.ami_sim import AMISim
 from tests.peers import eventually
+from tests.peers.ami_sim import AMISim
 
 
 async def _true(value: bool) -> bool:
@@ -27,8 +28,16 @@ async def sim() -> AsyncIterator[AMISim]:
 @pytest_asyncio.fixture
 async def client(sim: AMISim) -> AsyncIterator[AmiClient]:
     events: list[AmiMessage] = []
-    c = AmiClient("127.0.0.1", sim.port, "gateway", "s3cret", action_timeout=3, ping_seconds=0.2,
-                  reconnect_max=0.2, on_event=events.append)
+    c = AmiClient(
+        "127.0.0.1",
+        sim.port,
+        "gateway",
+        "s3cret",
+        action_timeout=3,
+        ping_seconds=0.2,
+        reconnect_max=0.2,
+        on_event=events.append,
+    )
     c.events = events  # type: ignore[attr-defined]
     c.start()
     assert await c.wait_connected(5)
@@ -64,7 +73,11 @@ async def test_list_action_collects_events_until_complete(client: AmiClient) -> 
     reply = await client.action("CoreShowChannels")
     assert isinstance(reply, list)
     assert [m.event or m.get("Response") for m in reply] == [
-        "Success", "CoreShowChannel", "CoreShowChannel", "CoreShowChannelsComplete"]
+        "Success",
+        "CoreShowChannel",
+        "CoreShowChannel",
+        "CoreShowChannelsComplete",
+    ]
 
 
 async def test_error_response_raises(client: AmiClient) -> None:
@@ -74,8 +87,9 @@ async def test_error_response_raises(client: AmiClient) -> None:
         await client.originate([("Context", "x")], action_id="k-err", timeout=2)
 
 
-@pytest.mark.parametrize("reason", ["0", "1", "3", "4", "5", "8"],
-                         ids=["failed", "hung-up", "no-answer", "answered", "busy", "congestion"])
+@pytest.mark.parametrize(
+    "reason", ["0", "1", "3", "4", "5", "8"], ids=["failed", "hung-up", "no-answer", "answered", "busy", "congestion"]
+)
 async def test_originate_returns_its_response_event(client: AmiClient, sim: AMISim, reason: str) -> None:
     sim.originate_reasons = [reason]
     event = await client.originate([("Channel", "PJSIP/0211@trunk")], action_id=f"key-{reason}", timeout=3)
@@ -86,8 +100,7 @@ async def test_event_split_across_reads_keeps_persian_text(client: AmiClient, si
     # each cut falls inside the two-byte UTF-8 sequence of «ع» in CallerIDName
     await sim.user_event("FeedbackRecorded", [("GwFile", "/s/incoming/1.wav")], split_at=150)
     await sim.emit("Newchannel", [("CallerIDName", "علی رضایی")], split_at=34)
-    await eventually(lambda: _true(len([e for e in client.events if e.event != "FullyBooted"]) == 2),
-                     "two events")
+    await eventually(lambda: _true(len([e for e in client.events if e.event != "FullyBooted"]) == 2), "two events")
     names = [e.get("CallerIDName") for e in client.events if e.event != "FullyBooted"]
     assert names == ["علی رضایی", "علی رضایی"]
 
@@ -98,6 +111,7 @@ async def test_raising_event_handler_does_not_stop_the_reader(sim: AMISim) -> No
     def handler(msg: AmiMessage) -> None:
         seen.append(msg.event)
         raise RuntimeError("bug in a handler")
+
     c = AmiClient("127.0.0.1", sim.port, "gateway", "s3cret", on_event=handler)
     c.start()
     assert await c.wait_connected(5)
@@ -137,6 +151,7 @@ async def test_half_open_link_is_dropped_by_the_ping_watchdog(client: AmiClient,
 
 def test_frames_keep_repeated_headers() -> None:
     from gateway.channels.voice.ami import build_frame, parse_frame
+
     raw = build_frame([("Action", "Originate"), ("Variable", "A=1"), ("Variable", "B=2\r\nAction: Evil")])
     msg = parse_frame(raw)
     assert msg.getall("Variable") == ["A=1", "B=2  Action: Evil"]

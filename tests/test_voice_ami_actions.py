@@ -16,8 +16,7 @@ def m(*pairs: tuple[str, str]) -> AmiMessage:
 
 
 OK = m(("Response", "Success"), ("ActionID", "a1"), ("Ping", "Pong"))
-LIST_START = m(("Response", "Success"), ("ActionID", "a1"), ("EventList", "start"),
-               ("Message", "Channels will follow"))
+LIST_START = m(("Response", "Success"), ("ActionID", "a1"), ("EventList", "start"), ("Message", "Channels will follow"))
 ITEM = m(("Event", "CoreShowChannel"), ("ActionID", "a1"))
 LIST_END = m(("Event", "CoreShowChannelsComplete"), ("ActionID", "a1"), ("EventList", "Complete"))
 QUEUED = m(("Response", "Success"), ("ActionID", "a1"), ("Message", "Originate successfully queued"))
@@ -26,16 +25,26 @@ OTHER_ID = m(("Event", "Hangup"), ("ActionID", "zz"))
 NO_ID = m(("Event", "FullyBooted"))
 
 
-@pytest.mark.parametrize("originate, incoming, taken, result, still_pending", [
-    pytest.param(False, [OK], [True], OK, False, id="plain-response"),
-    pytest.param(False, [LIST_START, ITEM, NO_ID, ITEM, LIST_END], [True, True, False, True, True],
-                 [LIST_START, ITEM, ITEM, LIST_END], False, id="event-list"),
-    pytest.param(False, [OTHER_ID, OK], [False, True], OK, False, id="other-actionid-is-an-event"),
-    pytest.param(True, [QUEUED, ORIGINATED], [True, True], QUEUED, True, id="originate"),
-    pytest.param(False, [OK, ITEM], [True, False], OK, False, id="late-event-after-done"),
-])
-async def test_route(originate: bool, incoming: list[AmiMessage], taken: list[bool],
-                     result: object, still_pending: bool) -> None:
+@pytest.mark.parametrize(
+    "originate, incoming, taken, result, still_pending",
+    [
+        pytest.param(False, [OK], [True], OK, False, id="plain-response"),
+        pytest.param(
+            False,
+            [LIST_START, ITEM, NO_ID, ITEM, LIST_END],
+            [True, True, False, True, True],
+            [LIST_START, ITEM, ITEM, LIST_END],
+            False,
+            id="event-list",
+        ),
+        pytest.param(False, [OTHER_ID, OK], [False, True], OK, False, id="other-actionid-is-an-event"),
+        pytest.param(True, [QUEUED, ORIGINATED], [True, True], QUEUED, True, id="originate"),
+        pytest.param(False, [OK, ITEM], [True, False], OK, False, id="late-event-after-done"),
+    ],
+)
+async def test_route(
+    originate: bool, incoming: list[AmiMessage], taken: list[bool], result: object, still_pending: bool
+) -> None:
     actions = PendingActions()
     event = asyncio.get_running_loop().create_future() if originate else None
     pending = actions.add("a1", event)

@@ -25,15 +25,18 @@ async def _true(value: bool) -> bool:
     return value
 
 
-@pytest.mark.parametrize("rand,failures,expected", [
-    pytest.param(0.0, 1, 0.25, id="first-low"),
-    pytest.param(1.0, 1, 0.5, id="first-high"),
-    pytest.param(1.0, 4, 4.0, id="doubles"),
-    pytest.param(0.0, 7, 15.0, id="cap-low-half"),
-    pytest.param(1.0, 7, 30.0, id="cap-reached"),
-    pytest.param(1.0, 500, 30.0, id="cap-held-forever"),
-    pytest.param(0.0, 500, 15.0, id="never-below-half-cap"),
-])
+@pytest.mark.parametrize(
+    "rand,failures,expected",
+    [
+        pytest.param(0.0, 1, 0.25, id="first-low"),
+        pytest.param(1.0, 1, 0.5, id="first-high"),
+        pytest.param(1.0, 4, 4.0, id="doubles"),
+        pytest.param(0.0, 7, 15.0, id="cap-low-half"),
+        pytest.param(1.0, 7, 30.0, id="cap-reached"),
+        pytest.param(1.0, 500, 30.0, id="cap-held-forever"),
+        pytest.param(0.0, 500, 15.0, id="never-below-half-cap"),
+    ],
+)
 def test_backoff_doubles_then_holds_its_cap(rand: float, failures: int, expected: float) -> None:
     b = Backoff(base=0.5, cap=30.0, rand=lambda: rand)
     delays = [b.next_delay() for _ in range(failures)]
@@ -81,9 +84,11 @@ async def test_one_log_line_per_state_change(sim: AMISim, caplog: pytest.LogCapt
 
 async def _silent_server() -> tuple[asyncio.Server, int]:
     """Accepts TCP and never says a word (no banner): a hung PBX or a wrong port."""
+
     async def hold(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await r.read()
         w.close()
+
     server = await asyncio.start_server(hold, "127.0.0.1", 0)
     return server, server.sockets[0].getsockname()[1]
 
@@ -140,13 +145,20 @@ async def test_gateway_run_with_wrong_ami_secret_backs_off_and_stops(tmp_path: P
     """Wrong secret for 30 s: fewer than 20 logins, one log line, exit within 5 s of SIGTERM."""
     sim = AMISim()  # refuses like Asterisk: 1 s pause, "Authentication failed", close
     await sim.start()
-    config = merge(BASE_CONFIG, {
-        "gateway": {"database_url": db_url, "data_dir": str(tmp_path / "var")},
-        "voice": {"enabled": True, "spool_dir": str(tmp_path / "spool"),
-                  "ami": {"port": sim.port}, "agi": {"port": 0}}})
+    config = merge(
+        BASE_CONFIG,
+        {
+            "gateway": {"database_url": db_url, "data_dir": str(tmp_path / "var")},
+            "voice": {
+                "enabled": True,
+                "spool_dir": str(tmp_path / "spool"),
+                "ami": {"port": sim.port},
+                "agi": {"port": 0},
+            },
+        },
+    )
     try:
-        async with gateway_process(config, tmp_path, only="voice",
-                                   env={"GATEWAY_AMI_SECRET": "not-the-secret"}) as gw:
+        async with gateway_process(config, tmp_path, only="voice", env={"GATEWAY_AMI_SECRET": "not-the-secret"}) as gw:
             await asyncio.sleep(30)
             attempts = sim.login_failures
             assert gw.proc.returncode is None, gw.output()

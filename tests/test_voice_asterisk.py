@@ -65,10 +65,19 @@ class RealLine:
         self.calls += 1
         uid = f"gwtest-{self.pbx.ami_port}-{self.calls}"
         reply = await self.ami.originate(
-            [("Channel", f"Local/{scenario}@fake-caller"), ("Context", "from-trunk"),
-             ("Exten", "100"), ("Priority", "1"), ("CallerID", f'"citizen" <{callerid}>'),
-             ("Timeout", "20000"), ("ChannelId", uid), ("OtherChannelId", f"{uid}-caller")],
-            action_id=f"call-{uid}", timeout=30)
+            [
+                ("Channel", f"Local/{scenario}@fake-caller"),
+                ("Context", "from-trunk"),
+                ("Exten", "100"),
+                ("Priority", "1"),
+                ("CallerID", f'"citizen" <{callerid}>'),
+                ("Timeout", "20000"),
+                ("ChannelId", uid),
+                ("OtherChannelId", f"{uid}-caller"),
+            ],
+            action_id=f"call-{uid}",
+            timeout=30,
+        )
         assert reply.get("Reason") == "4", reply
         return uid
 
@@ -79,28 +88,51 @@ class RealLine:
         async with self.ctx.db.session() as s:
             out = []
             for case in (await s.execute(select(Case).where(Case.channel == "voice").order_by(Case.id))).scalars():
-                msgs = list((await s.execute(select(Message).where(Message.case_id == case.id,
-                                                                   Message.direction == "in"))).scalars())
-                atts = list((await s.execute(select(Attachment).where(
-                    Attachment.message_id.in_([m.id for m in msgs])))).scalars()) if msgs else []
+                msgs = list(
+                    (
+                        await s.execute(select(Message).where(Message.case_id == case.id, Message.direction == "in"))
+                    ).scalars()
+                )
+                atts = (
+                    list(
+                        (
+                            await s.execute(select(Attachment).where(Attachment.message_id.in_([m.id for m in msgs])))
+                        ).scalars()
+                    )
+                    if msgs
+                    else []
+                )
                 out.append((case, msgs, atts))
             return out
 
 
 def gateway_config(db_url: str, tmp_path: Path, spool: Path, pbx: AsteriskPeer, **voice: Any) -> dict[str, Any]:
-    return merge(BASE_CONFIG, {
-        "gateway": {"database_url": db_url, "data_dir": str(tmp_path / "var")},
-        "voice": merge({"enabled": True, "spool_dir": str(spool), "asterisk_spool_dir": SPOOL_IN_ROOT,
-                        "min_seconds": 1, "max_record_seconds": 60, "reconcile_seconds": 5,
-                        "ami": {"port": pbx.ami_port, "reconnect_max_seconds": 2},
-                        "agi": {"port": pbx.agi_port, "intake_timeout_seconds": 10},
-                        "callback": {"dial": "Local/{number}@fake-callee", "ring_seconds": 20}},
-                       voice)})
+    return merge(
+        BASE_CONFIG,
+        {
+            "gateway": {"database_url": db_url, "data_dir": str(tmp_path / "var")},
+            "voice": merge(
+                {
+                    "enabled": True,
+                    "spool_dir": str(spool),
+                    "asterisk_spool_dir": SPOOL_IN_ROOT,
+                    "min_seconds": 1,
+                    "max_record_seconds": 60,
+                    "reconcile_seconds": 5,
+                    "ami": {"port": pbx.ami_port, "reconnect_max_seconds": 2},
+                    "agi": {"port": pbx.agi_port, "intake_timeout_seconds": 10},
+                    "callback": {"dial": "Local/{number}@fake-callee", "ring_seconds": 20},
+                },
+                voice,
+            ),
+        },
+    )
 
 
 @pytest_asyncio.fixture
-async def real_line(tmp_path: Path, db_url: str, sounds: Path,
-                    make_config: Callable[..., Config]) -> AsyncIterator[Callable[..., Any]]:
+async def real_line(
+    tmp_path: Path, db_url: str, sounds: Path, make_config: Callable[..., Config]
+) -> AsyncIterator[Callable[..., Any]]:
     """Start Asterisk + ``gateway run`` (``noload``: Asterisk modules to leave out)."""
     stack: list[Any] = []
 
@@ -113,8 +145,7 @@ async def real_line(tmp_path: Path, db_url: str, sounds: Path,
         await asyncio.to_thread(pbx.start)
         pbx.cli("agi set debug on")  # the PBX log shows every AGI command (the digits said)
         config = gateway_config(db_url, tmp_path, spool, pbx, **voice)
-        gw_cm = gateway_process(config, tmp_path, only="voice,dispatch",
-                                env={"GATEWAY_AMI_SECRET": AMI_SECRET})
+        gw_cm = gateway_process(config, tmp_path, only="voice,dispatch", env={"GATEWAY_AMI_SECRET": AMI_SECRET})
         gw = await gw_cm.__aenter__()
         stack.append(gw_cm)
         await eventually(lambda: _async("AMI logged in" in gw.output()), "gateway AMI login", limit=60)
@@ -161,7 +192,7 @@ def heard_share(heard: Path, played: Path) -> float:
         speech = w.readframes(w.getnframes())
     with wave.open(str(heard)) as w:
         got = w.readframes(w.getnframes())
-    frames = [speech[i:i + 320] for i in range(0, len(speech) - 320, 320)]
+    frames = [speech[i : i + 320] for i in range(0, len(speech) - 320, 320)]
     loud = [f for f in frames if max(map(abs, array.array("h", f))) > 2000]
     return sum(f in got for f in loud) / len(loud) if loud else 0.0
 
@@ -179,6 +210,7 @@ async def test_caller_leaves_a_message_and_hears_its_code(real_line: Any) -> Non
     async def with_audio() -> Any:
         cases = await line.voice_cases()
         return cases if cases and cases[0][2] else None
+
     [(case, msgs, atts)] = await eventually(with_audio, "the recording attached", limit=90)
     log = line.pbx.log_text()
     assert digits_said(log, uid) == [case.code, case.code]  # said twice by the gateway over FastAGI
@@ -203,6 +235,7 @@ async def test_sidecar_cannot_be_written_still_a_case_with_audio(real_line: Any)
     async def with_audio() -> Any:
         cases = await line.voice_cases()
         return cases if cases and cases[0][2] else None
+
     [(case, msgs, [att])] = await eventually(with_audio, "the recording attached", limit=120)
     assert "Function FILE not registered" in line.pbx.log_text() or "FILE" in line.pbx.log_text()
     assert not (line.spool / "done" / f"{uid}.meta").exists()  # there never was a sidecar
@@ -216,9 +249,17 @@ async def test_sidecar_cannot_be_written_still_a_case_with_audio(real_line: Any)
 
 async def _case_for(line: RealLine, sender: str) -> Case:
     """A voice case from ``sender`` made through the core (as a finished call would)."""
-    result = await line.ctx.intake.submit(InboundMessage(
-        channel=Channel.VOICE, provider="asterisk", external_id=f"seed-{sender}", sender=sender,
-        subject="پیام صوتی", text="پیام صوتی (۱۲ ثانیه)", acknowledge=False))
+    result = await line.ctx.intake.submit(
+        InboundMessage(
+            channel=Channel.VOICE,
+            provider="asterisk",
+            external_id=f"seed-{sender}",
+            sender=sender,
+            subject="پیام صوتی",
+            text="پیام صوتی (۱۲ ثانیه)",
+            acknowledge=False,
+        )
+    )
     async with line.ctx.db.session() as s:
         return (await s.execute(select(Case).where(Case.code == result.case_code))).scalar_one()
 
@@ -245,7 +286,8 @@ async def test_status_by_keypad_plays_the_answer_then_keypad_survey(real_line: A
     status_wav = line.spool / "answers" / Path(played[0]).with_suffix(".wav").name
     assert wave.open(str(status_wav)).getnframes() > 8000 * 3
     assert [f"feedback/survey-q{n}" for n in (1, 2, 3, 4)] == re.findall(
-        r"AGI Rx << GET DATA (feedback/survey-q\d) 6000 1", log)
+        r"AGI Rx << GET DATA (feedback/survey-q\d) 6000 1", log
+    )
 
 
 async def test_callback_answer_rings_the_citizen_who_hears_it(real_line: Any) -> None:
@@ -255,9 +297,11 @@ async def test_callback_answer_rings_the_citizen_who_hears_it(real_line: Any) ->
 
     async def delivered() -> Any:
         async with line.ctx.db.session() as s:
-            rows = list((await s.execute(select(Outbox).where(
-                Outbox.channel == "voice", Outbox.purpose == "answer"))).scalars())
+            rows = list(
+                (await s.execute(select(Outbox).where(Outbox.channel == "voice", Outbox.purpose == "answer"))).scalars()
+            )
         return rows if rows and rows[0].status == "delivered" else None
+
     [row] = await eventually(delivered, "the callback answered", limit=120)
     got = await eventually(lambda: _survey_answers(line), "the callee's keypad survey", limit=120)
     assert got == [{"workflow": 5, "information_match": 4, "staff_behaviour": 3, "timeliness": 5}]
@@ -279,8 +323,9 @@ async def test_asterisk_restart_mid_call_ingests_the_recording_once(real_line: A
     line: RealLine = await real_line(max_record_seconds=10)
     uid = await line.call("speak-and-hold")
     wav = line.spool / "incoming" / f"{uid}.wav"
-    await eventually(lambda: _async(wav.exists() and wav.stat().st_size > 8000 * 2 * 3),
-                     "three seconds recorded", limit=90)
+    await eventually(
+        lambda: _async(wav.exists() and wav.stat().st_size > 8000 * 2 * 3), "three seconds recorded", limit=90
+    )
     await asyncio.to_thread(line.pbx.stop, kill=crash)  # the call is cut mid-recording
     if crash:
         assert "status=" not in (line.spool / "incoming" / f"{uid}.meta").read_text()
@@ -290,6 +335,7 @@ async def test_asterisk_restart_mid_call_ingests_the_recording_once(real_line: A
     async def with_audio() -> Any:
         cases = await line.voice_cases()
         return cases if cases and cases[0][2] else None
+
     [(case, msgs, [att])] = await eventually(with_audio, "the cut recording ingested", limit=150)
     assert att.filename == f"{uid}.wav" and att.size > 8000 * 2 * 3
     await asyncio.sleep(12)  # two more reconcile passes and any late event: still one recording

@@ -21,10 +21,10 @@ from gateway.core.config import Config
 from gateway.core.context import GatewayContext
 from gateway.core.models import Attachment, Case, Message, Outbox
 from gateway.core.runtime import running_context
+from tests.peers import eventually
 from tests.peers.agi_client import FakeAsterisk
 from tests.peers.ami_sim import AMISim
 from tests.peers.voice_dialplan import Call
-from tests.peers import eventually
 
 
 @dataclass
@@ -64,10 +64,14 @@ class Line:
 
 
 def voice_config(make_config: Callable[..., Config], spool: Path, ami_port: int, **over: Any) -> Config:
-    voice = {"enabled": True, "spool_dir": str(spool), "min_seconds": 2,
-             "reconcile_seconds": 3600,  # tests drive reconcile through start/login/kick
-             "ami": {"port": ami_port, "action_timeout_seconds": 3, "reconnect_max_seconds": 0.2},
-             "agi": {"port": 0, "intake_timeout_seconds": 10}}
+    voice = {
+        "enabled": True,
+        "spool_dir": str(spool),
+        "min_seconds": 2,
+        "reconcile_seconds": 3600,  # tests drive reconcile through start/login/kick
+        "ami": {"port": ami_port, "action_timeout_seconds": 3, "reconnect_max_seconds": 0.2},
+        "agi": {"port": 0, "intake_timeout_seconds": 10},
+    }
     for k, v in over.items():
         voice[k] = {**voice[k], **v} if isinstance(v, dict) and isinstance(voice.get(k), dict) else v
     return make_config(voice=voice)
@@ -83,15 +87,15 @@ async def sim(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AMISim]:
 
 
 @pytest_asyncio.fixture
-async def line_factory(make_config: Callable[..., Config], sim: AMISim,
-                       tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+async def line_factory(
+    make_config: Callable[..., Config], sim: AMISim, tmp_path: Path
+) -> AsyncIterator[Callable[..., Any]]:
     """Start the gateway (any number of times: a stopped one is a gateway that is down)."""
     stack: list[tuple[Any, VoiceChannel]] = []
     spool = tmp_path / "spool"
 
     async def start(**over: Any) -> Line:
-        cm = running_context(voice_config(make_config, spool, sim.port, **over), migrate=False,
-                             dispatch=False)
+        cm = running_context(voice_config(make_config, spool, sim.port, **over), migrate=False, dispatch=False)
         ctx = await cm.__aenter__()
         channel = create(ctx)
         assert isinstance(channel, VoiceChannel)
@@ -134,8 +138,7 @@ async def _filed(call: Call) -> bool:
     return (done / f"{call.uniqueid}.meta").exists() and (done / f"{call.uniqueid}.wav").exists()
 
 
-async def test_gateway_down_during_call_ingested_once_at_next_reconcile(line_factory: Any,
-                                                                        sim: AMISim) -> None:
+async def test_gateway_down_during_call_ingested_once_at_next_reconcile(line_factory: Any, sim: AMISim) -> None:
     line: Line = await line_factory()
     await line.channel.stop()  # the gateway goes down
     spool_call = line.call(uniqueid="1700000001.7", callerid="09127654321")
@@ -159,23 +162,31 @@ async def test_gateway_down_during_call_ingested_once_at_next_reconcile(line_fac
     assert [(o.channel, o.recipient) for o in acks] == [("sms", "+989127654321")]
 
 
-@pytest.mark.parametrize("case_id, prepare, expected", [
-    ("event-for-missing-file", lambda c: None, "missing"),
-    ("half-written-sidecar", lambda c: (c.begin(), c.record(4), c.append("stat", end="")), "pending"),
-    ("call-still-recording", lambda c: (c.begin(), c.record(4)), "pending"),
-    ("asterisk-died-mid-call", lambda c: (setattr(c, "started", 1_700_000_000), c.begin(), c.record(4)),
-     "ingested"),
-    ("no-audio-left", lambda c: (c.begin(), c.hangup("ABANDONED")), "no_audio"),
-    ("short-recording-dropped", lambda c: (c.begin(), c.record(1), c.hangup()), "dropped"),
-    ("silent-recording-dropped", lambda c: (c.begin(), c.record(5, amplitude=0), c.hangup()), "dropped"),
-    ("finished-call", lambda c: (c.begin(), c.record(4), c.hangup()), "ingested"),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "case_id, prepare, expected",
+    [
+        ("event-for-missing-file", lambda c: None, "missing"),
+        ("half-written-sidecar", lambda c: (c.begin(), c.record(4), c.append("stat", end="")), "pending"),
+        ("call-still-recording", lambda c: (c.begin(), c.record(4)), "pending"),
+        (
+            "asterisk-died-mid-call",
+            lambda c: (setattr(c, "started", 1_700_000_000), c.begin(), c.record(4)),
+            "ingested",
+        ),
+        ("no-audio-left", lambda c: (c.begin(), c.hangup("ABANDONED")), "no_audio"),
+        ("short-recording-dropped", lambda c: (c.begin(), c.record(1), c.hangup()), "dropped"),
+        ("silent-recording-dropped", lambda c: (c.begin(), c.record(5, amplitude=0), c.hangup()), "dropped"),
+        ("finished-call", lambda c: (c.begin(), c.record(4), c.hangup()), "ingested"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 async def test_event_edge_cases(line_factory: Any, case_id: str, prepare: Any, expected: str) -> None:
     line: Line = await line_factory()
     call = line.call(uniqueid="1700000002.3")
     prepare(call)
     outcome = await line.channel.ingest.on_event(
-        {"gwfile": f"/elsewhere/incoming/{call.uniqueid}.wav", "uniqueid": call.uniqueid})
+        {"gwfile": f"/elsewhere/incoming/{call.uniqueid}.wav", "uniqueid": call.uniqueid}
+    )
     assert outcome == expected
     if expected == "pending":  # still in incoming/, ingested once the handler finishes
         assert call.meta.exists()

@@ -14,7 +14,7 @@ import pytest
 from gateway.channels.voice.parse import REVIEW_NOTE, repair_wav, wav_info
 from tests.peers import eventually
 from tests.peers.voice_dialplan import Call, make_wav
-from tests.test_voice_channel import Line, line_factory, sim  # noqa: F401 - fixtures
+from tests.test_voice_channel import Line, line_factory, sim
 
 
 async def _gone_from_incoming(line: Line) -> bool:
@@ -84,15 +84,18 @@ async def test_orphan_sidecar_less_short_recording_is_dropped_not_left(line_fact
 def _cut_header(wav: bytes) -> bytes:
     """What format_wav leaves when Asterisk dies mid-recording: sizes still zero."""
     at = wav.find(b"data")
-    return wav[:4] + struct.pack("<I", 0) + wav[8:at + 4] + struct.pack("<I", 0) + wav[at + 8:]
+    return wav[:4] + struct.pack("<I", 0) + wav[8 : at + 4] + struct.pack("<I", 0) + wav[at + 8 :]
 
 
-@pytest.mark.parametrize("mangle, seconds", [
-    pytest.param(lambda w: w, 3.0, id="intact"),
-    pytest.param(_cut_header, 3.0, id="sizes-zero-after-crash"),
-    pytest.param(lambda w: _cut_header(w) + b"\x01", 3.0, id="odd-trailing-byte"),
-    pytest.param(lambda w: w[:-800], 2.95, id="truncated-but-header-says-more"),
-])
+@pytest.mark.parametrize(
+    "mangle, seconds",
+    [
+        pytest.param(lambda w: w, 3.0, id="intact"),
+        pytest.param(_cut_header, 3.0, id="sizes-zero-after-crash"),
+        pytest.param(lambda w: _cut_header(w) + b"\x01", 3.0, id="odd-trailing-byte"),
+        pytest.param(lambda w: w[:-800], 2.95, id="truncated-but-header-says-more"),
+    ],
+)
 def test_repair_wav_sizes_the_data_by_the_file(mangle: Any, seconds: float) -> None:
     wav = make_wav(None, 3.0)
     info = wav_info(repair_wav(mangle(wav)))

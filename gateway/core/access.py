@@ -85,8 +85,12 @@ def may_change_kind(viewer: Viewer, case: Case, new_kind: str) -> bool:
     return not (case.kind == VIOLATION and new_kind != VIOLATION and not viewer.is_oversight)
 
 
-def redact(viewer: Viewer, case: Case, data: dict[str, Any],
-           keys: tuple[str, ...] = ("contact", "contact_name", "sender", "recipient")) -> dict[str, Any]:
+def redact(
+    viewer: Viewer,
+    case: Case,
+    data: dict[str, Any],
+    keys: tuple[str, ...] = ("contact", "contact_name", "sender", "recipient"),
+) -> dict[str, Any]:
     """``data`` with the reporter's identity blanked when the viewer may not see it."""
     if may_see_reporter(viewer, case):
         return data

@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core import tracking
 from gateway.core.access import VIOLATION, Viewer, case_scope, may_change_kind
 from gateway.core.context import GatewayContext
+from gateway.core.errors import CaseActionError as CaseActionError  # re-exported: raised here
 from gateway.core.messages import Channel, Kind, Status
 from gateway.core.models import AuditEvent, Case, Message, Service, Unit, utcnow
 from gateway.core.outbox import queue_outbound
 from gateway.core.surveys import create_invitation, hide_survey_link, survey_link
-from gateway.core.errors import CaseActionError as CaseActionError  # re-exported: raised here
 
 MAX_ANSWER_CHARS = 10000
 MAX_NOTE_CHARS = 10000
@@ -78,9 +78,14 @@ def _clean_text(text: object, limit: int, what: str) -> str:
 
 async def _latest_answer(s: AsyncSession, case: Case) -> str | None:
     """The staff's text of the newest answer, as the audit log holds it."""
-    row = (await s.execute(select(AuditEvent.detail).where(
-        AuditEvent.case_id == case.id, AuditEvent.action.in_(("answered", "reanswered")))
-        .order_by(AuditEvent.id.desc()).limit(1))).first()
+    row = (
+        await s.execute(
+            select(AuditEvent.detail)
+            .where(AuditEvent.case_id == case.id, AuditEvent.action.in_(("answered", "reanswered")))
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        )
+    ).first()
     return str(row[0].get("text", "")) if row and isinstance(row[0], dict) else None
 
 
@@ -110,10 +115,18 @@ def answer_link(ctx: GatewayContext, code: str, language: str | None = None) -> 
 
 async def _email_thread(s: AsyncSession, case: Case) -> dict[str, Any]:
     """In-Reply-To (the newest inbound Message-ID) and References (RFC 5322 3.6.4)."""
-    rows = (await s.execute(select(Message.direction, Message.external_id).where(
-        Message.case_id == case.id, Message.channel == Channel.EMAIL.value,
-        Message.direction.in_(("in", "out")), Message.external_id.is_not(None))
-        .order_by(Message.id))).all()
+    rows = (
+        await s.execute(
+            select(Message.direction, Message.external_id)
+            .where(
+                Message.case_id == case.id,
+                Message.channel == Channel.EMAIL.value,
+                Message.direction.in_(("in", "out")),
+                Message.external_id.is_not(None),
+            )
+            .order_by(Message.id)
+        )
+    ).all()
     inbound = [ext for direction, ext in rows if direction == "in"]
     if not inbound:
         return {}
@@ -128,8 +141,9 @@ def _subject(ctx: GatewayContext, template: str, case: Case, values: dict[str, o
     return subject if tag in subject else f"{subject} {tag}"
 
 
-async def _queue_answer(s: AsyncSession, ctx: GatewayContext, case: Case, channel: str,
-                        recipient: str, text: str, viewer: Viewer) -> int:
+async def _queue_answer(
+    s: AsyncSession, ctx: GatewayContext, case: Case, channel: str, recipient: str, text: str, viewer: Viewer
+) -> int:
     lang = case.language
     values = ctx.templates.case_values(case, lang, answer=text, track_link=ctx.track_link(case.code, lang))
     payload: dict[str, Any] = {"link": answer_link(ctx, case.code, lang)}
@@ -137,15 +151,23 @@ async def _queue_answer(s: AsyncSession, ctx: GatewayContext, case: Case, channe
     if channel == Channel.EMAIL.value:
         payload.update(await _email_thread(s, case))
         subject = _subject(ctx, "answer_subject", case, values)
-    row = await queue_outbound(s, channel=channel, purpose="answer", recipient=recipient,
-                               text=ctx.templates.render("answer", lang, **values), subject=subject,
-                               key=ctx.new_key(channel), case=case, language=lang,
-                               payload=payload, author=viewer.name)
+    row = await queue_outbound(
+        s,
+        channel=channel,
+        purpose="answer",
+        recipient=recipient,
+        text=ctx.templates.render("answer", lang, **values),
+        subject=subject,
+        key=ctx.new_key(channel),
+        case=case,
+        language=lang,
+        payload=payload,
+        author=viewer.name,
+    )
     return row.id
 
 
-async def _queue_survey(s: AsyncSession, ctx: GatewayContext, case: Case, channel: str,
-                        recipient: str) -> int | None:
+async def _queue_survey(s: AsyncSession, ctx: GatewayContext, case: Case, channel: str, recipient: str) -> int | None:
     invitation = await create_invitation(s, ctx, case)
     if invitation is None:
         return None
@@ -165,9 +187,19 @@ async def _queue_survey(s: AsyncSession, ctx: GatewayContext, case: Case, channe
     # A little later than the answer, so it never overtakes it (the dispatcher sends a batch
     # concurrently and providers do not keep order).
     later = utcnow() + timedelta(seconds=ctx.config.staff.survey_delay_seconds)
-    row = await queue_outbound(s, channel=channel, purpose="survey", recipient=recipient, text=text,
-                               subject=subject, key=ctx.new_key(channel), case=case,
-                               language=lang, payload=payload, not_before=later)
+    row = await queue_outbound(
+        s,
+        channel=channel,
+        purpose="survey",
+        recipient=recipient,
+        text=text,
+        subject=subject,
+        key=ctx.new_key(channel),
+        case=case,
+        language=lang,
+        payload=payload,
+        not_before=later,
+    )
     if link and row.message is not None:
         # Staff see the case's messages: never the citizen's live link (they could answer
         # their own survey with it).  The outbox row keeps the real text for sending.
@@ -175,8 +207,9 @@ async def _queue_survey(s: AsyncSession, ctx: GatewayContext, case: Case, channe
     return row.id
 
 
-async def answer_case(ctx: GatewayContext, viewer: Viewer, code: str, text: object,
-                      close: object = False) -> ActionResult:
+async def answer_case(
+    ctx: GatewayContext, viewer: Viewer, code: str, text: object, close: object = False
+) -> ActionResult:
     """Answer a case over its origin channel, mark it answered (or closed), invite the
     citizen to the survey; all in one transaction."""
     text = _clean_text(text, MAX_ANSWER_CHARS, "text")
@@ -190,31 +223,49 @@ async def answer_case(ctx: GatewayContext, viewer: Viewer, code: str, text: obje
         if route is not None:
             outbox_ids.append(await _queue_answer(s, ctx, case, *route, text, viewer))
         else:  # anonymous: the answer is kept on the case, shown on the tracking page
-            s.add(Message(case_id=case.id, direction="out", channel=case.channel, text=text,
-                          author=viewer.name, meta={"purpose": "answer", "unsent": True}))
+            s.add(
+                Message(
+                    case_id=case.id,
+                    direction="out",
+                    channel=case.channel,
+                    text=text,
+                    author=viewer.name,
+                    meta={"purpose": "answer", "unsent": True},
+                )
+            )
         now = utcnow()
         old_status = case.status
         case.status = Status.CLOSED.value if close else Status.ANSWERED.value
         case.answered_at, case.updated_at = now, now
         case.first_response_at = case.first_response_at or now
         case.closed_at = now if close else None
-        detail: dict[str, Any] = {"channel": route[0] if route else None, "close": close,
-                                  "from": old_status, "text": text}
+        detail: dict[str, Any] = {
+            "channel": route[0] if route else None,
+            "close": close,
+            "from": old_status,
+            "text": text,
+        }
         if previous is not None:
             detail["previous_text"] = previous
-        s.add(AuditEvent(case_id=case.id, actor=viewer.actor,
-                         action="reanswered" if previous is not None else "answered", detail=detail))
+        s.add(
+            AuditEvent(
+                case_id=case.id,
+                actor=viewer.actor,
+                action="reanswered" if previous is not None else "answered",
+                detail=detail,
+            )
+        )
         survey_id = await _queue_survey(s, ctx, case, *route) if route else None
         if survey_id is not None:
             outbox_ids.append(survey_id)
-        result = _result(case, channel=route[0] if route else None, outbox_ids=outbox_ids,
-                         survey=survey_id is not None)
+        result = _result(case, channel=route[0] if route else None, outbox_ids=outbox_ids, survey=survey_id is not None)
     ctx.dispatcher.wake()
     return result
 
 
-async def assign_case(ctx: GatewayContext, viewer: Viewer, code: str, unit: object,
-                      note: object = None) -> ActionResult:
+async def assign_case(
+    ctx: GatewayContext, viewer: Viewer, code: str, unit: object, note: object = None
+) -> ActionResult:
     """Move a case to another unit (violation reports stay with oversight)."""
     if not isinstance(unit, str) or not unit:
         raise CaseActionError("validation_error", "unit must be a unit code")
@@ -224,17 +275,23 @@ async def assign_case(ctx: GatewayContext, viewer: Viewer, code: str, unit: obje
         if (await s.execute(select(Unit.id).where(Unit.code == unit))).first() is None:
             raise CaseActionError("unknown_unit", f"unknown unit {unit!r}")
         if case.kind == VIOLATION:
-            raise CaseActionError("forbidden_for_kind",
-                                  "violation reports stay with the oversight unit")
+            raise CaseActionError("forbidden_for_kind", "violation reports stay with the oversight unit")
         old = case.unit_code
         case.unit_code, case.updated_at = unit, utcnow()
         if case.status == Status.NEW.value:
             case.status = Status.ROUTED.value
         if note_text:
-            s.add(Message(case_id=case.id, direction="note", channel=case.channel,
-                          text=note_text, author=viewer.name, meta={"purpose": "note"}))
-        s.add(AuditEvent(case_id=case.id, actor=viewer.actor, action="assigned",
-                         detail={"from": old, "to": unit}))
+            s.add(
+                Message(
+                    case_id=case.id,
+                    direction="note",
+                    channel=case.channel,
+                    text=note_text,
+                    author=viewer.name,
+                    meta={"purpose": "note"},
+                )
+            )
+        s.add(AuditEvent(case_id=case.id, actor=viewer.actor, action="assigned", detail={"from": old, "to": unit}))
         return _result(case)
 
 
@@ -243,11 +300,18 @@ async def add_note(ctx: GatewayContext, viewer: Viewer, code: str, text: object)
     text = _clean_text(text, MAX_NOTE_CHARS, "text")
     async with ctx.db.session() as s:
         case = await load_case(s, viewer, code)
-        s.add(Message(case_id=case.id, direction="note", channel=case.channel, text=text,
-                      author=viewer.name, meta={"purpose": "note"}))
+        s.add(
+            Message(
+                case_id=case.id,
+                direction="note",
+                channel=case.channel,
+                text=text,
+                author=viewer.name,
+                meta={"purpose": "note"},
+            )
+        )
         case.updated_at = utcnow()
-        s.add(AuditEvent(case_id=case.id, actor=viewer.actor, action="note_added",
-                         detail={"chars": len(text)}))
+        s.add(AuditEvent(case_id=case.id, actor=viewer.actor, action="note_added", detail={"chars": len(text)}))
         return _result(case)
 
 
@@ -256,13 +320,11 @@ async def change_kind(ctx: GatewayContext, viewer: Viewer, code: str, kind: obje
     try:
         new_kind = Kind(kind).value
     except ValueError:
-        raise CaseActionError("validation_error",
-                              f"kind must be one of {', '.join(k.value for k in Kind)}") from None
+        raise CaseActionError("validation_error", f"kind must be one of {', '.join(k.value for k in Kind)}") from None
     async with ctx.db.session() as s:
         case = await load_case(s, viewer, code, lock=True)
         if not may_change_kind(viewer, case, new_kind):
-            raise CaseActionError("forbidden_for_kind",
-                                  "only oversight staff may reclassify a violation report")
+            raise CaseActionError("forbidden_for_kind", "only oversight staff may reclassify a violation report")
         old = case.kind
         if old == new_kind:
             return _result(case)
@@ -272,15 +334,20 @@ async def change_kind(ctx: GatewayContext, viewer: Viewer, code: str, kind: obje
         if case.service_code is None or new_kind == VIOLATION:
             days = await _sla_days(s, ctx, case)
             case.due_at = case.created_at + timedelta(days=days)
-        s.add(AuditEvent(case_id=case.id, actor=viewer.actor, action="kind_changed",
-                         detail={"from": old, "to": new_kind, "unit": case.unit_code}))
+        s.add(
+            AuditEvent(
+                case_id=case.id,
+                actor=viewer.actor,
+                action="kind_changed",
+                detail={"from": old, "to": new_kind, "unit": case.unit_code},
+            )
+        )
         return _result(case)
 
 
 async def _sla_days(s: AsyncSession, ctx: GatewayContext, case: Case) -> int:
     if case.service_code and case.kind != VIOLATION:
-        days = (await s.execute(select(Service.sla_days).where(
-            Service.code == case.service_code))).scalar_one_or_none()
+        days = (await s.execute(select(Service.sla_days).where(Service.code == case.service_code))).scalar_one_or_none()
         if days is not None:
             return days
     return ctx.config.sla.days_for(Kind(case.kind))

@@ -20,8 +20,7 @@ async def next_batch(queue: asyncio.Queue[T], batch_max: int) -> list[T]:
     return batch
 
 
-async def serve_batches(queue: asyncio.Queue[T], batch_max: int,
-                        write: Callable[[list[T]], Awaitable[None]]) -> None:
+async def serve_batches(queue: asyncio.Queue[T], batch_max: int, write: Callable[[list[T]], Awaitable[None]]) -> None:
     """Run forever: take the next batch, ``write`` it, mark its items done (even on error)."""
     while True:
         batch = await next_batch(queue, batch_max)

@@ -29,12 +29,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import (AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker,
-                                    create_async_engine)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
-from gateway.core.errors import DatabaseUnavailable as DatabaseUnavailable  # re-exported: raised here
 
+from gateway.core.errors import DatabaseUnavailable as DatabaseUnavailable  # re-exported: raised here
 
 T = TypeVar("T")
 READ_ONLY = "gateway_read_only"  # execution option of Database.read_session's engine
@@ -55,8 +54,10 @@ class WriteGate:
         """Wait for this task's turn (the caller must :meth:`release` it)."""
         task = asyncio.current_task()
         if any(gate is self and holder is task for gate, holder in _HELD.get()):
-            raise RuntimeError("write transaction opened inside another one of the same task: "
-                               "on SQLite it would wait for itself (Database write gate)")
+            raise RuntimeError(
+                "write transaction opened inside another one of the same task: "
+                "on SQLite it would wait for itself (Database write gate)"
+            )
         await self._lock.acquire()
 
     def release(self) -> None:
@@ -76,7 +77,8 @@ class WriteGate:
 
 # (gate, task) pairs of the gates the current task holds, to refuse re-entry.
 _HELD: ContextVar[tuple[tuple[WriteGate, asyncio.Task[Any] | None], ...]] = ContextVar(
-    "gateway_write_gates_held", default=())
+    "gateway_write_gates_held", default=()
+)
 
 
 def _sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
@@ -120,9 +122,10 @@ def rows_changed(result: Result[Any]) -> int:
 def is_unique_violation(exc: IntegrityError) -> bool:
     """True if the error is a unique-constraint clash on either backend."""
     orig = exc.orig
-    return (getattr(orig, "sqlstate", None) == "23505"
-            or getattr(orig, "sqlite_errorname", "") in ("SQLITE_CONSTRAINT_UNIQUE",
-                                                         "SQLITE_CONSTRAINT_PRIMARYKEY"))
+    return getattr(orig, "sqlstate", None) == "23505" or getattr(orig, "sqlite_errorname", "") in (
+        "SQLITE_CONSTRAINT_UNIQUE",
+        "SQLITE_CONSTRAINT_PRIMARYKEY",
+    )
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -185,9 +188,11 @@ class Database:
         whole transactions on the writer thread (see :meth:`write`)."""
         if self._writer is None:
             path = self.engine.url.database
-            engine = create_engine(f"sqlite:///{path}", poolclass=SingletonThreadPool,
-                                   connect_args={"timeout": self.busy_timeout,
-                                                 "check_same_thread": False})
+            engine = create_engine(
+                f"sqlite:///{path}",
+                poolclass=SingletonThreadPool,
+                connect_args={"timeout": self.busy_timeout, "check_same_thread": False},
+            )
             _sqlite_hooks(engine, self.busy_timeout)
             self._writer = engine
         return sessionmaker(self._writer, expire_on_commit=False)

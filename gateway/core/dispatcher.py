@@ -40,8 +40,7 @@ def backoff_seconds(attempt: int, cfg: OutboxSection, rng: random.Random | None 
 class Dispatcher:
     """Sends outbox rows through the registered senders."""
 
-    def __init__(self, db: Database, senders: SenderRegistry, cfg: OutboxSection,
-                 name: str | None = None) -> None:
+    def __init__(self, db: Database, senders: SenderRegistry, cfg: OutboxSection, name: str | None = None) -> None:
         self.db, self.senders, self.cfg = db, senders, cfg
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
@@ -55,10 +54,17 @@ class Dispatcher:
         """Claim due rows for this dispatcher; return them with their case codes."""
         now = utcnow()
         stale = now - timedelta(seconds=self.cfg.lease_seconds)
-        stmt = (select(Outbox).where(or_(
-            and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
-            and_(Outbox.status == "sending", Outbox.claimed_at < stale)))
-            .order_by(Outbox.next_attempt_at, Outbox.id).limit(limit or self.cfg.batch))
+        stmt = (
+            select(Outbox)
+            .where(
+                or_(
+                    and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
+                    and_(Outbox.status == "sending", Outbox.claimed_at < stale),
+                )
+            )
+            .order_by(Outbox.next_attempt_at, Outbox.id)
+            .limit(limit or self.cfg.batch)
+        )
         if not self.db.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
         async with self.db.session() as s:
@@ -80,9 +86,9 @@ class Dispatcher:
             return SendResult.permanent("no_sender", f"no sender for channel {row.channel}")
         try:
             return await asyncio.wait_for(sender.send(to_outbound(row, case_code)), self.cfg.send_timeout_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return SendResult.temporary("timeout", "sender timed out")
-        except Exception as e:  # noqa: BLE001 - a sender bug must not kill the loop
+        except Exception as e:
             log.exception("sender for %s raised", row.channel)
             return SendResult.temporary("sender_error", type(e).__name__)
 
@@ -95,8 +101,9 @@ class Dispatcher:
         The rows are locked first: a delivery report racing the mark must not be overwritten."""
         by_id = dict(results)
         async with self.db.session() as s:
-            rows = (await s.execute(select(Outbox).where(Outbox.id.in_(by_id))
-                                    .order_by(Outbox.id).with_for_update())).scalars()  # one lock order
+            rows = (
+                await s.execute(select(Outbox).where(Outbox.id.in_(by_id)).order_by(Outbox.id).with_for_update())
+            ).scalars()  # one lock order
             for row in rows:
                 self._record(s, row, by_id[row.id])
 
@@ -118,9 +125,14 @@ class Dispatcher:
             row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts, self.cfg))
             return
         row.status = "failed"
-        s.add(AuditEvent(case_id=row.case_id, actor="system", action="outbound_failed",
-                         detail={"outbox_id": row.id, "channel": row.channel,
-                                 "error": row.last_error, "attempts": row.attempts}))
+        s.add(
+            AuditEvent(
+                case_id=row.case_id,
+                actor="system",
+                action="outbound_failed",
+                detail={"outbox_id": row.id, "channel": row.channel, "error": row.last_error, "attempts": row.attempts},
+            )
+        )
         log.warning("outbox row %s failed for good: %s", row.id, result.error_code)
 
     async def run_once(self) -> int:
@@ -136,14 +148,14 @@ class Dispatcher:
         while True:
             try:
                 handled = await self.run_once()
-            except Exception:  # noqa: BLE001 - database hiccup: log and try again later
+            except Exception:
                 log.exception("dispatcher pass failed")
                 handled = 0
             if not handled:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.cfg.poll_seconds)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     def start(self) -> asyncio.Task[None]:

@@ -20,15 +20,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import tracking
 from gateway.core.access import Viewer, case_scope, redact
+from gateway.core.errors import FilterError as FilterError  # re-exported: raised here
 from gateway.core.messages import Channel, Kind, Status
 from gateway.core.models import Attachment, AuditEvent, Case, Message
 from gateway.core.text import fold
-from gateway.core.errors import FilterError as FilterError  # re-exported: raised here
 
 MAX_PAGE = 200
-LIST_COLUMNS = (Case.id, Case.code, Case.kind, Case.status, Case.channel, Case.unit_code,
-                Case.subject, Case.contact, Case.contact_name, Case.confidential,
-                Case.created_at, Case.due_at, Case.answered_at)
+LIST_COLUMNS = (
+    Case.id,
+    Case.code,
+    Case.kind,
+    Case.status,
+    Case.channel,
+    Case.unit_code,
+    Case.subject,
+    Case.contact,
+    Case.contact_name,
+    Case.confidential,
+    Case.created_at,
+    Case.due_at,
+    Case.answered_at,
+)
 OPEN = (Status.NEW.value, Status.ROUTED.value)
 SORTS = ("new", "due")  # newest first; open cases by due date
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -50,22 +62,29 @@ class CaseFilter:
     @classmethod
     def from_query(cls, query: Any) -> CaseFilter:
         """Build from URL query parameters, checking each value."""
+
         def pick(name: str, allowed: tuple[str, ...]) -> str | None:
             value = (query.get(name) or "").strip() or None
             if value is not None and value not in allowed:
                 raise FilterError(name, f"{name} must be one of {', '.join(allowed)}")
             return value
+
         raw_limit = (query.get("limit") or "50").strip()
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
             raise FilterError("limit", f"limit must be a number from 1 to {MAX_PAGE}")
         overdue = (query.get("overdue") or "").strip().lower()
         if overdue not in ("", "0", "1", "true", "false"):
             raise FilterError("overdue", "overdue must be true or false")
-        return cls(status=pick("status", tuple(s.value for s in Status)),
-                   kind=pick("kind", tuple(k.value for k in Kind)),
-                   channel=pick("channel", tuple(c.value for c in Channel)),
-                   overdue=overdue in ("1", "true"), q=(query.get("q") or "").strip()[:200] or None,
-                   sort=pick("sort", SORTS) or "new", limit=int(raw_limit), cursor=(query.get("cursor") or "").strip() or None)
+        return cls(
+            status=pick("status", tuple(s.value for s in Status)),
+            kind=pick("kind", tuple(k.value for k in Kind)),
+            channel=pick("channel", tuple(c.value for c in Channel)),
+            overdue=overdue in ("1", "true"),
+            q=(query.get("q") or "").strip()[:200] or None,
+            sort=pick("sort", SORTS) or "new",
+            limit=int(raw_limit),
+            cursor=(query.get("cursor") or "").strip() or None,
+        )
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
@@ -116,14 +135,17 @@ def list_statement(viewer: Viewer, flt: CaseFilter, now: datetime) -> Any:
     statuses = [flt.status] if flt.status else [s.value for s in Status]
     if flt.overdue:
         statuses = [st for st in statuses if st in OPEN]
-    parts = [select(*LIST_COLUMNS).where(*conds, Case.status == st)
-             .order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit + 1)
-             for st in statuses or [flt.status or ""]]
+    parts = [
+        select(*LIST_COLUMNS)
+        .where(*conds, Case.status == st)
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(flt.limit + 1)
+        for st in statuses or [flt.status or ""]
+    ]
     if len(parts) == 1:
         return parts[0]
     merged = union_all(*(select(part.subquery()) for part in parts)).subquery()
-    return (select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc())
-            .limit(flt.limit + 1))
+    return select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc()).limit(flt.limit + 1)
 
 
 def _by_due_date(conds: list[ColumnElement[bool]], flt: CaseFilter) -> Any:
@@ -133,23 +155,32 @@ def _by_due_date(conds: list[ColumnElement[bool]], flt: CaseFilter) -> Any:
     if flt.cursor:
         when, ident = decode_cursor(flt.cursor)
         conds.append(or_(due > when, and_(due == when, Case.id > ident)))
-    return (select(*LIST_COLUMNS).where(*conds).order_by(due.asc(), Case.id.asc())
-            .limit(flt.limit + 1))
+    return select(*LIST_COLUMNS).where(*conds).order_by(due.asc(), Case.id.asc()).limit(flt.limit + 1)
 
 
-async def list_cases(s: AsyncSession, viewer: Viewer, flt: CaseFilter,
-                     now: datetime) -> tuple[list[dict[str, Any]], str | None]:
+async def list_cases(
+    s: AsyncSession, viewer: Viewer, flt: CaseFilter, now: datetime
+) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the viewer's cases (newest first, or by due date) and the next cursor."""
     rows = (await s.execute(list_statement(viewer, flt, now))).all()
     more = len(rows) > flt.limit
-    rows = rows[:flt.limit]
+    rows = rows[: flt.limit]
     items = []
     for r in rows:
-        item = {"code": r.code, "kind": r.kind, "status": r.status, "channel": r.channel,
-                "unit": r.unit_code, "subject": r.subject, "contact": r.contact,
-                "contact_name": r.contact_name, "created_at": r.created_at, "due_at": r.due_at,
-                "answered_at": r.answered_at,
-                "overdue": r.status in OPEN and r.due_at is not None and r.due_at < now}
+        item = {
+            "code": r.code,
+            "kind": r.kind,
+            "status": r.status,
+            "channel": r.channel,
+            "unit": r.unit_code,
+            "subject": r.subject,
+            "contact": r.contact,
+            "contact_name": r.contact_name,
+            "created_at": r.created_at,
+            "due_at": r.due_at,
+            "answered_at": r.answered_at,
+            "overdue": r.status in OPEN and r.due_at is not None and r.due_at < now,
+        }
         items.append(redact(viewer, _RowCase(r.kind, r.confidential), item))  # type: ignore[arg-type]
     cursor = None
     if more and rows:
@@ -170,32 +201,65 @@ class _RowCase:
 FILES_PER_PAGE = 50  # attachments shown per message on one page of a case
 
 
-async def case_detail(s: AsyncSession, viewer: Viewer, case: Case, now: datetime,
-                      files_page: int | None = None) -> dict[str, Any]:
+async def case_detail(
+    s: AsyncSession, viewer: Viewer, case: Case, now: datetime, files_page: int | None = None
+) -> dict[str, Any]:
     """A case with its messages (inbound, outbound, notes), attachments and audit events.
 
     With ``files_page`` (from 1) each message lists only that page of its attachments
     (:data:`FILES_PER_PAGE`), and ``attachment_count`` says how many it has: one mail with
     thousands of files must not make a page of thousands of rows."""
-    msgs = (await s.execute(select(Message).where(Message.case_id == case.id)
-                            .order_by(Message.id))).scalars().all()
+    msgs = (await s.execute(select(Message).where(Message.case_id == case.id).order_by(Message.id))).scalars().all()
     files, counts = await _attachments(s, [m.id for m in msgs], files_page)
-    events = (await s.execute(select(AuditEvent).where(AuditEvent.case_id == case.id)
-                              .order_by(AuditEvent.id))).scalars().all()
-    data: dict[str, Any] = {"code": case.code, "kind": case.kind, "status": case.status, "channel": case.channel,
-            "unit": case.unit_code, "service": case.service_code, "subject": case.subject,
-            "language": case.language, "contact": case.contact, "contact_name": case.contact_name,
-            "confidential": case.confidential, "anonymous": case.anonymous,
-            "created_at": case.created_at, "updated_at": case.updated_at, "due_at": case.due_at,
-            "first_response_at": case.first_response_at, "answered_at": case.answered_at,
-            "closed_at": case.closed_at,
-            "overdue": case.status in OPEN and case.due_at is not None and case.due_at < now}
+    events = (
+        (await s.execute(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)))
+        .scalars()
+        .all()
+    )
+    data: dict[str, Any] = {
+        "code": case.code,
+        "kind": case.kind,
+        "status": case.status,
+        "channel": case.channel,
+        "unit": case.unit_code,
+        "service": case.service_code,
+        "subject": case.subject,
+        "language": case.language,
+        "contact": case.contact,
+        "contact_name": case.contact_name,
+        "confidential": case.confidential,
+        "anonymous": case.anonymous,
+        "created_at": case.created_at,
+        "updated_at": case.updated_at,
+        "due_at": case.due_at,
+        "first_response_at": case.first_response_at,
+        "answered_at": case.answered_at,
+        "closed_at": case.closed_at,
+        "overdue": case.status in OPEN and case.due_at is not None and case.due_at < now,
+    }
     data = redact(viewer, case, data)
-    data["messages"] = [redact(viewer, case, {
-        "id": m.id, "direction": m.direction, "channel": m.channel, "sender": m.sender,
-        "recipient": m.recipient, "subject": m.subject, "text": m.text, "automatic": m.automatic,
-        "author": m.author, "purpose": (m.meta or {}).get("purpose"), "created_at": m.created_at,
-        "attachments": files.get(m.id, []), "attachment_count": counts.get(m.id, 0)}) for m in msgs]
+    data["messages"] = [
+        redact(
+            viewer,
+            case,
+            {
+                "id": m.id,
+                "direction": m.direction,
+                "channel": m.channel,
+                "sender": m.sender,
+                "recipient": m.recipient,
+                "subject": m.subject,
+                "text": m.text,
+                "automatic": m.automatic,
+                "author": m.author,
+                "purpose": (m.meta or {}).get("purpose"),
+                "created_at": m.created_at,
+                "attachments": files.get(m.id, []),
+                "attachment_count": counts.get(m.id, 0),
+            },
+        )
+        for m in msgs
+    ]
     data["events"] = [{"actor": e.actor, "action": e.action, "at": e.at} for e in events]
     if files_page is not None:
         data["files_page"] = files_page
@@ -203,16 +267,30 @@ async def case_detail(s: AsyncSession, viewer: Viewer, case: Case, now: datetime
     return data
 
 
-async def _attachments(s: AsyncSession, message_ids: list[int], page: int | None
-                       ) -> tuple[dict[int, list[dict[str, Any]]], dict[int, int]]:
+async def _attachments(
+    s: AsyncSession, message_ids: list[int], page: int | None
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, int]]:
     """Attachments per message (all, or one page of each), and how many each message has."""
     if not message_ids:
         return {}, {}
-    counts = {mid: n for mid, n in (await s.execute(select(Attachment.message_id, func.count()).where(
-        Attachment.message_id.in_(message_ids)).group_by(Attachment.message_id))).all()}
+    counts = {
+        mid: n
+        for mid, n in (
+            await s.execute(
+                select(Attachment.message_id, func.count())
+                .where(Attachment.message_id.in_(message_ids))
+                .group_by(Attachment.message_id)
+            )
+        ).all()
+    }
     number = func.row_number().over(partition_by=Attachment.message_id, order_by=Attachment.id).label("n")
-    listed = select(Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type,
-                    Attachment.size, number).where(Attachment.message_id.in_(message_ids)).subquery()
+    listed = (
+        select(
+            Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type, Attachment.size, number
+        )
+        .where(Attachment.message_id.in_(message_ids))
+        .subquery()
+    )
     query = select(listed).order_by(listed.c.message_id, listed.c.n)
     if page is not None:
         first = (page - 1) * FILES_PER_PAGE
@@ -220,12 +298,17 @@ async def _attachments(s: AsyncSession, message_ids: list[int], page: int | None
     files: dict[int, list[dict[str, Any]]] = {}
     for row in (await s.execute(query)).all():
         files.setdefault(row.message_id, []).append(
-            {"id": row.id, "filename": row.filename, "content_type": row.content_type, "size": row.size})
+            {"id": row.id, "filename": row.filename, "content_type": row.content_type, "size": row.size}
+        )
     return files, counts
 
 
 async def find_attachment(s: AsyncSession, case: Case, attachment_id: int) -> Attachment | None:
     """An attachment of one of the case's messages (None if it belongs elsewhere)."""
-    return (await s.execute(select(Attachment).join(Message, Message.id == Attachment.message_id)
-                            .where(Attachment.id == attachment_id, Message.case_id == case.id))
-            ).scalar_one_or_none()
+    return (
+        await s.execute(
+            select(Attachment)
+            .join(Message, Message.id == Attachment.message_id)
+            .where(Attachment.id == attachment_id, Message.case_id == case.id)
+        )
+    ).scalar_one_or_none()

@@ -135,15 +135,26 @@ def apply_hits(s: Session, hits: list[Hit], now_ms: int, sweep: bool) -> list[Ve
     """Decide ``hits`` in order in one transaction on the ``rate_counters`` table."""
     dialect = s.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    current = sorted({(h.key, BUCKET, 0) if h.burst else
-                      (h.key, window_of(now_ms, h.window_ms)[0], h.window_ms) for h in hits})
-    s.execute(insert(RateCounter).values([
-        {"key": k, "window_start": w, "count": 0, "expires_at": w + 2 * size if size else 0}
-        for k, w, size in current]).on_conflict_do_nothing())
+    current = sorted(
+        {(h.key, BUCKET, 0) if h.burst else (h.key, window_of(now_ms, h.window_ms)[0], h.window_ms) for h in hits}
+    )
+    s.execute(
+        insert(RateCounter)
+        .values(
+            [
+                {"key": k, "window_start": w, "count": 0, "expires_at": w + 2 * size if size else 0}
+                for k, w, size in current
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
     keys = sorted({h.key for h in hits})
-    rows = s.execute(select(RateCounter.key, RateCounter.window_start, RateCounter.count, RateCounter.expires_at)
-                     .where(RateCounter.key.in_(keys)).order_by(RateCounter.key, RateCounter.window_start)
-                     .with_for_update())
+    rows = s.execute(
+        select(RateCounter.key, RateCounter.window_start, RateCounter.count, RateCounter.expires_at)
+        .where(RateCounter.key.in_(keys))
+        .order_by(RateCounter.key, RateCounter.window_start)
+        .with_for_update()
+    )
     counts: dict[tuple[str, int], int] = {}
     tats: dict[str, int] = {}
     for k, w, c, e in rows:
@@ -166,14 +177,18 @@ def apply_hits(s: Session, hits: list[Hit], now_ms: int, sweep: bool) -> list[Ve
             counts[(h.key, start)] = changed[(h.key, start)] = new
         verdicts.append(Verdict(allowed, 0.0 if allowed else wait_seconds(prev, cur, elapsed, h)))
     if changed:
-        s.execute(update(RateCounter), [
-            {"key": k, "window_start": w, "count": c} for (k, w), c in sorted(changed.items())])
+        s.execute(
+            update(RateCounter), [{"key": k, "window_start": w, "count": c} for (k, w), c in sorted(changed.items())]
+        )
     if changed_tat:
-        s.execute(update(RateCounter), [
-            {"key": k, "window_start": BUCKET, "expires_at": t} for k, t in sorted(changed_tat.items())])
+        s.execute(
+            update(RateCounter),
+            [{"key": k, "window_start": BUCKET, "expires_at": t} for k, t in sorted(changed_tat.items())],
+        )
     if sweep:
-        s.execute(delete(RateCounter).where(RateCounter.expires_at < now_ms)
-                  .execution_options(synchronize_session=False))
+        s.execute(
+            delete(RateCounter).where(RateCounter.expires_at < now_ms).execution_options(synchronize_session=False)
+        )
     return verdicts
 
 
@@ -262,8 +277,9 @@ def _ms(window: float) -> int:
     return max(1, math.ceil(window * 1000))
 
 
-def make_limiter(db: Database, backend: str = "database", redis_url: str | None = None,
-                 **redis_options: Any) -> Limiter:
+def make_limiter(
+    db: Database, backend: str = "database", redis_url: str | None = None, **redis_options: Any
+) -> Limiter:
     """The limiter for a process: database counters, or Redis ones when configured."""
     if backend == "redis":
         if not redis_url:

@@ -86,14 +86,18 @@ class RedisCounters:
         for h in hits:
             if h.burst:
                 interval = h.window_ms / h.limit if h.limit > 0 else h.window_ms
-                await self.bucket_script(keys=[f"gw:limit:{h.key}:bucket"], client=pipe,
-                                         args=[now_ms, repr(interval), h.burst, h.cost, int(h.reset)])
+                await self.bucket_script(
+                    keys=[f"gw:limit:{h.key}:bucket"],
+                    client=pipe,
+                    args=[now_ms, repr(interval), h.burst, h.cost, int(h.reset)],
+                )
                 places.append(-1.0)
                 continue
             start, elapsed = window_of(now_ms, h.window_ms)
             keys = [f"gw:limit:{h.key}:{start}", f"gw:limit:{h.key}:{start - h.window_ms}"]
-            await self.script(keys=keys, args=[h.limit, h.cost, repr(elapsed), 2 * h.window_ms,
-                                               int(h.reset)], client=pipe)
+            await self.script(
+                keys=keys, args=[h.limit, h.cost, repr(elapsed), 2 * h.window_ms, int(h.reset)], client=pipe
+            )
             places.append(elapsed)
         answers = await pipe.execute()
         verdicts = []

@@ -106,27 +106,45 @@ def contact_matches(given: str | None, stored: str | None) -> bool:
     numbers as E.164 already; emails compare case-insensitively."""
     real = stored is not None
     stored_norm = (stored if stored is not None else _DUMMY_CONTACT).strip().casefold()
-    same = hmac.compare_digest((given or _DUMMY_CONTACT).encode("utf-8"),
-                               stored_norm.encode("utf-8"))
+    same = hmac.compare_digest((given or _DUMMY_CONTACT).encode("utf-8"), stored_norm.encode("utf-8"))
     return same and real and given is not None
 
 
 def public_view(case: Case) -> PublicCase:
     """Copy the public fields of a case row."""
-    return PublicCase(case.code, case.kind, case.status, case.unit_code, case.service_code,
-                      case.created_at, case.updated_at, case.due_at, case.answered_at,
-                      case.closed_at)
+    return PublicCase(
+        case.code,
+        case.kind,
+        case.status,
+        case.unit_code,
+        case.service_code,
+        case.created_at,
+        case.updated_at,
+        case.due_at,
+        case.answered_at,
+        case.closed_at,
+    )
 
 
 # What /track reads: the public fields, plus id and contact for the answer check only.
-_TRACK_COLUMNS = (Case.code, Case.kind, Case.status, Case.unit_code, Case.service_code,
-                  Case.created_at, Case.updated_at, Case.due_at, Case.answered_at,
-                  Case.closed_at, Case.id, Case.contact)
+_TRACK_COLUMNS = (
+    Case.code,
+    Case.kind,
+    Case.status,
+    Case.unit_code,
+    Case.service_code,
+    Case.created_at,
+    Case.updated_at,
+    Case.due_at,
+    Case.answered_at,
+    Case.closed_at,
+    Case.id,
+    Case.contact,
+)
 _TRACK_BY_CODE = select(*_TRACK_COLUMNS).where(Case.code == bindparam("code"))  # built once
 
 
-async def case_by_code(s: AsyncSession | AsyncConnection,
-                       code: str) -> tuple[PublicCase, int, str | None] | None:
+async def case_by_code(s: AsyncSession | AsyncConnection, code: str) -> tuple[PublicCase, int, str | None] | None:
     """One indexed SELECT on the unique ``cases.code``: (public view, id, contact)."""
     row = (await s.execute(_TRACK_BY_CODE, {"code": code})).first()
     if row is None:
@@ -137,19 +155,32 @@ async def case_by_code(s: AsyncSession | AsyncConnection,
 async def answer_text(s: AsyncSession | AsyncConnection, case_id: int) -> str | None:
     """The newest staff answer of a case, as the staff member wrote it (the audit log keeps
     it; the sent message also carries the channel's opening line), else the sent text."""
-    staff_text = (await s.execute(select(AuditEvent.detail).where(
-        AuditEvent.case_id == case_id, AuditEvent.action.in_(("answered", "reanswered")))
-        .order_by(AuditEvent.id.desc()).limit(1))).scalar()
+    staff_text = (
+        await s.execute(
+            select(AuditEvent.detail)
+            .where(AuditEvent.case_id == case_id, AuditEvent.action.in_(("answered", "reanswered")))
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        )
+    ).scalar()
     if isinstance(staff_text, dict) and str(staff_text.get("text", "")).strip():
         return str(staff_text["text"])
-    row = (await s.execute(select(Message.text).where(
-        Message.case_id == case_id, Message.direction == "out",
-        Message.meta["purpose"].as_string() == "answer").order_by(Message.id.desc()).limit(1))).first()
+    row = (
+        await s.execute(
+            select(Message.text)
+            .where(
+                Message.case_id == case_id, Message.direction == "out", Message.meta["purpose"].as_string() == "answer"
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    ).first()
     return row[0] if row else None
 
 
-async def track_case(ctx: GatewayContext, code: str, contact: str | None = None,
-                     token: str | None = None) -> TrackResult:
+async def track_case(
+    ctx: GatewayContext, code: str, contact: str | None = None, token: str | None = None
+) -> TrackResult:
     """Look a (parsed, valid) code up; give the answer only to a proven caller (or to the
     code holder of an anonymous case, which has no contact to prove).
 
@@ -182,10 +213,15 @@ class RequestRow:
     meta: dict[str, object]
 
 
-async def open311_requests(ctx: GatewayContext, *, codes: list[str] | None = None,
-                           service_codes: list[str] | None = None,
-                           start: datetime | None = None, end: datetime | None = None,
-                           statuses: list[str] | None = None) -> list[RequestRow]:
+async def open311_requests(
+    ctx: GatewayContext,
+    *,
+    codes: list[str] | None = None,
+    service_codes: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    statuses: list[str] | None = None,
+) -> list[RequestRow]:
     """Cases listed by Open311 GET requests (channel ``web``, never confidential ones);
     ``codes`` overrides the other filters, as the spec says."""
     stmt: Select[Case] = select(Case).where(Case.confidential.is_(False))
@@ -194,8 +230,9 @@ async def open311_requests(ctx: GatewayContext, *, codes: list[str] | None = Non
     else:
         end = end or utcnow()
         start = start or end - OPEN311_WINDOW
-        stmt = stmt.where(Case.channel == "web", Case.service_code.is_not(None),
-                          Case.created_at >= start, Case.created_at <= end)
+        stmt = stmt.where(
+            Case.channel == "web", Case.service_code.is_not(None), Case.created_at >= start, Case.created_at <= end
+        )
         if service_codes:
             stmt = stmt.where(Case.service_code.in_(service_codes))
         if statuses:
@@ -208,16 +245,22 @@ async def open311_requests(ctx: GatewayContext, *, codes: list[str] | None = Non
     for c in cases:
         first = firsts.get(c.id)
         from_open311 = first is not None and first.provider == "open311"
-        rows.append(RequestRow(public_view(c), first.text if first is not None and from_open311 else None,
-                               dict(first.meta) if first is not None and from_open311 else {}))
+        rows.append(
+            RequestRow(
+                public_view(c),
+                first.text if first is not None and from_open311 else None,
+                dict(first.meta) if first is not None and from_open311 else {},
+            )
+        )
     return rows
 
 
 async def _first_messages(s: AsyncSession, case_ids: list[int]) -> dict[int, Message]:
     if not case_ids:
         return {}
-    rows = await s.execute(select(Message).where(Message.case_id.in_(case_ids),
-                                                 Message.direction == "in").order_by(Message.id))
+    rows = await s.execute(
+        select(Message).where(Message.case_id.in_(case_ids), Message.direction == "in").order_by(Message.id)
+    )
     out: dict[int, Message] = {}
     for m in rows.scalars():
         out.setdefault(m.case_id, m)

@@ -12,12 +12,22 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.core.intake.contract import (InboundAttachment, InboundMessage, IntakeResult, Intent,
-                                          Outcome)
+from gateway.core.intake.contract import InboundAttachment, InboundMessage, IntakeResult, Intent, Outcome
 from gateway.core.vocab import Channel, Kind, Status
 
-__all__ = ["Channel", "InboundAttachment", "InboundMessage", "IntakeResult", "Intent", "Kind",
-           "OutboundMessage", "Outcome", "SendResult", "SendStatus", "Status"]
+__all__ = [
+    "Channel",
+    "InboundAttachment",
+    "InboundMessage",
+    "IntakeResult",
+    "Intent",
+    "Kind",
+    "OutboundMessage",
+    "Outcome",
+    "SendResult",
+    "SendStatus",
+    "Status",
+]
 
 
 @dataclass(frozen=True, slots=True)

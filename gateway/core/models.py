@@ -10,16 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (BigInteger, Boolean, ForeignKey, Index, Integer,
-                        LargeBinary, String, Text, UniqueConstraint)
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.config import DEFAULT_SLA_DAYS
 
 # The base lives in gateway.core.orm; these names stay importable from here.
 from gateway.core.orm import NAMING as NAMING
-from gateway.core.orm import BigId as BigId
 from gateway.core.orm import Base as Base
+from gateway.core.orm import BigId as BigId
 from gateway.core.orm import UTCDateTime as UTCDateTime
 from gateway.core.orm import utcnow as utcnow
 
@@ -89,12 +88,12 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="messages")
-    attachments: Mapped[list[Attachment]] = relationship(back_populates="message",
-                                                         order_by="Attachment.id")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="message", order_by="Attachment.id")
 
     # The dedupe key: a retried delivery of the same provider message is one row.
-    __table_args__ = (UniqueConstraint("channel", "provider", "external_id",
-                                       name="uq_messages_channel_provider_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "provider", "external_id", name="uq_messages_channel_provider_external_id"),
+    )
 
 
 class Attachment(Base):
@@ -196,8 +195,7 @@ class SurveyResponse(Base):
     __tablename__ = "survey_responses"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # None for open surveys (site, service, unit pages, kiosk, paper, keypad)
-    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("survey_invitations.id"),
-                                                      unique=True)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("survey_invitations.id"), unique=True)
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)  # question -> 1..5
     improper_request: Mapped[bool | None] = mapped_column(Boolean)
     comment: Mapped[str] = mapped_column(Text, default="")
@@ -246,8 +244,9 @@ class InboundSpool(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
 
-    __table_args__ = (UniqueConstraint("channel", "source", "external_id",
-                                       name="uq_inbound_spool_channel_source_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "source", "external_id", name="uq_inbound_spool_channel_source_external_id"),
+    )
 
 
 class InboundKey(Base):
@@ -270,8 +269,9 @@ class InboundKey(Base):
     case: Mapped[Case | None] = relationship()
     message: Mapped[Message | None] = relationship()
 
-    __table_args__ = (UniqueConstraint("channel", "provider", "external_id",
-                                       name="uq_inbound_keys_channel_provider_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "provider", "external_id", name="uq_inbound_keys_channel_provider_external_id"),
+    )
 
 
 # Tables shared across processes (limit counters, blobs) live in their own module; importing

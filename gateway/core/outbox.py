@@ -27,8 +27,7 @@ STATUS_RANK = {"pending": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 
 FINAL = frozenset({"delivered", "failed"})
 
 
-def new_idempotency_key(channel: str, signer: Signer | None = None, domain: str = "",
-                        token: str | None = None) -> str:
+def new_idempotency_key(channel: str, signer: Signer | None = None, domain: str = "", token: str | None = None) -> str:
     """A key that stays with the row for all retries.
 
     For email it is our signed Message-ID (RFC 5322 section 3.6.4), so replies that quote
@@ -50,31 +49,66 @@ def is_our_message_id(value: str, signer: Signer, domain: str) -> bool:
     return dom.lower() == domain.lower() and bool(token) and mac == signer.mac("msgid", token, 6)
 
 
-def outbound_rows(*, channel: str, purpose: str, recipient: str, text: str, key: str,
-                  subject: str = "", html: str | None = None, language: str = "fa",
-                  payload: dict[str, Any] | None = None, author: str | None = None,
-                  not_before: datetime | None = None,
-                  now: datetime | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def outbound_rows(
+    *,
+    channel: str,
+    purpose: str,
+    recipient: str,
+    text: str,
+    key: str,
+    subject: str = "",
+    html: str | None = None,
+    language: str = "fa",
+    payload: dict[str, Any] | None = None,
+    author: str | None = None,
+    not_before: datetime | None = None,
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Column values of an outgoing message row and its outbox row (no ids, no case yet).
 
     The one place outbox rows are shaped: :func:`add_outbound` turns them into ORM
     objects, the intake fast path into multi-row INSERTs.
     """
     now = now or utcnow()
-    message = {"direction": "out", "channel": channel, "provider": "gateway", "external_id": key,
-               "sender": None, "recipient": recipient, "subject": subject, "text": text,
-               "automatic": False, "author": author, "meta": {"purpose": purpose}, "created_at": now}
-    outbox = {"channel": channel, "purpose": purpose, "recipient": recipient, "subject": subject,
-              "text": text, "html": html, "language": language, "payload": payload or {},
-              "idempotency_key": key, "status": "pending", "attempts": 0,
-              "next_attempt_at": not_before or now, "claimed_by": None, "claimed_at": None,
-              "provider_id": None, "last_error": None, "created_at": now, "sent_at": None,
-              "delivered_at": None}
+    message = {
+        "direction": "out",
+        "channel": channel,
+        "provider": "gateway",
+        "external_id": key,
+        "sender": None,
+        "recipient": recipient,
+        "subject": subject,
+        "text": text,
+        "automatic": False,
+        "author": author,
+        "meta": {"purpose": purpose},
+        "created_at": now,
+    }
+    outbox = {
+        "channel": channel,
+        "purpose": purpose,
+        "recipient": recipient,
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "language": language,
+        "payload": payload or {},
+        "idempotency_key": key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "claimed_by": None,
+        "claimed_at": None,
+        "provider_id": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+        "delivered_at": None,
+    }
     return message, outbox
 
 
-def add_rows(s: Session, case: Case | None, message: dict[str, Any] | None,
-             outbox: dict[str, Any]) -> Outbox:
+def add_rows(s: Session, case: Case | None, message: dict[str, Any] | None, outbox: dict[str, Any]) -> Outbox:
     """Add the rows :func:`outbound_rows` shaped to a sync session (the message only when
     there is a case to hold it).  Nothing is flushed: intake flushes a case graph at once."""
     row_message = None
@@ -115,17 +149,32 @@ async def queue_once(db: Database, **fields: Any) -> bool:
 
 def to_outbound(row: Outbox, case_code: str | None) -> OutboundMessage:
     """The sender's view of an outbox row."""
-    return OutboundMessage(outbox_id=row.id, channel=Channel(row.channel), purpose=row.purpose,
-                           recipient=row.recipient, subject=row.subject, text=row.text,
-                           idempotency_key=row.idempotency_key, case_code=case_code,
-                           html=row.html, language=row.language,
-                           headers=dict(row.payload.get("headers", {})), payload=dict(row.payload),
-                           attempt=row.attempts)
+    return OutboundMessage(
+        outbox_id=row.id,
+        channel=Channel(row.channel),
+        purpose=row.purpose,
+        recipient=row.recipient,
+        subject=row.subject,
+        text=row.text,
+        idempotency_key=row.idempotency_key,
+        case_code=case_code,
+        html=row.html,
+        language=row.language,
+        headers=dict(row.payload.get("headers", {})),
+        payload=dict(row.payload),
+        attempt=row.attempts,
+    )
 
 
-async def record_delivery(s: AsyncSession, *, status: str, outbox_id: int | None = None,
-                          provider_id: str | None = None, detail: str = "",
-                          channel: str | None = None) -> Outbox | None:
+async def record_delivery(
+    s: AsyncSession,
+    *,
+    status: str,
+    outbox_id: int | None = None,
+    provider_id: str | None = None,
+    detail: str = "",
+    channel: str | None = None,
+) -> Outbox | None:
     """Apply a delivery report to its row; return the row, or None if unknown."""
     if status not in STATUS_RANK:
         raise ValueError(f"unknown delivery status {status!r}")
@@ -151,8 +200,14 @@ async def record_delivery(s: AsyncSession, *, status: str, outbox_id: int | None
         row.delivered_at = now
     elif status == "failed":
         row.last_error = detail or "delivery failed"
-        s.add(AuditEvent(case_id=row.case_id, actor="system", action="delivery_failed",
-                         detail={"outbox_id": row.id, "channel": row.channel, "detail": detail}))
+        s.add(
+            AuditEvent(
+                case_id=row.case_id,
+                actor="system",
+                action="delivery_failed",
+                detail={"outbox_id": row.id, "channel": row.channel, "detail": detail},
+            )
+        )
     if status in ("sent", "delivered") and row.sent_at is None:
         row.sent_at = now
     return row

@@ -14,17 +14,20 @@ async def case_summary(db: Database, code: str) -> str | None:
         case = (await s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
         if case is None:
             return None
-        msgs = (await s.execute(select(Message).where(Message.case_id == case.id)
-                                .order_by(Message.id))).scalars().all()
-    lines = [f"case {case.code}  kind={case.kind}  status={case.status}  channel={case.channel}",
-             f"unit={case.unit_code}  service={case.service_code or '-'}  "
-             f"confidential={'yes' if case.confidential else 'no'}",
-             f"created={case.created_at:%Y-%m-%d %H:%M}Z  due={case.due_at:%Y-%m-%d}  "
-             f"answered={case.answered_at or '-'}",
-             f"subject: {case.subject or ''}", ""]
+        msgs = (await s.execute(select(Message).where(Message.case_id == case.id).order_by(Message.id))).scalars().all()
+    lines = [
+        f"case {case.code}  kind={case.kind}  status={case.status}  channel={case.channel}",
+        f"unit={case.unit_code}  service={case.service_code or '-'}  "
+        f"confidential={'yes' if case.confidential else 'no'}",
+        f"created={case.created_at:%Y-%m-%d %H:%M}Z  due={case.due_at:%Y-%m-%d}  answered={case.answered_at or '-'}",
+        f"subject: {case.subject or ''}",
+        "",
+    ]
     for m in msgs:
-        lines.append(f"[{m.created_at:%Y-%m-%d %H:%M}] {m.direction} {m.channel}"
-                     f"{' (automatic)' if m.automatic else ''}: {m.text[:500]}")
+        lines.append(
+            f"[{m.created_at:%Y-%m-%d %H:%M}] {m.direction} {m.channel}"
+            f"{' (automatic)' if m.automatic else ''}: {m.text[:500]}"
+        )
     return "\n".join(lines)
 
 
@@ -36,8 +39,7 @@ async def outbox_list(db: Database, status: str | None, limit: int = 100) -> str
     async with db.session() as s:
         rows = (await s.execute(stmt)).scalars().all()
     out = [f"{'id':>6} {'channel':7} {'purpose':8} {'status':9} {'tries':>5}  error"]
-    out += [f"{r.id:>6} {r.channel:7} {r.purpose:8} {r.status:9} {r.attempts:>5}  {r.last_error or ''}"
-            for r in rows]
+    out += [f"{r.id:>6} {r.channel:7} {r.purpose:8} {r.status:9} {r.attempts:>5}  {r.last_error or ''}" for r in rows]
     return "\n".join(out)
 
 

@@ -48,9 +48,13 @@ async def _grouped(s: AsyncSession, column: object, where: list[ColumnElement[bo
     return {str(k): int(n) for k, n in rows.all()}
 
 
-async def figures(s: AsyncSession, scope: ColumnElement[bool] | None = None,
-                  scope_name: str = "all", since: datetime | None = None,
-                  now: datetime | None = None) -> Figures:
+async def figures(
+    s: AsyncSession,
+    scope: ColumnElement[bool] | None = None,
+    scope_name: str = "all",
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> Figures:
     """Compute the figures for the cases selected by ``scope`` created since ``since``."""
     now = now or utcnow()
     where = [scope if scope is not None else true()]
@@ -63,15 +67,26 @@ async def figures(s: AsyncSession, scope: ColumnElement[bool] | None = None,
     out.total = sum(statuses.values())
     out.open = sum(statuses.get(st, 0) for st in OPEN)
     out.answered = out.total - out.open
-    out.overdue = (await s.execute(select(func.count()).select_from(Case).where(
-        *where, overdue_clause(now)))).scalar_one()
-    pairs = (await s.execute(select(Case.created_at, Case.first_response_at).where(
-        *where, Case.first_response_at.is_not(None)).limit(MAX_SAMPLES))).all()
+    out.overdue = (
+        await s.execute(select(func.count()).select_from(Case).where(*where, overdue_clause(now)))
+    ).scalar_one()
+    pairs = (
+        await s.execute(
+            select(Case.created_at, Case.first_response_at)
+            .where(*where, Case.first_response_at.is_not(None))
+            .limit(MAX_SAMPLES)
+        )
+    ).all()
     hours = [(fr - cr).total_seconds() / 3600 for cr, fr in pairs if fr is not None]
     out.median_first_response_hours = round(statistics.median(hours), 2) if hours else None
-    answers = (await s.execute(select(SurveyResponse.answers, SurveyResponse.improper_request)
-                               .join(SurveyInvitation, SurveyInvitation.id == SurveyResponse.invitation_id)
-                               .join(Case, Case.id == SurveyInvitation.case_id).where(*where))).all()
+    answers = (
+        await s.execute(
+            select(SurveyResponse.answers, SurveyResponse.improper_request)
+            .join(SurveyInvitation, SurveyInvitation.id == SurveyResponse.invitation_id)
+            .join(Case, Case.id == SurveyInvitation.case_id)
+            .where(*where)
+        )
+    ).all()
     out.survey_responses = len(answers)
     for q in SURVEY_QUESTIONS:
         scores = [int(a[q]) for a, _ in answers if isinstance(a, dict) and q in a]
@@ -88,11 +103,17 @@ def period_start(days: int | None, now: datetime | None = None) -> datetime | No
 
 def rows(f: Figures) -> list[tuple[str, str, str]]:
     """The figures as (section, key, value) rows, for CSV and tables."""
+
     def num(v: float | int | None) -> str:
         return "" if v is None else str(v)
-    out = [("cases", "total", num(f.total)), ("cases", "open", num(f.open)),
-           ("cases", "answered_or_closed", num(f.answered)), ("cases", "overdue", num(f.overdue)),
-           ("response", "median_first_response_hours", num(f.median_first_response_hours))]
+
+    out = [
+        ("cases", "total", num(f.total)),
+        ("cases", "open", num(f.open)),
+        ("cases", "answered_or_closed", num(f.answered)),
+        ("cases", "overdue", num(f.overdue)),
+        ("response", "median_first_response_hours", num(f.median_first_response_hours)),
+    ]
     out += [("kind", k, num(v)) for k, v in sorted(f.by_kind.items())]
     out += [("channel", k, num(v)) for k, v in sorted(f.by_channel.items())]
     out += [("survey", "responses", num(f.survey_responses))]

@@ -42,8 +42,7 @@ def kind_from_word(word: str, extra: Mapping[Kind, Sequence[str]] | None = None)
     return None
 
 
-def classify(text: str, hint: Kind | None = None,
-             extra: Mapping[Kind, Sequence[str]] | None = None) -> Kind:
+def classify(text: str, hint: Kind | None = None, extra: Mapping[Kind, Sequence[str]] | None = None) -> Kind:
     """Channel hint first, else the earliest kind word in the text, else ``request``."""
     if hint is not None:
         return hint
@@ -61,7 +60,7 @@ def _word_at(haystack: str, word: str) -> int:
     """Position of ``word`` as a whole word (Persian has no \\b for ZWNJ-joined forms)."""
     start = 0
     while (i := haystack.find(word, start)) >= 0:
-        before, after = haystack[i - 1], haystack[i + len(word): i + len(word) + 1]
+        before, after = haystack[i - 1], haystack[i + len(word) : i + len(word) + 1]
         if not before.isalnum() and not (after.isalnum() and not _persian_suffix(haystack, i + len(word))):
             return i
         start = i + 1
@@ -70,7 +69,7 @@ def _word_at(haystack: str, word: str) -> int:
 
 def _persian_suffix(haystack: str, end: int) -> bool:
     """Allow common Persian plural/object suffixes such as «ها» and «ی» after a keyword."""
-    return haystack[end:end + 2] in ("ها", "ات") or haystack[end:end + 1] == "ی"
+    return haystack[end : end + 2] in ("ها", "ات") or haystack[end : end + 1] == "ی"
 
 
 def _vocabulary(extra: Mapping[Kind, Sequence[str]] | None) -> Iterable[tuple[Kind, tuple[str, ...]]]:
@@ -79,8 +78,7 @@ def _vocabulary(extra: Mapping[Kind, Sequence[str]] | None) -> Iterable[tuple[Ki
         yield kind, words + more
 
 
-def route(item: RouteInput, rules: Sequence[RoutingRule], default_unit: str,
-          oversight_unit: str) -> str:
+def route(item: RouteInput, rules: Sequence[RoutingRule], default_unit: str, oversight_unit: str) -> str:
     """Return the unit code for a new case: first matching rule, else the default."""
     if item.kind is Kind.VIOLATION_REPORT:
         return oversight_unit

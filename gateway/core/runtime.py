@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import select
 
+from gateway.core.blobs import make_blob_store
 from gateway.core.config import Config
 from gateway.core.context import GatewayContext
 from gateway.core.db import Database
@@ -19,7 +20,6 @@ from gateway.core.dispatcher import Dispatcher
 from gateway.core.intake.writer import IntakeWriter
 from gateway.core.limits import make_limiter
 from gateway.core.models import Service, Unit
-from gateway.core.blobs import make_blob_store
 from gateway.core.ports import Addresses, IntakeServices
 from gateway.core.security import SECRET_STATE_KEY, Signer, env_secret_key, new_secret_key
 from gateway.core.senders import FileSender, SenderRegistry
@@ -37,14 +37,25 @@ def build_context(config: Config, db: Database | None = None) -> GatewayContext:
     senders = SenderRegistry(fallback=FileSender(data / "outbox"))
     store = make_blob_store(config.gateway.blob_store, db, FileStore(data / "files"))
     templates = Templates(config.templates, config.gateway.timezone)
-    addresses = Addresses(signer, config.email.message_id_domain, config.gateway.public_base_url,
-                          config.gateway.language)
+    addresses = Addresses(
+        signer, config.email.message_id_domain, config.gateway.public_base_url, config.gateway.language
+    )
     dispatcher = Dispatcher(db, senders, config.outbox, name=config.gateway.instance_name or None)
     intake = IntakeWriter(db, IntakeServices(config, templates, addresses, store), dispatcher.wake)
     limiter = make_limiter(db, config.limits.backend, config.secret(config.limits.redis_url_env))
-    return GatewayContext(config=config, db=db, store=store, templates=templates, signer=signer,
-                          senders=senders, addresses=addresses, state=StateStore(db), limiter=limiter,
-                          dispatcher=dispatcher, intake=intake)
+    return GatewayContext(
+        config=config,
+        db=db,
+        store=store,
+        templates=templates,
+        signer=signer,
+        senders=senders,
+        addresses=addresses,
+        state=StateStore(db),
+        limiter=limiter,
+        dispatcher=dispatcher,
+        intake=intake,
+    )
 
 
 async def load_signing_key(ctx: GatewayContext) -> None:
@@ -73,8 +84,9 @@ async def sync_catalogue(ctx: GatewayContext) -> None:
 
 
 @asynccontextmanager
-async def running_context(config: Config, *, migrate: bool = True, dispatch: bool = True,
-                          db: Database | None = None) -> AsyncIterator[GatewayContext]:
+async def running_context(
+    config: Config, *, migrate: bool = True, dispatch: bool = True, db: Database | None = None
+) -> AsyncIterator[GatewayContext]:
     """A started context: migrated, catalogue synced, intake writer and dispatcher running."""
     ctx = build_context(config, db)
     try:

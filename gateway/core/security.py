@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 SECRET_STATE_KEY = "gateway:signing-key"  # where the shared key lives (channel_state)
 
 

@@ -49,10 +49,18 @@ class FileSender:
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in message.idempotency_key)
         path = folder / f"{name}.json"
         tmp = path.with_suffix(".tmp")
-        data = {"outbox_id": message.outbox_id, "channel": message.channel.value,
-                "purpose": message.purpose, "to": message.recipient, "subject": message.subject,
-                "text": message.text, "html": message.html, "case": message.case_code,
-                "key": message.idempotency_key, "payload": message.payload}
+        data = {
+            "outbox_id": message.outbox_id,
+            "channel": message.channel.value,
+            "purpose": message.purpose,
+            "to": message.recipient,
+            "subject": message.subject,
+            "text": message.text,
+            "html": message.html,
+            "case": message.case_code,
+            "key": message.idempotency_key,
+            "payload": message.payload,
+        }
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
         os.replace(tmp, path)
         return path

@@ -39,8 +39,9 @@ def digest_key(ctx: GatewayContext, unit: str, day: str) -> str:
 async def overdue_counts(ctx: GatewayContext, now: datetime | None = None) -> dict[str, int]:
     """Overdue cases per unit code."""
     async with ctx.db.session() as s:
-        rows = await s.execute(select(Case.unit_code, func.count()).where(
-            overdue_clause(now or utcnow())).group_by(Case.unit_code))
+        rows = await s.execute(
+            select(Case.unit_code, func.count()).where(overdue_clause(now or utcnow())).group_by(Case.unit_code)
+        )
         return {unit: n for unit, n in rows.all()}
 
 
@@ -48,15 +49,17 @@ def _digest_text(ctx: GatewayContext, unit: Unit, cases: list[Case], total: int)
     lang = ctx.config.gateway.language
     tz = ctx.config.gateway.timezone
     kinds = KIND_NAMES.get(lang, KIND_NAMES["fa"])
-    lines = [f"- {c.code}  {kinds.get(c.kind, c.kind)}  {format_date(c.due_at, lang, tz)}"
-             for c in cases]
+    lines = [f"- {c.code}  {kinds.get(c.kind, c.kind)}  {format_date(c.due_at, lang, tz)}" for c in cases]
     if total > len(cases):
         lines.append(f"… +{total - len(cases)}")
     count = to_persian_digits(str(total)) if lang == "fa" else str(total)
-    values = {"unit": unit.name, "count": count, "items": "\n".join(lines),
-              "link": f"{ctx.config.gateway.public_base_url}/staff/cases?overdue=1"}
-    return (ctx.templates.render("digest_subject", lang, **values),
-            ctx.templates.render("digest", lang, **values))
+    values = {
+        "unit": unit.name,
+        "count": count,
+        "items": "\n".join(lines),
+        "link": f"{ctx.config.gateway.public_base_url}/staff/cases?overdue=1",
+    }
+    return (ctx.templates.render("digest_subject", lang, **values), ctx.templates.render("digest", lang, **values))
 
 
 async def queue_daily_digests(ctx: GatewayContext, now: datetime | None = None) -> list[str]:
@@ -76,13 +79,23 @@ async def queue_daily_digests(ctx: GatewayContext, now: datetime | None = None) 
                 total = (await s.execute(select(func.count()).select_from(Case).where(*where))).scalar_one()
                 if not total:
                     continue
-                cases = list((await s.execute(select(Case).where(*where).order_by(Case.due_at)
-                                              .limit(MAX_DIGEST_ITEMS))).scalars())
+                cases = list(
+                    (
+                        await s.execute(select(Case).where(*where).order_by(Case.due_at).limit(MAX_DIGEST_ITEMS))
+                    ).scalars()
+                )
                 subject, text = _digest_text(ctx, unit, cases, total)
-                await queue_outbound(s, channel=Channel.EMAIL.value, purpose="digest",
-                                     recipient=unit.email or "", subject=subject, text=text, key=key,
-                                     language=ctx.config.gateway.language,
-                                     payload={"auto_submitted": "auto-generated"})
+                await queue_outbound(
+                    s,
+                    channel=Channel.EMAIL.value,
+                    purpose="digest",
+                    recipient=unit.email or "",
+                    subject=subject,
+                    text=text,
+                    key=key,
+                    language=ctx.config.gateway.language,
+                    payload={"auto_submitted": "auto-generated"},
+                )
             queued.append(unit.code)
         except IntegrityError:
             continue  # another process queued it at the same moment
@@ -105,5 +118,5 @@ async def run_digests(ctx: GatewayContext) -> None:
             now = utcnow()
             if digest_due(ctx, now):
                 await queue_daily_digests(ctx, now)
-        except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
+        except Exception:
             log.exception("daily digest pass failed")

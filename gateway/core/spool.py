@@ -42,8 +42,10 @@ class _Put:
     future: asyncio.Future[bool]
 
 
-_SQLITE_INSERT = ("INSERT INTO inbound_spool (channel, source, external_id, raw, envelope, status, attempts,"
-                  " created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT DO NOTHING")
+_SQLITE_INSERT = (
+    "INSERT INTO inbound_spool (channel, source, external_id, raw, envelope, status, attempts,"
+    " created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT DO NOTHING"
+)
 
 
 def _insert(s: Session, rows: list[dict[str, Any]]) -> list[bool]:
@@ -67,8 +69,17 @@ def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[bool]:
     try:
         dups = []
         for r in rows:
-            cursor.execute(_SQLITE_INSERT, (r["channel"], r["source"], r["external_id"], r["raw"],
-                                            envelope(r["envelope"]) if envelope else r["envelope"], now))
+            cursor.execute(
+                _SQLITE_INSERT,
+                (
+                    r["channel"],
+                    r["source"],
+                    r["external_id"],
+                    r["raw"],
+                    envelope(r["envelope"]) if envelope else r["envelope"],
+                    now,
+                ),
+            )
             dups.append(cursor.rowcount == 0)
         return dups
     finally:
@@ -121,8 +132,7 @@ class SpoolWriter:
         channel, source and external id stored before, or earlier in the same batch)."""
         if self._task is None or self._task.done():
             raise DatabaseUnavailable(f"{self.channel} spool writer is not running")
-        row = {"channel": self.channel, "source": source, "external_id": external_id, "raw": raw,
-               "envelope": envelope}
+        row = {"channel": self.channel, "source": source, "external_id": external_id, "raw": raw, "envelope": envelope}
         loop = asyncio.get_running_loop()
         self.last_put = loop.time()
         future: asyncio.Future[bool] = loop.create_future()

@@ -44,9 +44,12 @@ _OFF = {"synchronize_session": False}
 
 
 def _pending(s: Session, channel: str, limit: int) -> list[tuple[int, bytes, dict[str, Any]]]:
-    rows = s.execute(select(InboundSpool.id, InboundSpool.raw, InboundSpool.envelope).where(
-        InboundSpool.channel == channel, InboundSpool.status == "pending")
-        .order_by(InboundSpool.id).limit(limit))
+    rows = s.execute(
+        select(InboundSpool.id, InboundSpool.raw, InboundSpool.envelope)
+        .where(InboundSpool.channel == channel, InboundSpool.status == "pending")
+        .order_by(InboundSpool.id)
+        .limit(limit)
+    )
     return [(sid, raw, dict(envelope or {})) for sid, raw, envelope in rows]
 
 
@@ -54,19 +57,38 @@ def _mark(s: Session, done: list[int], skipped: list[int], failed: list[tuple[in
     now, attempts = utcnow(), InboundSpool.attempts + 1
     for ids, status in ((done, "processed"), (skipped, "skipped")):
         if ids:
-            s.execute(update(InboundSpool).where(InboundSpool.id.in_(ids)).execution_options(**_OFF)
-                      .values(status=status, processed_at=now, attempts=attempts))
+            s.execute(
+                update(InboundSpool)
+                .where(InboundSpool.id.in_(ids))
+                .execution_options(**_OFF)
+                .values(status=status, processed_at=now, attempts=attempts)
+            )
     for sid, error in failed:
-        s.execute(update(InboundSpool).where(InboundSpool.id == sid).execution_options(**_OFF)
-                  .values(status="failed", error=error, processed_at=now, attempts=attempts))
+        s.execute(
+            update(InboundSpool)
+            .where(InboundSpool.id == sid)
+            .execution_options(**_OFF)
+            .values(status="failed", error=error, processed_at=now, attempts=attempts)
+        )
 
 
 class SpoolDrainer:
     """Turns one channel's pending spool rows into intake submissions (see module doc)."""
 
-    def __init__(self, ctx: GatewayContext, channel: str, parse: Parse, on_result: OnResult | None = None,
-                 *, on_failed: OnFailed | None = None, batch: int = 500, poll_seconds: float = 2.0,
-                 busy: Callable[[], bool] | None = None, busy_batch: int = 50, busy_pause: float = 0.5) -> None:
+    def __init__(
+        self,
+        ctx: GatewayContext,
+        channel: str,
+        parse: Parse,
+        on_result: OnResult | None = None,
+        *,
+        on_failed: OnFailed | None = None,
+        batch: int = 500,
+        poll_seconds: float = 2.0,
+        busy: Callable[[], bool] | None = None,
+        busy_batch: int = 50,
+        busy_pause: float = 0.5,
+    ) -> None:
         """While ``busy()`` (the edge is taking a flood in: :meth:`SpoolWriter.busy`), a pass
         takes at most ``busy_batch`` rows and rests ``busy_pause`` seconds after it: the edge
         keeps the event loop and answers fast, cases follow at that pace, and at full speed
@@ -149,8 +171,9 @@ class SpoolDrainer:
             failed: list[tuple[int, str]] = []
             unavailable = 0
             # parsed together, so the parsers' awaits (shared limits) share transactions
-            parsed = await asyncio.gather(*(self._parse(raw, envelope) for _, raw, envelope in rows),
-                                          return_exceptions=True)
+            parsed = await asyncio.gather(
+                *(self._parse(raw, envelope) for _, raw, envelope in rows), return_exceptions=True
+            )
             for (sid, _, _), msg in zip(rows, parsed):
                 if isinstance(msg, BaseException):
                     e = msg
@@ -163,8 +186,7 @@ class SpoolDrainer:
                     failed.append((sid, f"{type(e).__name__}: {e}"[:500]))
                     continue
                 (skipped.append(sid) if msg is None else jobs.append((sid, msg)))
-            results = await asyncio.gather(*(self.ctx.intake.submit(m) for _, m in jobs),
-                                           return_exceptions=True)
+            results = await asyncio.gather(*(self.ctx.intake.submit(m) for _, m in jobs), return_exceptions=True)
             done = []
             for (sid, msg), result in zip(jobs, results):
                 if isinstance(result, DatabaseUnavailable):
@@ -195,7 +217,7 @@ class SpoolDrainer:
                     out = self.on_failed(sid, raw, envelope)
                     if inspect.isawaitable(out):
                         await out
-                except Exception:  # noqa: BLE001 - the row is kept as failed either way
+                except Exception:
                     log.exception("%s spool on_failed hook failed for row %d", self.channel, sid)
 
     async def _report(self, sid: int, msg: InboundMessage, result: IntakeResult) -> None:
@@ -205,5 +227,5 @@ class SpoolDrainer:
             out = self.on_result(sid, msg, result)
             if inspect.isawaitable(out):
                 await out
-        except Exception:  # noqa: BLE001 - a hook must not undo a committed case
+        except Exception:
             log.exception("%s spool on_result hook failed", self.channel)

@@ -9,15 +9,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
 from gateway.core.db import Database, rows_changed
+from gateway.core.errors import StaffError as StaffError  # re-exported: raised here
 from gateway.core.models import ApiToken, Staff, Unit, utcnow
 from gateway.core.security import hash_token, new_token
-from gateway.core.errors import StaffError as StaffError  # re-exported: raised here
 
 ROLES = ("staff", "supervisor", "oversight", "admin")
 
 
-async def add_staff(db: Database, name: str, unit: str, role: str = "staff",
-                    email: str | None = None) -> str:
+async def add_staff(db: Database, name: str, unit: str, role: str = "staff", email: str | None = None) -> str:
     """Create a staff member with a first API token; return the token (shown once)."""
     if role not in ROLES:
         raise StaffError(f"unknown role {role!r} (one of: {', '.join(ROLES)})")
@@ -48,16 +47,19 @@ async def issue_token(db: Database, name: str, label: str = "") -> str:
 async def staff_for_token(db: Database, token: str) -> Staff | None:
     """The active staff member a bearer token belongs to, if it is valid and not revoked."""
     async with db.session() as s:
-        return (await s.execute(select(Staff).join(ApiToken, ApiToken.staff_id == Staff.id).where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
-            Staff.active.is_(True)))).scalar_one_or_none()
+        return (
+            await s.execute(
+                select(Staff)
+                .join(ApiToken, ApiToken.staff_id == Staff.id)
+                .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), Staff.active.is_(True))
+            )
+        ).scalar_one_or_none()
 
 
 async def revoke_token(db: Database, token: str) -> bool:
     """Revoke a token; True if it existed and was live."""
     async with db.session() as s:
-        row = (await s.execute(select(ApiToken).where(
-            ApiToken.token_hash == hash_token(token)))).scalar_one_or_none()
+        row = (await s.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))).scalar_one_or_none()
         if row is None or row.revoked_at is not None:
             return False
         row.revoked_at = utcnow()
@@ -86,8 +88,7 @@ async def set_password(db: Database, name: str, password: str) -> None:
 async def check_password(db: Database, name: str, password: str) -> Staff | None:
     """The active staff member if ``password`` is theirs; rehashes outdated hashes."""
     async with db.session() as s:
-        member = (await s.execute(select(Staff).where(
-            Staff.name == name, Staff.active.is_(True)))).scalar_one_or_none()
+        member = (await s.execute(select(Staff).where(Staff.name == name, Staff.active.is_(True)))).scalar_one_or_none()
     stored = member.password_hash if member is not None and member.password_hash else _DUMMY_HASH
     try:
         await asyncio.to_thread(_hasher.verify, stored, password)
@@ -105,8 +106,7 @@ async def check_password(db: Database, name: str, password: str) -> Staff | None
 async def staff_by_id(db: Database, staff_id: int) -> Staff | None:
     """An active staff member by id."""
     async with db.session() as s:
-        return (await s.execute(select(Staff).where(
-            Staff.id == staff_id, Staff.active.is_(True)))).scalar_one_or_none()
+        return (await s.execute(select(Staff).where(Staff.id == staff_id, Staff.active.is_(True)))).scalar_one_or_none()
 
 
 async def revoke_all_tokens(db: Database, name: str) -> int:
@@ -115,17 +115,36 @@ async def revoke_all_tokens(db: Database, name: str) -> int:
         member = (await s.execute(select(Staff).where(Staff.name == name))).scalar_one_or_none()
         if member is None:
             raise StaffError(f"no staff member named {name!r}")
-        res = await s.execute(update(ApiToken).where(
-            ApiToken.staff_id == member.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+        res = await s.execute(
+            update(ApiToken)
+            .where(ApiToken.staff_id == member.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
         return rows_changed(res)
 
 
 async def list_staff(db: Database) -> list[dict[str, object]]:
     """Every staff member with role, unit, whether a password is set and live token count."""
     async with db.session() as s:
-        live = (select(ApiToken.staff_id, func.count().label("n")).where(ApiToken.revoked_at.is_(None))
-                .group_by(ApiToken.staff_id).subquery())
-        rows = await s.execute(select(Staff, func.coalesce(live.c.n, 0)).outerjoin(
-            live, live.c.staff_id == Staff.id).order_by(Staff.unit_code, Staff.name))
-        return [{"name": m.name, "unit": m.unit_code, "role": m.role, "active": m.active,
-                 "password": bool(m.password_hash), "tokens": int(n)} for m, n in rows.all()]
+        live = (
+            select(ApiToken.staff_id, func.count().label("n"))
+            .where(ApiToken.revoked_at.is_(None))
+            .group_by(ApiToken.staff_id)
+            .subquery()
+        )
+        rows = await s.execute(
+            select(Staff, func.coalesce(live.c.n, 0))
+            .outerjoin(live, live.c.staff_id == Staff.id)
+            .order_by(Staff.unit_code, Staff.name)
+        )
+        return [
+            {
+                "name": m.name,
+                "unit": m.unit_code,
+                "role": m.role,
+                "active": m.active,
+                "password": bool(m.password_hash),
+                "tokens": int(n),
+            }
+            for m, n in rows.all()
+        ]

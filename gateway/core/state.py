@@ -57,9 +57,11 @@ class StateStore:
         expires = now + timedelta(seconds=ttl_seconds)
         try:
             async with self.db.session() as s:
-                res = await s.execute(update(Lease).where(
-                    Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
-                    .values(holder=holder, expires_at=expires))
+                res = await s.execute(
+                    update(Lease)
+                    .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
+                    .values(holder=holder, expires_at=expires)
+                )
                 if rows_changed(res):
                     return True
                 if await s.get(Lease, name) is not None:
@@ -73,13 +75,20 @@ class StateStore:
         async with self.db.session() as s:
             await s.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
 
-    async def delivery(self, *, status: str, outbox_id: int | None = None,
-                       provider_id: str | None = None, detail: str = "",
-                       channel: str | None = None) -> bool:
+    async def delivery(
+        self,
+        *,
+        status: str,
+        outbox_id: int | None = None,
+        provider_id: str | None = None,
+        detail: str = "",
+        channel: str | None = None,
+    ) -> bool:
         """Apply a delivery report; False if the outbox row is unknown."""
         async with self.db.session() as s:
-            row = await record_delivery(s, status=status, outbox_id=outbox_id,
-                                        provider_id=provider_id, detail=detail, channel=channel)
+            row = await record_delivery(
+                s, status=status, outbox_id=outbox_id, provider_id=provider_id, detail=detail, channel=channel
+            )
             return row is not None
 
     async def outbox_row(self, outbox_id: int) -> dict[str, Any] | None:
@@ -88,5 +97,11 @@ class StateStore:
             row = await s.get(Outbox, outbox_id)
             if row is None:
                 return None
-            return {"id": row.id, "status": row.status, "provider_id": row.provider_id,
-                    "channel": row.channel, "attempts": row.attempts, "case_id": row.case_id}
+            return {
+                "id": row.id,
+                "status": row.status,
+                "provider_id": row.provider_id,
+                "channel": row.channel,
+                "attempts": row.attempts,
+                "case_id": row.case_id,
+            }

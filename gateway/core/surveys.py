@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from gateway.core.context import GatewayContext
-from gateway.core.models import AuditEvent, Case, Outbox, Staff, SurveyInvitation, SurveyResponse, utcnow
-from gateway.core.vocab import SURVEY_QUESTIONS
-from gateway.core.survey_alerts import queue_low_score_alert
 from gateway.core.errors import SurveyError as SurveyError  # re-exported: raised here
+from gateway.core.models import AuditEvent, Case, Outbox, Staff, SurveyInvitation, SurveyResponse, utcnow
+from gateway.core.survey_alerts import queue_low_score_alert
+from gateway.core.vocab import SURVEY_QUESTIONS
 
 MAX_COMMENT_CHARS = 4000
 _NO_REPLY = re.compile(r"(?i)^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounce[s]?)([+.\-@]|$)")
@@ -48,17 +48,27 @@ async def create_invitation(s: AsyncSession, ctx: GatewayContext, case: Case) ->
     cfg = ctx.config.survey
     if not cfg.enabled or case.contact is None or is_no_reply(case.contact):
         return None
-    if (await s.execute(select(SurveyInvitation.id).where(
-            SurveyInvitation.case_id == case.id))).first() is not None:
+    if (await s.execute(select(SurveyInvitation.id).where(SurveyInvitation.case_id == case.id))).first() is not None:
         return None
     now = utcnow()
-    if cfg.cooldown_days and (await s.execute(select(SurveyInvitation.id).where(
-            SurveyInvitation.recipient == case.contact,
-            SurveyInvitation.created_at > now - timedelta(days=cfg.cooldown_days)).limit(1))).first():
+    if (
+        cfg.cooldown_days
+        and (
+            await s.execute(
+                select(SurveyInvitation.id)
+                .where(
+                    SurveyInvitation.recipient == case.contact,
+                    SurveyInvitation.created_at > now - timedelta(days=cfg.cooldown_days),
+                )
+                .limit(1)
+            )
+        ).first()
+    ):
         return None
     expires = now + timedelta(days=cfg.expiry_days)
-    inv = SurveyInvitation(case_id=case.id, token="", channel=case.channel,
-                           recipient=case.contact, created_at=now, expires_at=expires)
+    inv = SurveyInvitation(
+        case_id=case.id, token="", channel=case.channel, recipient=case.contact, created_at=now, expires_at=expires
+    )
     s.add(inv)
     await s.flush()
     inv.token = ctx.signer.sign("survey", {"i": inv.id}, ttl_seconds=cfg.expiry_days * 86400)
@@ -79,14 +89,19 @@ def cancel_unsent_survey(s: Session, case: Case) -> int:
     """A reopened case gets no survey for the earlier answer: its survey rows still
     waiting in the outbox are cancelled and their unanswered invitation removed (the next
     answer invites again).  Returns the rows cancelled."""
-    rows = s.execute(select(Outbox).where(
-        Outbox.case_id == case.id, Outbox.purpose == "survey",
-        Outbox.status == "pending")).scalars().all()
+    rows = (
+        s.execute(
+            select(Outbox).where(Outbox.case_id == case.id, Outbox.purpose == "survey", Outbox.status == "pending")
+        )
+        .scalars()
+        .all()
+    )
     for row in rows:
         row.status, row.last_error = "cancelled", "case reopened before the survey was sent"
     if rows:
-        s.execute(delete(SurveyInvitation).where(SurveyInvitation.case_id == case.id,
-                                                 SurveyInvitation.responded_at.is_(None)))
+        s.execute(
+            delete(SurveyInvitation).where(SurveyInvitation.case_id == case.id, SurveyInvitation.responded_at.is_(None))
+        )
     return len(rows)
 
 
@@ -125,20 +140,31 @@ def validate_answers(form: dict[str, Any]) -> SurveyAnswers:
     return SurveyAnswers(scores, improper, comment)
 
 
-async def record_response(s: AsyncSession, ctx: GatewayContext, invitation: SurveyInvitation,
-                          answers: SurveyAnswers, channel: str = "web") -> SurveyResponse:
+async def record_response(
+    s: AsyncSession, ctx: GatewayContext, invitation: SurveyInvitation, answers: SurveyAnswers, channel: str = "web"
+) -> SurveyResponse:
     """Store the one response of an invitation; a second one raises ``answered``."""
     if invitation.responded_at is not None:
         raise SurveyError("answered")
     who = await s.run_sync(lambda sync: invitation_attribution(sync, invitation))
-    resp = SurveyResponse(invitation_id=invitation.id, answers=answers.scores,
-                          improper_request=answers.improper_request, comment=answers.comment,
-                          channel=channel, **who)
+    resp = SurveyResponse(
+        invitation_id=invitation.id,
+        answers=answers.scores,
+        improper_request=answers.improper_request,
+        comment=answers.comment,
+        channel=channel,
+        **who,
+    )
     s.add(resp)
     invitation.responded_at = utcnow()
-    s.add(AuditEvent(case_id=invitation.case_id, actor="citizen", action="survey_response",
-                     detail={"channel": channel, "answers": answers.scores,
-                             "improper_request": answers.improper_request}))
+    s.add(
+        AuditEvent(
+            case_id=invitation.case_id,
+            actor="citizen",
+            action="survey_response",
+            detail={"channel": channel, "answers": answers.scores, "improper_request": answers.improper_request},
+        )
+    )
     await s.flush()  # the unique invitation_id catches a concurrent double submit
     await s.run_sync(lambda sync: queue_low_score_alert(sync, ctx, resp))
     return resp
@@ -149,22 +175,27 @@ def invitation_attribution(s: Session, invitation: SurveyInvitation) -> dict[str
     a case, the staff member who gave the latest answer; else the invitation's target."""
     case = s.get(Case, invitation.case_id) if invitation.case_id else None
     if case is None:
-        return {"scope": invitation.scope or "site", "unit_code": invitation.unit_code,
-                "service_code": invitation.service_code}
+        return {
+            "scope": invitation.scope or "site",
+            "unit_code": invitation.unit_code,
+            "service_code": invitation.service_code,
+        }
     return case_attribution(s, case)
 
 
 def case_attribution(s: Session, case: Case) -> dict[str, Any]:
     """Unit, service and answering staff member of a case."""
     staff_id = getattr(case, "answered_by", None) or _answerer_from_audit(s, case)
-    return {"scope": "case", "unit_code": case.unit_code, "service_code": case.service_code,
-            "staff_id": staff_id}
+    return {"scope": "case", "unit_code": case.unit_code, "service_code": case.service_code, "staff_id": staff_id}
 
 
 def _answerer_from_audit(s: Session, case: Case) -> int | None:
-    actor = s.execute(select(AuditEvent.actor).where(
-        AuditEvent.case_id == case.id, AuditEvent.action.in_(("answered", "reanswered")))
-        .order_by(AuditEvent.id.desc()).limit(1)).scalar_one_or_none()
+    actor = s.execute(
+        select(AuditEvent.actor)
+        .where(AuditEvent.case_id == case.id, AuditEvent.action.in_(("answered", "reanswered")))
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if not actor or not actor.startswith("staff:"):
         return None
     return s.execute(select(Staff.id).where(Staff.name == actor[6:])).scalar_one_or_none()

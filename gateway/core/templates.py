@@ -67,10 +67,20 @@ DEFAULTS: dict[str, dict[str, str]] = {
 }
 
 KIND_NAMES = {
-    "fa": {"request": "درخواست", "complaint": "شکایت", "suggestion": "پیشنهاد",
-           "criticism": "انتقاد", "violation_report": "گزارش تخلف"},
-    "en": {"request": "request", "complaint": "complaint", "suggestion": "suggestion",
-           "criticism": "criticism", "violation_report": "violation report"},
+    "fa": {
+        "request": "درخواست",
+        "complaint": "شکایت",
+        "suggestion": "پیشنهاد",
+        "criticism": "انتقاد",
+        "violation_report": "گزارش تخلف",
+    },
+    "en": {
+        "request": "request",
+        "complaint": "complaint",
+        "suggestion": "suggestion",
+        "criticism": "criticism",
+        "violation_report": "violation report",
+    },
 }
 STATUS_NAMES = {
     "fa": {"new": "ثبت شده", "routed": "در حال بررسی", "answered": "پاسخ داده شده", "closed": "بسته شده"},
@@ -101,8 +111,7 @@ class _Blank(dict[str, str]):
 class Templates:
     """Look up and fill message templates for a language."""
 
-    def __init__(self, overrides: Mapping[str, Mapping[str, str]] | None = None,
-                 timezone: str = "Asia/Tehran") -> None:
+    def __init__(self, overrides: Mapping[str, Mapping[str, str]] | None = None, timezone: str = "Asia/Tehran") -> None:
         self.timezone = timezone
         self._table = {lang: dict(texts) for lang, texts in DEFAULTS.items()}
         for lang, texts in (overrides or {}).items():
@@ -117,8 +126,7 @@ class Templates:
 
     def render(self, name: str, language: str, **values: object) -> str:
         """Fill template ``name``; numbers in Persian text come out in Persian digits."""
-        return self.raw(name, language).format_map(_Blank(
-            {k: "" if v is None else str(v) for k, v in values.items()}))
+        return self.raw(name, language).format_map(_Blank({k: "" if v is None else str(v) for k, v in values.items()}))
 
     def case_values(self, case: object, language: str, **extra: object) -> dict[str, object]:
         """The standard placeholders for a case object (duck-typed on the ORM model)."""
@@ -137,8 +145,22 @@ class Templates:
 
     def check(self) -> list[str]:
         """Problems with the configured templates (unknown placeholders), one line each."""
-        allowed = {"code", "code_ascii", "kind", "status", "unit", "received", "due",
-                   "answered", "answer", "link", "track_link", "count", "items", "target"}
+        allowed = {
+            "code",
+            "code_ascii",
+            "kind",
+            "status",
+            "unit",
+            "received",
+            "due",
+            "answered",
+            "answer",
+            "link",
+            "track_link",
+            "count",
+            "items",
+            "target",
+        }
         problems = []
         for lang, texts in self._table.items():
             for name, text in texts.items():

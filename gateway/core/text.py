@@ -17,8 +17,14 @@ ARABIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
 # character up in its table (measured 132 us against 1.7 us on a 2 KB text)
 _ASCII_OF = [(d, str(i % 10)) for i, d in enumerate(PERSIAN_DIGITS + ARABIC_DIGITS)]
 _PERSIAN_OF = [(d, PERSIAN_DIGITS[i % 10]) for i, d in enumerate("0123456789" + ARABIC_DIGITS)]
-_LETTERS = [("ي", "ی"), ("ى", "ی"), ("ك", "ک"), ("ة", "ه"), ("ۃ", "ه"),
-            ("\u0640", "")]  # tatweel (kashida) is decoration
+_LETTERS = [
+    ("ي", "ی"),
+    ("ى", "ی"),
+    ("ك", "ک"),
+    ("ة", "ه"),
+    ("ۃ", "ه"),
+    ("\u0640", ""),
+]  # tatweel (kashida) is decoration
 # Bidi controls and zero-width marks other than ZWNJ carry no meaning in matching.
 _INVISIBLE = re.compile("[\u200b\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
@@ -47,8 +53,10 @@ def to_persian_digits(text: str) -> str:
 # mark, whitespace other than a single space or newline (one character class: a C loop), or
 # one of the runs in _NEEDS_WORK_RUNS (plain substring tests), or whitespace at either end.
 _ODD_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
-_NEEDS_WORK = re.compile("[\u064a\u0649\u0643\u0629\u06c3\u0640\u200b\u200d\u200e\u200f"
-                         "\u202a-\u202e\u2066-\u2069\ufeff" + re.escape(_ODD_SPACES) + "]")
+_NEEDS_WORK = re.compile(
+    "[\u064a\u0649\u0643\u0629\u06c3\u0640\u200b\u200d\u200e\u200f"
+    "\u202a-\u202e\u2066-\u2069\ufeff" + re.escape(_ODD_SPACES) + "]"
+)
 _NEEDS_WORK_RUNS = ("  ", " \n", "\n ", "\n\n\n", "\u200c\u200c")
 
 

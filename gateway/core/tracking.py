@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 import secrets
 
-from gateway.core.text import to_ascii_digits, to_persian_digits
 from gateway.core.errors import CodeError as CodeError  # re-exported: raised here
+from gateway.core.text import to_ascii_digits, to_persian_digits
 
 CODE_LENGTH = 10
 

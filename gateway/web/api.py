@@ -37,24 +37,36 @@ from gateway.core.access import Viewer, case_scope
 from gateway.core.context import GatewayContext
 from gateway.core.models import utcnow
 from gateway.web.auth import bearer_viewer
+from gateway.web.errors import ApiError as ApiError  # re-exported: raised here
 from gateway.web.keys import request_context
 from gateway.web.openapi import document
-from gateway.web.errors import ApiError as ApiError  # re-exported: raised here
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ERROR_STATUS = {"unauthorized": 401, "forbidden": 403, "not_found": 404,
-                "method_not_allowed": 405, "invalid_json": 400, "validation_error": 422,
-                "unknown_unit": 422, "forbidden_for_kind": 409, "payload_too_large": 413,
-                "internal_error": 500}
-_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               413: "payload_too_large"}
+ERROR_STATUS = {
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "invalid_json": 400,
+    "validation_error": 422,
+    "unknown_unit": 422,
+    "forbidden_for_kind": 409,
+    "payload_too_large": 413,
+    "internal_error": 500,
+}
+_HTTP_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 # Served inline only when the browser cannot run them; anything else is a download.
 INLINE_TYPES = ("audio/", "image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain")
 
 
 def error_response(code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}},
-                             status=ERROR_STATUS.get(code, 400))
+    return web.json_response({"error": {"code": code, "message": message}}, status=ERROR_STATUS.get(code, 400))
 
 
 def _json_default(value: object) -> str:
@@ -64,8 +76,9 @@ def _json_default(value: object) -> str:
 
 
 def ok(data: object, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status,
-                             dumps=lambda d: json.dumps(d, default=_json_default, ensure_ascii=False))
+    return web.json_response(
+        data, status=status, dumps=lambda d: json.dumps(d, default=_json_default, ensure_ascii=False)
+    )
 
 
 @web.middleware
@@ -111,9 +124,15 @@ async def body(request: web.Request) -> dict[str, Any]:
 
 
 def action_json(result: answers.ActionResult) -> dict[str, Any]:
-    return {"code": result.code, "status": result.status, "unit": result.unit_code,
-            "kind": result.kind, "channel": result.channel, "outbox_ids": result.outbox_ids,
-            "survey": result.survey}
+    return {
+        "code": result.code,
+        "status": result.status,
+        "unit": result.unit_code,
+        "kind": result.kind,
+        "channel": result.channel,
+        "outbox_ids": result.outbox_ids,
+        "survey": result.survey,
+    }
 
 
 # -- handlers ---------------------------------------------------------------------------
@@ -153,26 +172,32 @@ async def attachment_response(ctx: GatewayContext, v: Viewer, code: str, raw_id:
     ctype = att.content_type.split(";")[0].strip().lower()
     inline = ctype.startswith(INLINE_TYPES)
     disposition = "inline" if inline else "attachment"
-    return web.Response(body=data, headers={
-        "Content-Type": att.content_type if inline else "application/octet-stream",
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(att.filename)}",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox; default-src 'none'; media-src 'self'"})
+    return web.Response(
+        body=data,
+        headers={
+            "Content-Type": att.content_type if inline else "application/octet-stream",
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(att.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'; media-src 'self'",
+        },
+    )
 
 
 async def get_attachment(request: web.Request) -> web.Response:
     """Download an attachment (audio of voice mail, files sent by email)."""
     v = await viewer(request)
-    return await attachment_response(context(request), v, request.match_info["code"],
-                                     request.match_info["attachment_id"])
+    return await attachment_response(
+        context(request), v, request.match_info["code"], request.match_info["attachment_id"]
+    )
 
 
 async def post_answer(request: web.Request) -> web.Response:
     """Answer the case over its origin channel; the survey invitation follows."""
     v = await viewer(request)
     data = await body(request)
-    result = await answers.answer_case(context(request), v, request.match_info["code"],
-                                       data.get("text"), data.get("close", False))
+    result = await answers.answer_case(
+        context(request), v, request.match_info["code"], data.get("text"), data.get("close", False)
+    )
     return ok(action_json(result))
 
 
@@ -180,8 +205,9 @@ async def post_assign(request: web.Request) -> web.Response:
     """Assign the case to another unit."""
     v = await viewer(request)
     data = await body(request)
-    result = await answers.assign_case(context(request), v, request.match_info["code"],
-                                       data.get("unit"), data.get("note"))
+    result = await answers.assign_case(
+        context(request), v, request.match_info["code"], data.get("unit"), data.get("note")
+    )
     return ok(action_json(result))
 
 
@@ -210,8 +236,9 @@ async def get_report(request: web.Request) -> web.Response:
     if raw_days and (not raw_days.isdigit() or not 1 <= int(raw_days) <= 3660):
         raise ApiError("validation_error", "days must be a number from 1 to 3660")
     async with context(request).db.session() as s:
-        figs = await reports.figures(s, case_scope(v), v.unit_code,
-                                     reports.period_start(int(raw_days) if raw_days else None))
+        figs = await reports.figures(
+            s, case_scope(v), v.unit_code, reports.period_start(int(raw_days) if raw_days else None)
+        )
     if request.query.get("format") == "csv":
         return web.Response(text=reports.to_csv(figs), content_type="text/csv", charset="utf-8")
     return ok(dataclasses.asdict(figs))
@@ -240,23 +267,72 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/me", get_me, "Who the token belongs to", response="Me", errors=(401,)),
-    Route("GET", "/api/v1/cases", get_cases, "List and filter cases",
-          query=("status", "kind", "channel", "overdue", "q", "limit", "cursor"),
-          response="CaseList", errors=(401, 422)),
-    Route("GET", "/api/v1/cases/{code}", get_case, "One case with its thread",
-          response="CaseDetail", errors=(401, 404)),
-    Route("GET", "/api/v1/cases/{code}/attachments/{attachment_id}", get_attachment,
-          "Download an attachment", response="binary", errors=(401, 404)),
-    Route("POST", "/api/v1/cases/{code}/answer", post_answer, "Answer the case",
-          body="AnswerRequest", response="ActionResult", errors=(400, 401, 404, 422)),
-    Route("POST", "/api/v1/cases/{code}/assign", post_assign, "Assign to another unit",
-          body="AssignRequest", response="ActionResult", errors=(400, 401, 404, 409, 422)),
-    Route("POST", "/api/v1/cases/{code}/notes", post_note, "Add an internal note",
-          body="NoteRequest", response="ActionResult", status=201, errors=(400, 401, 404, 422)),
-    Route("POST", "/api/v1/cases/{code}/kind", post_kind, "Change the kind",
-          body="KindRequest", response="ActionResult", errors=(400, 401, 404, 409, 422)),
-    Route("GET", "/api/v1/reports", get_report, "Dashboard figures",
-          query=("days", "format"), response="Report", errors=(401, 403, 422)),
+    Route(
+        "GET",
+        "/api/v1/cases",
+        get_cases,
+        "List and filter cases",
+        query=("status", "kind", "channel", "overdue", "q", "limit", "cursor"),
+        response="CaseList",
+        errors=(401, 422),
+    ),
+    Route(
+        "GET", "/api/v1/cases/{code}", get_case, "One case with its thread", response="CaseDetail", errors=(401, 404)
+    ),
+    Route(
+        "GET",
+        "/api/v1/cases/{code}/attachments/{attachment_id}",
+        get_attachment,
+        "Download an attachment",
+        response="binary",
+        errors=(401, 404),
+    ),
+    Route(
+        "POST",
+        "/api/v1/cases/{code}/answer",
+        post_answer,
+        "Answer the case",
+        body="AnswerRequest",
+        response="ActionResult",
+        errors=(400, 401, 404, 422),
+    ),
+    Route(
+        "POST",
+        "/api/v1/cases/{code}/assign",
+        post_assign,
+        "Assign to another unit",
+        body="AssignRequest",
+        response="ActionResult",
+        errors=(400, 401, 404, 409, 422),
+    ),
+    Route(
+        "POST",
+        "/api/v1/cases/{code}/notes",
+        post_note,
+        "Add an internal note",
+        body="NoteRequest",
+        response="ActionResult",
+        status=201,
+        errors=(400, 401, 404, 422),
+    ),
+    Route(
+        "POST",
+        "/api/v1/cases/{code}/kind",
+        post_kind,
+        "Change the kind",
+        body="KindRequest",
+        response="ActionResult",
+        errors=(400, 401, 404, 409, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/reports",
+        get_report,
+        "Dashboard figures",
+        query=("days", "format"),
+        response="Report",
+        errors=(401, 403, 422),
+    ),
     Route("GET", "/api/v1/openapi.json", get_openapi, "This document", auth=False),
 )
 

@@ -74,8 +74,11 @@ async def metrics(request: web.Request) -> web.Response:
 def setup_templates(app: web.Application, ctx: GatewayContext) -> jinja2.Environment:
     """Jinja2 with autoescaping (STACK_NOTES.md section 7) and our date/digit filters."""
     env = aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")), enable_async=True,
-        autoescape=jinja2.select_autoescape(["html", "xml", "svg"], default_for_string=True))
+        app,
+        loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")),
+        enable_async=True,
+        autoescape=jinja2.select_autoescape(["html", "xml", "svg"], default_for_string=True),
+    )
     tz = ctx.config.gateway.timezone
     env.filters["jalali"] = lambda value, lang="fa": format_date(value, lang, tz)
     env.filters["fadigits"] = lambda value: to_persian_digits(str(value))

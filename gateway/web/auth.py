@@ -39,10 +39,12 @@ def cookie_secure(ctx: GatewayContext) -> bool:
     return mode == "always" or (mode == "auto" and ctx.config.gateway.public_base_url.startswith("https:"))
 
 
-def set_cookie(ctx: GatewayContext, response: web.StreamResponse, name: str, value: str,
-               max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/staff", httponly=True,
-                        samesite="Lax", secure=cookie_secure(ctx))
+def set_cookie(
+    ctx: GatewayContext, response: web.StreamResponse, name: str, value: str, max_age: int | None = None
+) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/staff", httponly=True, samesite="Lax", secure=cookie_secure(ctx)
+    )
 
 
 @dataclass(slots=True)
@@ -64,8 +66,7 @@ class SessionStore:
         """A brand-new session (never reuses an id the client sent)."""
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         expires = time.time() + self.ctx.config.staff.session_hours * 3600
-        await self.ctx.state.put(_key(sid), {"staff_id": viewer.staff_id, "csrf": csrf,
-                                             "exp": expires})
+        await self.ctx.state.put(_key(sid), {"staff_id": viewer.staff_id, "csrf": csrf, "exp": expires})
         return Session(sid, viewer, csrf)
 
     async def load(self, sid: str | None) -> Session | None:
@@ -115,8 +116,9 @@ class LoginLimiter:
 
     async def retry_after(self, keys: list[str]) -> float:
         """Seconds until every key is below its limit again (0: not blocked)."""
-        verdicts = await asyncio.gather(*(self.ctx.limiter.peek(f"login:{k}", self._limit(k), self.window)
-                                          for k in keys))
+        verdicts = await asyncio.gather(
+            *(self.ctx.limiter.peek(f"login:{k}", self._limit(k), self.window) for k in keys)
+        )
         return max((v.retry_after for v in verdicts if not v.allowed), default=0.0)
 
     async def blocked(self, keys: list[str]) -> bool:
@@ -125,13 +127,13 @@ class LoginLimiter:
 
     async def failed(self, keys: list[str]) -> None:
         """Count one failure for each key."""
-        await asyncio.gather(*(self.ctx.limiter.hit(f"login:{k}", self._limit(k), self.window)
-                               for k in keys))
+        await asyncio.gather(*(self.ctx.limiter.hit(f"login:{k}", self._limit(k), self.window) for k in keys))
 
     async def succeeded(self, keys: list[str] | str) -> None:
         """Forget the failures of these keys (a name that just logged in)."""
-        await asyncio.gather(*(self.ctx.limiter.reset(f"login:{k}", self.window)
-                               for k in ([keys] if isinstance(keys, str) else keys)))
+        await asyncio.gather(
+            *(self.ctx.limiter.reset(f"login:{k}", self.window) for k in ([keys] if isinstance(keys, str) else keys))
+        )
 
 
 async def bearer_viewer(ctx: GatewayContext, request: web.Request) -> Viewer | None:

@@ -16,8 +16,9 @@ import jdatetime
 from gateway.core.text import to_persian_digits
 
 
-def bar_rows(items: list[tuple[str, float | None]], maximum: float | None = None,
-             lang: str = "fa") -> list[dict[str, object]]:
+def bar_rows(
+    items: list[tuple[str, float | None]], maximum: float | None = None, lang: str = "fa"
+) -> list[dict[str, object]]:
     """One row per item: label, the value as shown (a dash when there is none), bar share."""
     top = maximum or max((v for _, v in items if v), default=0) or 1
     rows = []
@@ -27,8 +28,14 @@ def bar_rows(items: list[tuple[str, float | None]], maximum: float | None = None
         else:
             shown = f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
             percent = round(100 * min(value, top) / top, 1)
-        rows.append({"label": label, "shown": to_persian_digits(shown) if lang == "fa" else shown,
-                     "percent": percent, "step": 5 * round(percent / 5)})
+        rows.append(
+            {
+                "label": label,
+                "shown": to_persian_digits(shown) if lang == "fa" else shown,
+                "percent": percent,
+                "step": 5 * round(percent / 5),
+            }
+        )
     return rows
 
 

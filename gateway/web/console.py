@@ -29,19 +29,30 @@ from gateway.web import api
 from gateway.web import console_text as words
 from gateway.web.auth import LoginLimiter, Session, SessionStore
 from gateway.web.charts import jalali_day, jalali_time
-from gateway.web.console_base import (LIMITER, MAX_KEPT_CHARS, SESSIONS, StaffPageError,
-                                      checked_form, ctx_of, current, digits, error_pages,
-                                      language, page, security_headers, unit_names)
+from gateway.web.console_base import (
+    LIMITER,
+    MAX_KEPT_CHARS,
+    SESSIONS,
+    StaffPageError,
+    checked_form,
+    ctx_of,
+    current,
+    digits,
+    error_pages,
+    language,
+    page,
+    security_headers,
+    unit_names,
+)
 from gateway.web.console_dashboard import get_dashboard, get_dashboard_csv
-from gateway.web.keys import app_context
 from gateway.web.console_login import get_login, post_login, post_logout, take_parked_text
+from gateway.web.keys import app_context
 from gateway.web.translations import translations
 
 
 def _not_found(request: web.Request) -> StaffPageError:
     _ = language(request)[1]
-    return StaffPageError(404, _("Case not found"), _(
-        "There is no case with this code in your unit's cases."))
+    return StaffPageError(404, _("Case not found"), _("There is no case with this code in your unit's cases."))
 
 
 async def get_home(request: web.Request) -> web.Response:
@@ -60,8 +71,9 @@ async def get_inbox(request: web.Request) -> web.Response:
         items, cursor = await inbox.list_cases(s, session.viewer, flt, utcnow())
     query = {k: v for k, v in request.query.items() if k not in ("cursor", "done", "code", "unit") and v}
     next_url = f"/staff/cases?{urlencode({**query, 'cursor': cursor})}" if cursor else None
-    return await page(request, "inbox.html", session, cases=items, flt=flt, next_url=next_url,
-                      error=error, done=_done_text(request))
+    return await page(
+        request, "inbox.html", session, cases=items, flt=flt, next_url=next_url, error=error, done=_done_text(request)
+    )
 
 
 def _done_text(request: web.Request) -> str:
@@ -71,12 +83,15 @@ def _done_text(request: web.Request) -> str:
     if key not in words.DONE:
         return ""
     code, unit = request.query.get("code", ""), request.query.get("unit", "")
-    return _(words.DONE[key]) % {"code": digits(code, lang) if code.isdigit() else "",
-                                 "unit": unit_names(ctx_of(request)).get(unit, "")}
+    return _(words.DONE[key]) % {
+        "code": digits(code, lang) if code.isdigit() else "",
+        "unit": unit_names(ctx_of(request)).get(unit, ""),
+    }
 
 
-async def case_page(request: web.Request, session: Session, error: str = "", status: int = 200,
-                    draft: str = "", note_draft: str = "") -> web.Response:
+async def case_page(
+    request: web.Request, session: Session, error: str = "", status: int = 200, draft: str = "", note_draft: str = ""
+) -> web.Response:
     ctx = ctx_of(request)
     lang, _ = language(request)
     code = request.match_info["code"]
@@ -89,9 +104,19 @@ async def case_page(request: web.Request, session: Session, error: str = "", sta
         units = (await s.execute(select(Unit.code, Unit.name).order_by(Unit.name))).all()
     for event in detail["events"]:
         event["actor_shown"] = words.actor_name(event["actor"], _)
-    return await page(request, "case.html", session, status=status, case=detail, units=units,
-                      replies=_saved_replies(ctx, lang), draft=draft, note_draft=note_draft,
-                      error=error, done=_done_text(request))
+    return await page(
+        request,
+        "case.html",
+        session,
+        status=status,
+        case=detail,
+        units=units,
+        replies=_saved_replies(ctx, lang),
+        draft=draft,
+        note_draft=note_draft,
+        error=error,
+        done=_done_text(request),
+    )
 
 
 def _files_page(request: web.Request) -> int:
@@ -166,12 +191,16 @@ async def get_attachment(request: web.Request) -> web.Response:
     session = await current(request)
     _ = language(request)[1]
     try:
-        return await api.attachment_response(ctx_of(request), session.viewer, request.match_info["code"],
-                                             request.match_info["attachment_id"])
+        return await api.attachment_response(
+            ctx_of(request), session.viewer, request.match_info["code"], request.match_info["attachment_id"]
+        )
     except answers.CaseActionError:
-        raise StaffPageError(404, _("Attachment not found"), _(
-            "This file is not part of a case you can see."),
-            f"/staff/cases/{request.match_info['code']}") from None
+        raise StaffPageError(
+            404,
+            _("Attachment not found"),
+            _("This file is not part of a case you can see."),
+            f"/staff/cases/{request.match_info['code']}",
+        ) from None
 
 
 def setup_staff(app: web.Application) -> None:
@@ -179,15 +208,13 @@ def setup_staff(app: web.Application) -> None:
     ctx = app_context(app)
     api.setup_api(app)
     app[SESSIONS] = SessionStore(ctx)
-    app[LIMITER] = LoginLimiter(ctx, ctx.config.staff.login_max_failures,
-                                ctx.config.staff.login_window_minutes * 60)
+    app[LIMITER] = LoginLimiter(ctx, ctx.config.staff.login_max_failures, ctx.config.staff.login_window_minutes * 60)
     tz = ctx.config.gateway.timezone
     env = aiohttp_jinja2.get_env(app)
     env.filters["digits"] = jinja2.pass_context(lambda c, v: digits(v, c.get("lang", "fa")))
     env.filters["moment"] = lambda v, lang="fa": jalali_time(v, tz, lang)
     env.filters["day"] = lambda v, lang="fa": jalali_day(v, tz, lang)
-    env.filters["size"] = lambda v, lang="fa": words.human_size(int(v or 0), lang,
-                                                                translations(lang).gettext)
+    env.filters["size"] = lambda v, lang="fa": words.human_size(int(v or 0), lang, translations(lang).gettext)
     app.middlewares.append(error_pages)
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_digest_task)
@@ -207,6 +234,7 @@ def setup_staff(app: web.Application) -> None:
     r.add_get("/staff/dashboard", get_dashboard)
     r.add_get("/staff/dashboard.csv", get_dashboard_csv)
     from gateway.web.console_surveys import setup_console_surveys  # it imports this module
+
     setup_console_surveys(app)
 
 

@@ -20,15 +20,25 @@ from gateway.core.templates import KIND_NAMES, STATUS_NAMES
 from gateway.core.text import to_persian_digits
 from gateway.web import api
 from gateway.web import console_text as words
-from gateway.web.auth import (LOGIN_COOKIE, SESSION_COOKIE, LoginLimiter, Session, SessionStore,
-                              csrf_ok, login_csrf, set_cookie)
+from gateway.web.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    LoginLimiter,
+    Session,
+    SessionStore,
+    csrf_ok,
+    login_csrf,
+    set_cookie,
+)
 from gateway.web.i18n import LANG_COOKIE, pick_language
 from gateway.web.translations import translations
 
 SESSIONS = web.AppKey("staff_sessions", SessionStore)
 LIMITER = web.AppKey("staff_login_limiter", LoginLimiter)
-CSP = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
-       "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 # Text a POST may carry across an expired session: the answer or the note of a case.
 KEEPABLE = re.compile(r"^/staff/cases/(?P<code>[0-9]{10})/(?P<form>answer|notes)$")
 MAX_KEPT_CHARS = 20000
@@ -43,7 +53,7 @@ class StaffPageError(web.HTTPException):
         self.title, self.message, self.back_url = title, message, back_url
 
 
-class Respond(Exception):  # noqa: N818 - control flow: "answer with this page"
+class Respond(Exception):
     """Answer the request with this finished page (raised deep inside a handler)."""
 
     def __init__(self, response: web.Response) -> None:
@@ -72,8 +82,9 @@ def unit_names(ctx: GatewayContext) -> dict[str, str]:
     return {u.code: u.name for u in ctx.config.units}
 
 
-async def page(request: web.Request, template: str, session: Session | None,
-               status: int = 200, **values: Any) -> web.Response:
+async def page(
+    request: web.Request, template: str, session: Session | None, status: int = 200, **values: Any
+) -> web.Response:
     """Render a console page in the chosen language."""
     ctx = ctx_of(request)
     lang, chosen = pick_language(request, ctx.config.gateway.language)
@@ -81,30 +92,49 @@ async def page(request: web.Request, template: str, session: Session | None,
     query = {k: v for k, v in request.query.items() if k != "lang"}
     other = "en" if lang == "fa" else "fa"
     here = request.path if request.method == "GET" else "/staff/cases"
-    base = {"viewer": session.viewer if session else None, "csrf": session.csrf if session else "",
-            "lang": lang, "dir": "rtl" if lang == "fa" else "ltr", "other_lang": other,
-            "switch_url": f"{here}?{urlencode({**query, 'lang': other})}",
-            "_": _, "gettext": _, "ngettext": translations(lang).ngettext,
-            "kinds": KIND_NAMES[lang], "statuses": STATUS_NAMES[lang],
-            "channels": words.translated(words.CHANNELS, _),
-            "purposes": words.translated(words.PURPOSES, _),
-            "event_names": words.translated(words.EVENTS, _), "unit_names": unit_names(ctx)}
+    base = {
+        "viewer": session.viewer if session else None,
+        "csrf": session.csrf if session else "",
+        "lang": lang,
+        "dir": "rtl" if lang == "fa" else "ltr",
+        "other_lang": other,
+        "switch_url": f"{here}?{urlencode({**query, 'lang': other})}",
+        "_": _,
+        "gettext": _,
+        "ngettext": translations(lang).ngettext,
+        "kinds": KIND_NAMES[lang],
+        "statuses": STATUS_NAMES[lang],
+        "channels": words.translated(words.CHANNELS, _),
+        "purposes": words.translated(words.PURPOSES, _),
+        "event_names": words.translated(words.EVENTS, _),
+        "unit_names": unit_names(ctx),
+    }
     response = await aiohttp_jinja2.render_template_async(
-        f"staff/{template}", request, {**base, **values}, status=status)
+        f"staff/{template}", request, {**base, **values}, status=status
+    )
     if chosen:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax", httponly=True)
     return response
 
 
-async def login_form(request: web.Request, error: str = "", status: int = 200, name: str = "",
-                     kept: dict[str, str] | None = None) -> web.Response:
+async def login_form(
+    request: web.Request, error: str = "", status: int = 200, name: str = "", kept: dict[str, str] | None = None
+) -> web.Response:
     """The login page; ``kept`` carries text typed before the session ended."""
     ctx = ctx_of(request)
     pre = request.cookies.get(LOGIN_COOKIE) or ""
     if len(pre) != 32 or not pre.isalnum():
         pre = secrets.token_hex(16)
-    response = await page(request, "login.html", None, status=status, error=error, name=name,
-                          kept=kept or {}, login_csrf=login_csrf(ctx, pre))
+    response = await page(
+        request,
+        "login.html",
+        None,
+        status=status,
+        error=error,
+        name=name,
+        kept=kept or {},
+        login_csrf=login_csrf(ctx, pre),
+    )
     set_cookie(ctx, response, LOGIN_COOKIE, pre, max_age=3600)
     return response
 
@@ -117,8 +147,7 @@ async def current(request: web.Request) -> Session:
     if request.method == "POST" and KEEPABLE.match(request.path):
         text = str((await request.post()).get("text", ""))[:MAX_KEPT_CHARS]
         if text.strip():
-            raise Respond(await login_form(request, "", 401, kept={"action": request.path,
-                                                                   "text": text}))
+            raise Respond(await login_form(request, "", 401, kept={"action": request.path, "text": text}))
     raise web.HTTPSeeOther("/staff/login")
 
 
@@ -134,9 +163,15 @@ async def checked_form(request: web.Request) -> tuple[Session, Any]:
     form = await request.post()
     if not csrf_ok(session.csrf, form.get("csrf")):
         _ = language(request)[1]
-        raise StaffPageError(403, _("This form has expired"), _(
-            "The page was open for too long or in another window, so nothing was done. "
-            "Go back, reload the page and try again."), back_to(request.path))
+        raise StaffPageError(
+            403,
+            _("This form has expired"),
+            _(
+                "The page was open for too long or in another window, so nothing was done. "
+                "Go back, reload the page and try again."
+            ),
+            back_to(request.path),
+        )
     return session, form
 
 
@@ -153,18 +188,26 @@ async def error_pages(request: web.Request, handler: Any) -> web.StreamResponse:
         return await error_page(request, e.status_code, e.title, e.message, e.back_url)
     except web.HTTPNotFound:
         _ = language(request)[1]
-        return await error_page(request, 404, _("Page not found"), _(
-            "There is no console page at this address."), "/staff/cases")
+        return await error_page(
+            request, 404, _("Page not found"), _("There is no console page at this address."), "/staff/cases"
+        )
 
 
-async def error_page(request: web.Request, status: int, title: str, message: str,
-                     back_url: str) -> web.Response:
+async def error_page(request: web.Request, status: int, title: str, message: str, back_url: str) -> web.Response:
     """An error page with a way back."""
     _ = language(request)[1]
     session = await request.app[SESSIONS].load(request.cookies.get(SESSION_COOKIE))
     back_label = _("Back to the case") if back_url.count("/") == 3 else _("Back to the cases")
-    return await page(request, "error.html", session, status=status, title=title,
-                      message=message, back_url=back_url, back_label=back_label)
+    return await page(
+        request,
+        "error.html",
+        session,
+        status=status,
+        title=title,
+        message=message,
+        back_url=back_url,
+        back_label=back_label,
+    )
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -27,11 +27,15 @@ def _days(request: web.Request) -> int | None:
 async def _figures(request: web.Request, session: Session) -> reports.Figures:
     if not session.viewer.sees_dashboard:
         _ = language(request)[1]
-        raise StaffPageError(403, _("Dashboard for supervisors"), _(
-            "The dashboard is open to supervisors, managers and oversight staff."))
+        raise StaffPageError(
+            403,
+            _("Dashboard for supervisors"),
+            _("The dashboard is open to supervisors, managers and oversight staff."),
+        )
     async with ctx_of(request).db.session() as s:
-        return await reports.figures(s, case_scope(session.viewer), session.viewer.unit_code,
-                                     reports.period_start(_days(request)))
+        return await reports.figures(
+            s, case_scope(session.viewer), session.viewer.unit_code, reports.period_start(_days(request))
+        )
 
 
 def _period(request: web.Request, figs: reports.Figures) -> tuple[str, str]:
@@ -52,13 +56,18 @@ async def get_dashboard(request: web.Request) -> web.Response:
     start, end = _period(request, figs)
     days = request.query.get("days", "")
     return await page(
-        request, "dashboard.html", session, figs=figs, days=days,
+        request,
+        "dashboard.html",
+        session,
+        figs=figs,
+        days=days,
         kind_chart={**heads, "rows": bar_rows(by_kind, lang=lang)},
         channel_chart={**heads, "rows": bar_rows(by_channel, lang=lang)},
         survey_chart={**heads, "rows": bar_rows(survey, 5, lang) if figs.survey_responses else []},
         scope_name=unit_names(ctx_of(request)).get(figs.scope, figs.scope),
         period_text=_("Period: %(start)s to %(end)s") % {"start": start, "end": end},
-        csv_query=urlencode({k: v for k, v in (("days", days), ("lang", lang)) if v}))
+        csv_query=urlencode({k: v for k, v in (("days", days), ("lang", lang)) if v}),
+    )
 
 
 async def get_dashboard_csv(request: web.Request) -> web.Response:
@@ -69,5 +78,9 @@ async def get_dashboard_csv(request: web.Request) -> web.Response:
     body = words.dashboard_csv(figs, scope, _period(request, figs), lang, _)
     name = words.csv_filename(figs.scope, figs.since, utcnow(), _days(request))
     # The byte-order mark makes spreadsheet programs read the file as UTF-8 (Persian names).
-    return web.Response(text="\ufeff" + body, content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return web.Response(
+        text="\ufeff" + body,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -16,8 +16,17 @@ from aiohttp import web
 from gateway.core.access import Viewer
 from gateway.core.staff import check_password
 from gateway.web.auth import LOGIN_COOKIE, SESSION_COOKIE, Session, csrf_ok, login_csrf, set_cookie
-from gateway.web.console_base import (KEEPABLE, LIMITER, MAX_KEPT_CHARS, SESSIONS, checked_form,
-                                      ctx_of, digits, language, login_form)
+from gateway.web.console_base import (
+    KEEPABLE,
+    LIMITER,
+    MAX_KEPT_CHARS,
+    SESSIONS,
+    checked_form,
+    ctx_of,
+    digits,
+    language,
+    login_form,
+)
 
 _PARKED = "staff-draft:"
 
@@ -47,15 +56,15 @@ async def post_login(request: web.Request) -> web.Response:
     pre = request.cookies.get(LOGIN_COOKIE) or ""
     if not pre or not csrf_ok(login_csrf(ctx, pre), form.get("csrf")):
         # A login tab left open (or its cookie gone): a fresh form, nothing typed is lost.
-        return await login_form(request, _("The login page had expired. Please log in again."),
-                                403, name, kept)
+        return await login_form(request, _("The login page had expired. Please log in again."), 403, name, kept)
     limiter = request.app[LIMITER]
     keys = login_keys(request.remote or "", name)
     wait = await limiter.retry_after(keys)
     if wait:
         minutes = digits(max(1, -(-int(wait) // 60)), lang)
-        response = await login_form(request, _("Too many failed attempts. Try again in "
-                                                "%(n)s minutes.") % {"n": minutes}, 429, name, kept)
+        response = await login_form(
+            request, _("Too many failed attempts. Try again in %(n)s minutes.") % {"n": minutes}, 429, name, kept
+        )
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
     member = await check_password(ctx.db, name, password) if name and password else None
@@ -70,8 +79,9 @@ async def post_login(request: web.Request) -> web.Response:
     if kept:
         found = KEEPABLE.match(kept["action"])
         assert found is not None
-        await ctx.state.put(_PARKED + session.sid, {"form": found.group("form"), "text": kept["text"],
-                                                    "code": found.group("code")})
+        await ctx.state.put(
+            _PARKED + session.sid, {"form": found.group("form"), "text": kept["text"], "code": found.group("code")}
+        )
         target = f"/staff/cases/{found.group('code')}?done=restored#{'answer' if found.group('form') == 'answer' else 'note-h'}"
     response = web.HTTPSeeOther(target)
     set_cookie(ctx, response, SESSION_COOKIE, session.sid)

@@ -20,33 +20,64 @@ from gateway.web.translations import N_
 Translate = Callable[[str], str]
 
 CHANNELS = {"email": N_("Email"), "sms": N_("SMS"), "voice": N_("Voice message"), "web": N_("Web")}
-PURPOSES = {"ack": N_("Receipt"), "answer": N_("Answer"), "survey": N_("Survey"),
-            "status": N_("Status"), "help": N_("Help"), "digest": N_("Daily digest")}
-QUESTIONS = {"workflow": N_("Workflow and steps"),
-             "information_match": N_("Match with the announced information"),
-             "staff_behaviour": N_("Staff behaviour"), "timeliness": N_("Timeliness")}
-EVENTS = {"created": N_("case opened"), "assigned": N_("referred to another unit"),
-          "answered": N_("answered"), "reanswered": N_("answered again"),
-          "note_added": N_("internal note added"), "kind_changed": N_("kind changed"),
-          "reopened": N_("reopened by the citizen's new message"),
-          "status_query": N_("status asked"), "survey_response": N_("survey answered"),
-          "outbound_failed": N_("a message could not be sent"),
-          "delivery_failed": N_("a message was not delivered")}
+PURPOSES = {
+    "ack": N_("Receipt"),
+    "answer": N_("Answer"),
+    "survey": N_("Survey"),
+    "status": N_("Status"),
+    "help": N_("Help"),
+    "digest": N_("Daily digest"),
+}
+QUESTIONS = {
+    "workflow": N_("Workflow and steps"),
+    "information_match": N_("Match with the announced information"),
+    "staff_behaviour": N_("Staff behaviour"),
+    "timeliness": N_("Timeliness"),
+}
+EVENTS = {
+    "created": N_("case opened"),
+    "assigned": N_("referred to another unit"),
+    "answered": N_("answered"),
+    "reanswered": N_("answered again"),
+    "note_added": N_("internal note added"),
+    "kind_changed": N_("kind changed"),
+    "reopened": N_("reopened by the citizen's new message"),
+    "status_query": N_("status asked"),
+    "survey_response": N_("survey answered"),
+    "outbound_failed": N_("a message could not be sent"),
+    "delivery_failed": N_("a message was not delivered"),
+}
 ACTORS = {"system": N_("System"), "citizen": N_("Citizen"), "public": N_("Someone with the code")}
-ERRORS = {"not_found": N_("Case not found."), "validation_error": N_("The input is not valid."),
-          "unknown_unit": N_("The chosen unit does not exist."),
-          "forbidden_for_kind": N_("This is not allowed for this kind of case.")}
-DONE = {"answered": N_("The answer is saved and queued for sending."),
-        "assigned": N_("Case %(code)s was referred to %(unit)s."),
-        "noted": N_("The note is saved."), "kind": N_("The kind of the case was changed."),
-        "restored": N_("Your text is back in the form. It has not been sent yet.")}
+ERRORS = {
+    "not_found": N_("Case not found."),
+    "validation_error": N_("The input is not valid."),
+    "unknown_unit": N_("The chosen unit does not exist."),
+    "forbidden_for_kind": N_("This is not allowed for this kind of case."),
+}
+DONE = {
+    "answered": N_("The answer is saved and queued for sending."),
+    "assigned": N_("Case %(code)s was referred to %(unit)s."),
+    "noted": N_("The note is saved."),
+    "kind": N_("The kind of the case was changed."),
+    "restored": N_("Your text is back in the form. It has not been sent yet."),
+}
 SIZE_UNITS = (N_("%(n)s bytes"), N_("%(n)s KB"), N_("%(n)s MB"))
-SECTIONS = {"cases": N_("Cases"), "response": N_("Response"), "kind": N_("Kind"),
-            "channel": N_("Channel"), "survey": N_("Survey")}
-FIGURES = {"total": N_("All cases"), "open": N_("Open"), "answered_or_closed": N_("Answered or closed"),
-           "overdue": N_("Overdue"), "median_first_response_hours": N_("Median time to first answer (hours)"),
-           "responses": N_("Survey responses"),
-           "improper_request_share": N_("Share who reported an improper request")}
+SECTIONS = {
+    "cases": N_("Cases"),
+    "response": N_("Response"),
+    "kind": N_("Kind"),
+    "channel": N_("Channel"),
+    "survey": N_("Survey"),
+}
+FIGURES = {
+    "total": N_("All cases"),
+    "open": N_("Open"),
+    "answered_or_closed": N_("Answered or closed"),
+    "overdue": N_("Overdue"),
+    "median_first_response_hours": N_("Median time to first answer (hours)"),
+    "responses": N_("Survey responses"),
+    "improper_request_share": N_("Share who reported an improper request"),
+}
 
 
 def translated(table: dict[str, str], _: Translate) -> dict[str, str]:
@@ -71,12 +102,14 @@ def actor_name(actor: str, _: Translate) -> str:
     return name if kind == "staff" and name else _(ACTORS.get(actor, actor))
 
 
-def dashboard_csv(figs: reports.Figures, scope_name: str, period: tuple[str, str],
-                  lang: str, _: Translate) -> str:
+def dashboard_csv(figs: reports.Figures, scope_name: str, period: tuple[str, str], lang: str, _: Translate) -> str:
     """The dashboard's figures as CSV with headings, sections and items in words."""
     kinds = KIND_NAMES[lang]
-    items = {"kind": kinds, "channel": translated(CHANNELS, _),
-             "survey": {**translated(QUESTIONS, _), **translated(FIGURES, _)}}
+    items = {
+        "kind": kinds,
+        "channel": translated(CHANNELS, _),
+        "survey": {**translated(QUESTIONS, _), **translated(FIGURES, _)},
+    }
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([_("Unit"), _("From"), _("To"), _("Section"), _("Item"), _("Value")])
@@ -89,7 +122,7 @@ def dashboard_csv(figs: reports.Figures, scope_name: str, period: tuple[str, str
 def csv_filename(scope: str, since: datetime | None, until: datetime, days: int | None) -> str:
     """An ASCII file name that says what the report is: unit, end date, period."""
     import jdatetime
+
     end = jdatetime.date.fromgregorian(date=until.date()).strftime("%Y-%m-%d")
     safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in scope)
     return f"report-{safe}-{end}-{f'last-{days}-days' if days and since else 'all-time'}.csv"
-

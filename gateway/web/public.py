@@ -26,19 +26,18 @@ from gateway.core import tracking
 from gateway.core.context import GatewayContext
 from gateway.core.lookup import PublicCase, TrackResult, track_case
 from gateway.core.models import Case
-from gateway.core.surveys import (MAX_COMMENT_CHARS, SurveyError, invitation_for_token,
-                                  record_response, validate_answers)
 from gateway.core.replies import SURVEY_QUESTIONS
+from gateway.core.surveys import MAX_COMMENT_CHARS, SurveyError, invitation_for_token, record_response, validate_answers
 from gateway.core.text import fold
-from gateway.web.keys import app_context
 from gateway.web.i18n import LANG_COOKIE, page_texts, pick_language
+from gateway.web.keys import app_context
 from gateway.web.open311 import setup_open311
 from gateway.web.ratelimit import TRACK_LIMITER, WebLimit, client_key, retry_after
 
 SURVEY_MAX_BODY = 64 * 1024  # 4000 Persian characters percent-encoded are ~24 KB
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # survey and tracking tokens must not leak onwards
     "Cache-Control": "no-store",
@@ -50,10 +49,7 @@ def _ctx(request: web.Request) -> GatewayContext:
     return app_context(request.app)
 
 
-
-
-async def render(request: web.Request, template: str, context: dict[str, Any],
-                 status: int = 200) -> web.Response:
+async def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
     """Render a citizen page in the visitor's language, with our security headers."""
     ctx = _ctx(request)
     lang, chosen = pick_language(request, ctx.config.gateway.language)
@@ -61,8 +57,7 @@ async def render(request: web.Request, template: str, context: dict[str, Any],
     data: dict[str, Any] = {**page_texts(lang), **context, "units": _unit_names(ctx)}
     other = data["other_lang"]
     data["switch_url"] = f"{request.path}?{urlencode({**query, 'lang': other})}"
-    resp = await aiohttp_jinja2.render_template_async(f"public/{template}", request, data,
-                                                      status=status)
+    resp = await aiohttp_jinja2.render_template_async(f"public/{template}", request, data, status=status)
     resp.headers.update(PAGE_HEADERS)
     if chosen:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax", httponly=True)
@@ -81,6 +76,7 @@ async def _limited(request: web.Request) -> float:
 
 # -- tracking ------------------------------------------------------------------------
 
+
 async def track_page(request: web.Request) -> web.Response:
     """GET /track: the form, or a code's public status (answer too with a signed link)."""
     raw = request.query.get("code", "")
@@ -96,12 +92,12 @@ async def track_post(request: web.Request) -> web.Response:
     return await _track(request, raw, contact, str(form.get("t", "")) or None)
 
 
-async def _track(request: web.Request, raw: str, contact: str | None,
-                 token: str | None) -> web.Response:
+async def _track(request: web.Request, raw: str, contact: str | None, token: str | None) -> web.Response:
     wait = await _limited(request)
     if wait:
-        resp = await render(request, "track.html", {"code": raw[:40], "error": "rate_limited",
-                                                    "wait": wait_text(wait)}, 429)
+        resp = await render(
+            request, "track.html", {"code": raw[:40], "error": "rate_limited", "wait": wait_text(wait)}, 429
+        )
         resp.headers.update(retry_after(wait))
         return resp
     try:
@@ -111,8 +107,9 @@ async def _track(request: web.Request, raw: str, contact: str | None,
         return await render(request, "track.html", {"code": raw[:40], "error": key}, 400)
     result = await track_case(_ctx(request), code, contact, token)
     if result.case is None:
-        return await render(request, "track.html", {"code": raw[:40], "error": "no_match"},
-                            200 if contact is not None else 404)
+        return await render(
+            request, "track.html", {"code": raw[:40], "error": "no_match"}, 200 if contact is not None else 404
+        )
     page = _case_context(result, code, token)
     if contact is not None and not result.proved:
         page.update(error="contact_mismatch", contact=contact)
@@ -122,10 +119,20 @@ async def _track(request: web.Request, raw: str, contact: str | None,
 def _case_context(result: TrackResult, code: str, token: str | None) -> dict[str, Any]:
     assert result.case is not None
     case = result.case
-    overdue = case.answered_at is None and case.status != "closed" and case.due_at is not None \
+    overdue = (
+        case.answered_at is None
+        and case.status != "closed"
+        and case.due_at is not None
         and _aware(case.due_at) < datetime.now(UTC)
-    return {"code": code, "case": case, "answer": result.answer, "proved": result.proved,
-            "token": token if result.proved and token else "", "overdue": overdue}
+    )
+    return {
+        "code": code,
+        "case": case,
+        "answer": result.answer,
+        "proved": result.proved,
+        "token": token if result.proved and token else "",
+        "overdue": overdue,
+    }
 
 
 def _aware(moment: datetime) -> datetime:
@@ -152,8 +159,9 @@ async def track_api(request: web.Request) -> web.Response:
     result = await track_case(_ctx(request), code)
     if result.case is None:
         return web.json_response({"error": "not_found"}, status=404)
-    return web.json_response(public_json(result.case, _unit_names(_ctx(request))),
-                             headers={"Cache-Control": "no-store"})
+    return web.json_response(
+        public_json(result.case, _unit_names(_ctx(request))), headers={"Cache-Control": "no-store"}
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -162,14 +170,22 @@ def _iso(value: datetime | None) -> str | None:
 
 def public_json(case: PublicCase, units: dict[str, str]) -> dict[str, Any]:
     """The JSON form of a case's public fields."""
-    return {"code": case.code, "kind": case.kind, "status": case.status,
-            "unit": {"code": case.unit_code, "name": units.get(case.unit_code, case.unit_code)},
-            "service_code": case.service_code, "received_at": _iso(case.created_at),
-            "updated_at": _iso(case.updated_at), "due_at": _iso(case.due_at),
-            "answered_at": _iso(case.answered_at), "closed_at": _iso(case.closed_at)}
+    return {
+        "code": case.code,
+        "kind": case.kind,
+        "status": case.status,
+        "unit": {"code": case.unit_code, "name": units.get(case.unit_code, case.unit_code)},
+        "service_code": case.service_code,
+        "received_at": _iso(case.created_at),
+        "updated_at": _iso(case.updated_at),
+        "due_at": _iso(case.due_at),
+        "answered_at": _iso(case.answered_at),
+        "closed_at": _iso(case.closed_at),
+    }
 
 
 # -- survey --------------------------------------------------------------------------
+
 
 def _new_case_offer(ctx: GatewayContext) -> dict[str, str]:
     cfg = ctx.config
@@ -178,9 +194,12 @@ def _new_case_offer(ctx: GatewayContext) -> dict[str, str]:
 
 
 async def _survey_problem(request: web.Request, reason: str) -> web.Response:
-    return await render(request, "survey_done.html",
-                        {"problem": reason, "offer": _new_case_offer(_ctx(request))},
-                        SURVEY_STATUS.get(reason, 400))
+    return await render(
+        request,
+        "survey_done.html",
+        {"problem": reason, "offer": _new_case_offer(_ctx(request))},
+        SURVEY_STATUS.get(reason, 400),
+    )
 
 
 async def survey_page(request: web.Request) -> web.Response:
@@ -199,8 +218,14 @@ async def survey_page(request: web.Request) -> web.Response:
 
 def _survey_context(case: Case | None, form: dict[str, str], error: str | None) -> dict[str, Any]:
     missing = [q for q in SURVEY_QUESTIONS if not _scored(form.get(q))] if error == "answer_all" else []
-    return {"case_code": case.code if case else "", "questions": SURVEY_QUESTIONS,
-            "form": form, "error": error, "missing": missing, "max_comment": MAX_COMMENT_CHARS}
+    return {
+        "case_code": case.code if case else "",
+        "questions": SURVEY_QUESTIONS,
+        "form": form,
+        "error": error,
+        "missing": missing,
+        "max_comment": MAX_COMMENT_CHARS,
+    }
 
 
 def _scored(value: str | None) -> bool:
@@ -230,8 +255,7 @@ async def survey_post(request: web.Request) -> web.Response:
     if error is not None:
         shown = {**form, "comment": form.get("comment", "")[:MAX_COMMENT_CHARS]}
         return await render(request, "survey.html", _survey_context(case, shown, error), 400)
-    return await render(request, "survey_done.html",
-                        {"problem": None, "offer": _new_case_offer(ctx)})
+    return await render(request, "survey_done.html", {"problem": None, "offer": _new_case_offer(ctx)})
 
 
 def _survey_form_error(form: dict[str, str]) -> str | None:
@@ -246,6 +270,7 @@ def _survey_form_error(form: dict[str, str]) -> str | None:
 
 # -- service catalogue ---------------------------------------------------------------
 
+
 async def services_page(request: web.Request) -> web.Response:
     """GET /services: the service identity cards, searchable (Persian-aware folding)."""
     ctx = _ctx(request)
@@ -254,8 +279,12 @@ async def services_page(request: web.Request) -> web.Response:
     units = _unit_names(ctx)
     found = []
     for sv in ctx.config.services:
-        hay = [_word_keys(h) for h in fold(" ".join([
-            sv.code, sv.title, sv.description, units.get(sv.unit, sv.unit), *sv.keywords])).split()]
+        hay = [
+            _word_keys(h)
+            for h in fold(
+                " ".join([sv.code, sv.title, sv.description, units.get(sv.unit, sv.unit), *sv.keywords])
+            ).split()
+        ]
         if all(any(h[0].startswith(w[0]) or w[1] & h[1] for h in hay) for w in words):
             found.append(sv)
     return await render(request, "services.html", {"q": query, "services": found})

@@ -39,8 +39,9 @@ class WebLimit:
         If the counters cannot be reached the request goes on (the page itself then
         answers from the same database, or fails there)."""
         try:
-            allowed, wait = await limiter.hit(f"{self.scope}:{client}", self.per_minute, 60.0,
-                                              min(cost, self.burst), burst=self.burst)
+            allowed, wait = await limiter.hit(
+                f"{self.scope}:{client}", self.per_minute, 60.0, min(cost, self.burst), burst=self.burst
+            )
         except Exception as e:  # noqa: BLE001 - a limit must not take the page down
             log.warning("%s limit not counted: %s", self.scope, type(e).__name__)
             return 0.0

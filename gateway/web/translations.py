@@ -25,7 +25,7 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "console"
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+def N_(message: str) -> str:
     """Mark a string for extraction; it is translated where it is shown."""
     return message
 

@@ -12,9 +12,11 @@ import asyncio
 import shlex
 from dataclasses import dataclass, field
 
-USAGE_520 = ("520-Invalid command syntax.  Proper usage follows:\n"
-             "Usage: SAY DIGITS <number> <escape digits>\n"
-             "520 End of proper usage.\n")
+USAGE_520 = (
+    "520-Invalid command syntax.  Proper usage follows:\n"
+    "Usage: SAY DIGITS <number> <escape digits>\n"
+    "520 End of proper usage.\n"
+)
 
 
 @dataclass
@@ -32,13 +34,26 @@ class FakeAsterisk:
     variables: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
-        env = {"agi_network": "yes", "agi_network_script": self.script,
-               "agi_request": f"agi://127.0.0.1:{self.port}/{self.script}",
-               "agi_channel": "PJSIP/trunk-00000001", "agi_language": "fa", "agi_type": "PJSIP",
-               "agi_uniqueid": self.uniqueid, "agi_version": "22.0.0", "agi_callerid": self.callerid,
-               "agi_calleridname": "علی رضایی", "agi_callingpres": "0", "agi_dnid": "1555",
-               "agi_context": "feedback-record", "agi_extension": "s", "agi_priority": "9",
-               "agi_enhanced": "0.0", "agi_accountcode": "", "agi_threadid": "140000000"}
+        env = {
+            "agi_network": "yes",
+            "agi_network_script": self.script,
+            "agi_request": f"agi://127.0.0.1:{self.port}/{self.script}",
+            "agi_channel": "PJSIP/trunk-00000001",
+            "agi_language": "fa",
+            "agi_type": "PJSIP",
+            "agi_uniqueid": self.uniqueid,
+            "agi_version": "22.0.0",
+            "agi_callerid": self.callerid,
+            "agi_calleridname": "علی رضایی",
+            "agi_callingpres": "0",
+            "agi_dnid": "1555",
+            "agi_context": "feedback-record",
+            "agi_extension": "s",
+            "agi_priority": "9",
+            "agi_enhanced": "0.0",
+            "agi_accountcode": "",
+            "agi_threadid": "140000000",
+        }
         env.update({f"agi_arg_{i}": a for i, a in enumerate(self.args, 1)})
         return env
 

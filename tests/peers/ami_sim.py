@@ -16,8 +16,7 @@ from collections.abc import Coroutine, Iterable
 
 Pairs = list[tuple[str, str]]
 # OriginateResponse Reason -> Response header (Asterisk main/manager.c, AST_CONTROL_* values).
-REASON_RESPONSE = {"4": "Success", "0": "Failure", "1": "Failure", "3": "Failure", "5": "Failure",
-                   "8": "Failure"}
+REASON_RESPONSE = {"4": "Success", "0": "Failure", "1": "Failure", "3": "Failure", "5": "Failure", "8": "Failure"}
 
 
 def frame(pairs: Iterable[tuple[str, str]]) -> bytes:
@@ -28,8 +27,12 @@ def frame(pairs: Iterable[tuple[str, str]]) -> bytes:
 class AMISim:
     """Scripted Asterisk Manager Interface on 127.0.0.1."""
 
-    def __init__(self, users: dict[str, str] | None = None, banner: str = "Asterisk Call Manager/11.0.0",
-                 auth_fail_delay: float = 1.0) -> None:
+    def __init__(
+        self,
+        users: dict[str, str] | None = None,
+        banner: str = "Asterisk Call Manager/11.0.0",
+        auth_fail_delay: float = 1.0,
+    ) -> None:
         self.users = users or {"gateway": "s3cret"}
         self.banner, self.auth_fail_delay = banner, auth_fail_delay
         self.writers: list[asyncio.StreamWriter] = []
@@ -87,13 +90,28 @@ class AMISim:
                 w.write(data)
             await w.drain()
 
-    async def user_event(self, name: str, body: Pairs, uniqueid: str = "1700000000.1",
-                         callerid: str = "09121234567", split_at: int | None = None) -> None:
+    async def user_event(
+        self,
+        name: str,
+        body: Pairs,
+        uniqueid: str = "1700000000.1",
+        callerid: str = "09121234567",
+        split_at: int | None = None,
+    ) -> None:
         """A dialplan ``UserEvent(Name,...)``: channel snapshot, ``UserEvent``, then the body."""
-        snapshot = [("Privilege", "user,all"), ("Channel", "PJSIP/trunk-00000001"),
-                    ("ChannelState", "6"), ("ChannelStateDesc", "Up"), ("CallerIDNum", callerid),
-                    ("CallerIDName", "علی رضایی"), ("Context", "feedback-hangup"), ("Exten", "s"),
-                    ("Priority", "1"), ("Uniqueid", uniqueid), ("Linkedid", uniqueid)]
+        snapshot = [
+            ("Privilege", "user,all"),
+            ("Channel", "PJSIP/trunk-00000001"),
+            ("ChannelState", "6"),
+            ("ChannelStateDesc", "Up"),
+            ("CallerIDNum", callerid),
+            ("CallerIDName", "علی رضایی"),
+            ("Context", "feedback-hangup"),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("Uniqueid", uniqueid),
+            ("Linkedid", uniqueid),
+        ]
         await self.emit("UserEvent", [*snapshot, ("UserEvent", name), *body], split_at)
 
     async def _client(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -129,8 +147,17 @@ class AMISim:
                 self.authed.add(w)
                 self.logins += 1
                 w.write(frame([("Response", "Success"), *aid, ("Message", "Authentication accepted")]))
-                w.write(frame([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", "5"),
-                               ("LastReload", "5"), ("Status", "Fully Booted")]))
+                w.write(
+                    frame(
+                        [
+                            ("Event", "FullyBooted"),
+                            ("Privilege", "system,all"),
+                            ("Uptime", "5"),
+                            ("LastReload", "5"),
+                            ("Status", "Fully Booted"),
+                        ]
+                    )
+                )
             else:
                 self.login_failures += 1
                 await asyncio.sleep(self.auth_fail_delay)
@@ -141,8 +168,7 @@ class AMISim:
             w.write(frame([("Response", "Error"), *aid, ("Message", "Permission denied")]))
         elif act == "ping":
             if self.answer_pings:
-                w.write(frame([("Response", "Success"), *aid, ("Ping", "Pong"),
-                               ("Timestamp", "1700000000.000000")]))
+                w.write(frame([("Response", "Success"), *aid, ("Ping", "Pong"), ("Timestamp", "1700000000.000000")]))
         elif act == "logoff":
             w.write(frame([("Response", "Goodbye"), *aid, ("Message", "Thanks for all the fish.")]))
             await w.drain()
@@ -159,13 +185,19 @@ class AMISim:
             w.write(frame([("Response", "Error"), *aid, ("Message", "Invalid/unknown command")]))
 
     def _list(self, w: asyncio.StreamWriter, aid: Pairs) -> None:
-        w.write(frame([("Response", "Success"), *aid, ("EventList", "start"),
-                       ("Message", "Channels will follow")]))
+        w.write(frame([("Response", "Success"), *aid, ("EventList", "start"), ("Message", "Channels will follow")]))
         for n in (1, 2):
-            w.write(frame([("Event", "CoreShowChannel"), *aid, ("Channel", f"PJSIP/trunk-0000000{n}"),
-                           ("Uniqueid", f"1700000000.{n}")]))
-        w.write(frame([("Event", "CoreShowChannelsComplete"), *aid, ("EventList", "Complete"),
-                       ("ListItems", "2")]))
+            w.write(
+                frame(
+                    [
+                        ("Event", "CoreShowChannel"),
+                        *aid,
+                        ("Channel", f"PJSIP/trunk-0000000{n}"),
+                        ("Uniqueid", f"1700000000.{n}"),
+                    ]
+                )
+            )
+        w.write(frame([("Event", "CoreShowChannelsComplete"), *aid, ("EventList", "Complete"), ("ListItems", "2")]))
 
     def _originate(self, w: asyncio.StreamWriter, m: dict[str, str], aid: Pairs) -> None:
         if "channel" not in m:
@@ -178,11 +210,24 @@ class AMISim:
         async def later() -> None:
             await asyncio.sleep(0.02)  # the call rings somewhere else meanwhile
             if w in self.authed:
-                w.write(frame([("Event", "OriginateResponse"), ("Privilege", "call,all"), *aid,
-                               ("Response", REASON_RESPONSE.get(reason, "Failure")),
-                               ("Channel", m["channel"]), ("Context", m.get("context", "")),
-                               ("Exten", m.get("exten", "")), ("Reason", reason), ("Uniqueid", uid),
-                               ("CallerIDNum", "<unknown>"), ("CallerIDName", "<unknown>")]))
+                w.write(
+                    frame(
+                        [
+                            ("Event", "OriginateResponse"),
+                            ("Privilege", "call,all"),
+                            *aid,
+                            ("Response", REASON_RESPONSE.get(reason, "Failure")),
+                            ("Channel", m["channel"]),
+                            ("Context", m.get("context", "")),
+                            ("Exten", m.get("exten", "")),
+                            ("Reason", reason),
+                            ("Uniqueid", uid),
+                            ("CallerIDNum", "<unknown>"),
+                            ("CallerIDName", "<unknown>"),
+                        ]
+                    )
+                )
+
         self._spawn(later())
 
     def _spawn(self, coro: Coroutine[None, None, None]) -> None:

@@ -31,12 +31,38 @@ CALLERS = Path(__file__).with_name("asterisk_callers.conf")
 SPOOL_IN_ROOT = "/var/spool/asterisk/feedback"  # SPOOL in the shipped extensions.conf
 AMI_SECRET = "change-me"  # the shipped manager.conf's secret (not substituted)
 # What the shipped dialplan and the fake callers use (autoload takes ~10 s; this ~1 s).
-MODULES = ["pbx_config", "res_speech", "res_agi", "app_record", "app_playback", "app_read", "app_userevent",
-           "app_senddtmf", "app_stack", "app_playtones", "app_waitforsilence", "app_waitforcond",
-           "app_while", "app_mixmonitor",
-           "app_verbose", "app_system", "func_callerid", "func_channel", "func_env", "func_logic",
-           "func_timeout", "func_strings", "func_global", "format_wav", "format_pcm", "format_sln",
-           "codec_ulaw", "codec_alaw", "codec_resample", "res_timing_timerfd"]
+MODULES = [
+    "pbx_config",
+    "res_speech",
+    "res_agi",
+    "app_record",
+    "app_playback",
+    "app_read",
+    "app_userevent",
+    "app_senddtmf",
+    "app_stack",
+    "app_playtones",
+    "app_waitforsilence",
+    "app_waitforcond",
+    "app_while",
+    "app_mixmonitor",
+    "app_verbose",
+    "app_system",
+    "func_callerid",
+    "func_channel",
+    "func_env",
+    "func_logic",
+    "func_timeout",
+    "func_strings",
+    "func_global",
+    "format_wav",
+    "format_pcm",
+    "format_sln",
+    "codec_ulaw",
+    "codec_alaw",
+    "codec_resample",
+    "res_timing_timerfd",
+]
 ASTERISK_CONF = """[directories]
 astcachedir => {i}/cache
 astetcdir => {i}/etc
@@ -67,7 +93,7 @@ def dialplan_steps(text: str) -> list[tuple[str, str, int, str, str]]:
     for line in text.splitlines():
         line = line.split(";", 1)[0].rstrip()
         if line.startswith("[") and "]" in line:
-            context = line[1:line.index("]")]
+            context = line[1 : line.index("]")]
             continue
         m = _STEP.match(line)
         if m is None:
@@ -87,9 +113,10 @@ def resolve_steps(callers: str, dialplan: str) -> str:
 
     def one(m: re.Match[str]) -> str:
         for context, exten, prio, label, command in steps:
-            if context == m.group(1) and exten == "s" and m.group(2) in (label, command[:len(m.group(2))]):
+            if context == m.group(1) and exten == "s" and m.group(2) in (label, command[: len(m.group(2))]):
                 return f"{context},{prio}"
         raise LookupError(f"no step {m.group(0)} in the shipped dialplan")
+
     return _PLACE.sub(one, callers)
 
 
@@ -99,8 +126,7 @@ def _die_with_parent() -> None:
 
 def require_asterisk() -> None:
     """Skip locally (fail under CI) when the Asterisk root or the tools are missing."""
-    require((ROOT / ".citizen-gateway-ready").exists(),
-            f"no Asterisk root at {ROOT} (run .ci/asterisk-root as root)")
+    require((ROOT / ".citizen-gateway-ready").exists(), f"no Asterisk root at {ROOT} (run .ci/asterisk-root as root)")
     require(os.geteuid() == 0, "a chrooted Asterisk needs root")
     require_binary("unshare", "util-linux")
 
@@ -135,12 +161,11 @@ class AsteriskPeer:
             shutil.copytree(self.sounds, self.dir / "data" / "sounds")
         etc = self.dir / "etc"
         moddir = next(ROOT.glob("usr/lib/*/asterisk/modules"))  # the multiarch folder
-        (etc / "asterisk.conf").write_text(ASTERISK_CONF.format(i=self.inside,
-                                                                moddir=f"/{moddir.relative_to(ROOT)}"))
+        (etc / "asterisk.conf").write_text(ASTERISK_CONF.format(i=self.inside, moddir=f"/{moddir.relative_to(ROOT)}"))
         (etc / "logger.conf").write_text(LOGGER_CONF)
         (etc / "modules.conf").write_text(
-            "[modules]\nautoload = no\n" + "".join(f"load => {m}.so\n" for m in MODULES
-                                                    if m not in self.noload))
+            "[modules]\nautoload = no\n" + "".join(f"load => {m}.so\n" for m in MODULES if m not in self.noload)
+        )
         manager = (PROJECT / "manager.conf").read_text("utf-8")
         (etc / "manager.conf").write_text(manager.replace("port = 5038", f"port = {self.ami_port}"))
         dialplan = (PROJECT / "extensions.conf").read_text("utf-8")
@@ -153,14 +178,19 @@ class AsteriskPeer:
         """Start Asterisk and wait until it is fully booted and its AMI port answers."""
         (ROOT / SPOOL_IN_ROOT.lstrip("/")).mkdir(parents=True, exist_ok=True)
         self.configure()
-        script = ('set -e; R="$1"; mount --bind /proc "$R/proc"; mount --bind /dev "$R/dev"; '
-                  f'mount --bind "$2" "$R{SPOOL_IN_ROOT}"; '
-                  f'exec chroot "$R" /usr/sbin/asterisk -f -n -C {self.inside}/etc/asterisk.conf')
+        script = (
+            'set -e; R="$1"; mount --bind /proc "$R/proc"; mount --bind /dev "$R/dev"; '
+            f'mount --bind "$2" "$R{SPOOL_IN_ROOT}"; '
+            f'exec chroot "$R" /usr/sbin/asterisk -f -n -C {self.inside}/etc/asterisk.conf'
+        )
         out = (self.dir / "log" / "console.out").open("ab")
         self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-             str(ROOT), str(self.spool)], stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(ROOT), str(self.spool)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
         out.close()
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -173,9 +203,12 @@ class AsteriskPeer:
 
     def cli(self, command: str, *, check: bool = True) -> str:
         """``asterisk -rx`` over the instance's control socket."""
-        r = subprocess.run(["chroot", str(ROOT), "/usr/sbin/asterisk", "-C",
-                            f"{self.inside}/etc/asterisk.conf", "-rx", command],
-                           capture_output=True, text=True, timeout=30)
+        r = subprocess.run(
+            ["chroot", str(ROOT), "/usr/sbin/asterisk", "-C", f"{self.inside}/etc/asterisk.conf", "-rx", command],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if check and r.returncode != 0:
             raise RuntimeError(f"asterisk -rx {command!r}: {r.stderr or r.stdout}")
         return r.stdout

@@ -18,8 +18,7 @@ from tests.peers import require_binary
 
 PROMPTS = Path(__file__).resolve().parent.parent.parent / "config" / "asterisk" / "prompts.txt"
 DIGITS = ["صفر", "یک", "دو", "سه", "چهار", "پنج", "شش", "هفت", "هشت", "نه"]
-CALLER_SPEECH = ("سلام. چراغ‌های خیابان بهار سه هفته است که خاموش است. "
-                 "لطفاً زودتر رسیدگی کنید. با تشکر.")
+CALLER_SPEECH = "سلام. چراغ‌های خیابان بهار سه هفته است که خاموش است. لطفاً زودتر رسیدگی کنید. با تشکر."
 
 
 def prompt_texts(text: str) -> dict[str, str]:
@@ -53,10 +52,32 @@ def prompt_texts(text: str) -> dict[str, str]:
 def speak(text: str, out: Path, rate: int = 190) -> None:
     """espeak-ng -v fa | sox -> an 8 kHz mono 16-bit WAV at ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    espeak = subprocess.run(["espeak-ng", "-v", "fa", "-s", str(rate), "--stdout", text],
-                            check=True, capture_output=True, timeout=60)
-    subprocess.run(["sox", "-q", "-t", "wav", "-", "-r", "8000", "-c", "1", "-b", "16",
-                    "-e", "signed-integer", str(out), "vol", "0.9"], input=espeak.stdout, check=True, timeout=60)
+    espeak = subprocess.run(
+        ["espeak-ng", "-v", "fa", "-s", str(rate), "--stdout", text], check=True, capture_output=True, timeout=60
+    )
+    subprocess.run(
+        [
+            "sox",
+            "-q",
+            "-t",
+            "wav",
+            "-",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            str(out),
+            "vol",
+            "0.9",
+        ],
+        input=espeak.stdout,
+        check=True,
+        timeout=60,
+    )
 
 
 def build_sounds(sounds: Path) -> Path:
@@ -68,9 +89,30 @@ def build_sounds(sounds: Path) -> Path:
     for n, word in enumerate(DIGITS):
         speak(word, sounds / "fa" / "digits" / f"{n}.wav")
     speak(CALLER_SPEECH, sounds / "fake" / "speech.wav", rate=150)
-    subprocess.run(["sox", "-q", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                    str(sounds / "fa" / "beep.wav"), "synth", "0.25", "sine", "1000", "vol", "0.5"],
-                   check=True, timeout=60)  # Record()'s beep (the minimal root has no sounds)
+    subprocess.run(
+        [
+            "sox",
+            "-q",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            str(sounds / "fa" / "beep.wav"),
+            "synth",
+            "0.25",
+            "sine",
+            "1000",
+            "vol",
+            "0.5",
+        ],
+        check=True,
+        timeout=60,
+    )  # Record()'s beep (the minimal root has no sounds)
     return sounds
 
 

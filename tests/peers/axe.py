@@ -36,11 +36,13 @@ async def axe_violations(page: Any) -> list[dict[str, Any]]:
     """
     html, url = await page.content(), page.url
     twin_context = await page.context.browser.new_context(
-        viewport=page.viewport_size, java_script_enabled=True, bypass_csp=True)
+        viewport=page.viewport_size, java_script_enabled=True, bypass_csp=True
+    )
     try:
         twin = await twin_context.new_page()
-        await twin.route(url, lambda route: route.fulfill(
-            body=html, status=200, content_type="text/html; charset=utf-8"))
+        await twin.route(
+            url, lambda route: route.fulfill(body=html, status=200, content_type="text/html; charset=utf-8")
+        )
         await twin.goto(url)
         await twin.evaluate(axe_source())
         result = await twin.evaluate("axe.run(document, {resultTypes: ['violations']})")

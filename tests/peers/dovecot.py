@@ -41,8 +41,12 @@ class Dovecot:
 
     def deliver(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
         """Deliver one mail with ``doveadm save`` (as Dovecot itself would)."""
-        subprocess.run(["doveadm", "-c", str(self.conf), "save", "-u", user, "-m", folder],
-                       input=raw, check=True, capture_output=True)
+        subprocess.run(
+            ["doveadm", "-c", str(self.conf), "save", "-u", user, "-m", folder],
+            input=raw,
+            check=True,
+            capture_output=True,
+        )
 
     def drop_many(self, user: str, raws: Iterable[bytes]) -> None:
         """Write mails straight into the user's Maildir (fast, for big mailboxes)."""
@@ -56,8 +60,9 @@ class Dovecot:
                 os.chown(os.path.join(folder, name), self.uid, self.gid)
 
     def doveadm(self, *args: str) -> str:
-        return subprocess.run(["doveadm", "-c", str(self.conf), *args], check=True,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["doveadm", "-c", str(self.conf), *args], check=True, capture_output=True, text=True
+        ).stdout
 
 
 def _wait_greeting(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -86,8 +91,7 @@ def dovecot(users: dict[str, str]) -> Iterator[Dovecot]:
     tmp.chmod(0o755)  # not pytest's tmp_path: its parents are 0700 (test-peers.md)
     root = os.geteuid() == 0
     me, my_group = pwd.getpwuid(os.geteuid()).pw_name, grp.getgrgid(os.getegid()).gr_name
-    uid, gid = ((pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
-                if root else (os.geteuid(), os.getegid()))
+    uid, gid = (pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid) if root else (os.geteuid(), os.getegid())
     (tmp / "run").mkdir()
     (tmp / "state").mkdir()
     (tmp / "users").write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in users.items()))
@@ -95,10 +99,17 @@ def dovecot(users: dict[str, str]) -> Iterator[Dovecot]:
         (tmp / "home" / u).mkdir(parents=True)
         os.chown(tmp / "home" / u, uid, gid)
     port, conf = free_port(), tmp / "dovecot.conf"
-    conf.write_text(TEMPLATE.substitute(
-        TMP=tmp, PORT=port, MAIL_UID=uid, MAIL_GID=gid,
-        INTERNAL_USER="root" if root else me, INTERNAL_GROUP="root" if root else my_group,
-        LOGIN_USER="dovenull" if root else me))
+    conf.write_text(
+        TEMPLATE.substitute(
+            TMP=tmp,
+            PORT=port,
+            MAIL_UID=uid,
+            MAIL_GID=gid,
+            INTERNAL_USER="root" if root else me,
+            INTERNAL_GROUP="root" if root else my_group,
+            LOGIN_USER="dovenull" if root else me,
+        )
+    )
     proc = subprocess.Popen(["dovecot", "-F", "-c", str(conf)], preexec_fn=_die_with_parent)
     try:
         _wait_greeting(port, proc)

@@ -46,7 +46,7 @@ def toml_dumps(data: dict[str, Any], prefix: str = "") -> str:
     out = "\n".join(lines) + "\n"
     for k, v, many in tables:
         name = f"{prefix}{_key(k)}"
-        for item in (v if many else [v]):
+        for item in v if many else [v]:
             out += f"\n[[{name}]]\n" if many else f"\n[{name}]\n"
             out += toml_dumps(item, f"{name}.")
     return out
@@ -68,16 +68,18 @@ class GatewayProcess:
             self.proc.send_signal(signal.SIGTERM)
         try:
             return await asyncio.wait_for(self.proc.wait(), limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.proc.kill()
             await self.proc.wait()
-            raise AssertionError(f"gateway run did not exit within {limit} s of SIGTERM:\n"
-                                 + self.output()[-3000:]) from None
+            raise AssertionError(
+                f"gateway run did not exit within {limit} s of SIGTERM:\n" + self.output()[-3000:]
+            ) from None
 
 
 @asynccontextmanager
-async def gateway_process(config: dict[str, Any], workdir: Path, *, only: str = "",
-                          env: dict[str, str] | None = None) -> AsyncIterator[GatewayProcess]:
+async def gateway_process(
+    config: dict[str, Any], workdir: Path, *, only: str = "", env: dict[str, str] | None = None
+) -> AsyncIterator[GatewayProcess]:
     """Start ``python -m gateway --config <workdir>/gw.toml run [--only ...]``; always stopped."""
     conf = workdir / "gw.toml"
     conf.write_text(toml_dumps(config), encoding="utf-8")
@@ -85,8 +87,14 @@ async def gateway_process(config: dict[str, Any], workdir: Path, *, only: str = 
     args = ["-m", "gateway", "--config", str(conf), "run", *(["--only", only] if only else [])]
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, *args, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=out,
-            stderr=asyncio.subprocess.STDOUT, env={**os.environ, **(env or {})})
+            sys.executable,
+            *args,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
     gw = GatewayProcess(proc, log)
     try:
         yield gw

@@ -76,22 +76,38 @@ class KannelPeer:
         smsbox = require_binary("smsbox", "kannel")
         require_binary(FAKESMSC, "kannel-extras")
         conf = self.dir / "kannel.conf"
-        conf.write_text(TEMPLATE.read_text().format(dir=self.dir, gateway=self.gateway_url,
-                                                     password=self.password, **self.ports))
+        conf.write_text(
+            TEMPLATE.read_text().format(dir=self.dir, gateway=self.gateway_url, password=self.password, **self.ports)
+        )
         await self._spawn("bearerbox", bearerbox, "-v", "4", str(conf))
         await self._wait_port(self.ports["admin_port"])
         await self._spawn("smsbox", smsbox, "-v", "4", str(conf))
         await self._wait_port(self.ports["sendsms_port"])
-        await self._spawn("fakesmsc", FAKESMSC, "-H", "127.0.0.1", "-r", str(self.ports["smsc_port"]),
-                          "-i", "0.05", "-v", "0", stdin=True)
+        await self._spawn(
+            "fakesmsc",
+            FAKESMSC,
+            "-H",
+            "127.0.0.1",
+            "-r",
+            str(self.ports["smsc_port"]),
+            "-i",
+            "0.05",
+            "-v",
+            "0",
+            stdin=True,
+        )
         self._reader = asyncio.create_task(self._read_mts())
         await self._wait_smsc_online()
 
     async def _spawn(self, name: str, *argv: str, stdin: bool = False) -> None:
-        log = open(self.dir / f"{name}.out", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.dir / f"{name}.out", "wb")
         self.procs[name] = await asyncio.create_subprocess_exec(
-            *argv, cwd=self.dir, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE if stdin else log, stderr=asyncio.subprocess.STDOUT if stdin else log)
+            *argv,
+            cwd=self.dir,
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE if stdin else log,
+            stderr=asyncio.subprocess.STDOUT if stdin else log,
+        )
         log.close()
 
     async def _wait_port(self, port: int, timeout: float = 20) -> None:
@@ -146,7 +162,7 @@ class KannelPeer:
                 os.kill(proc.pid, 2 if name == "fakesmsc" else 15)
             try:
                 await asyncio.wait_for(proc.wait(), 10)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 proc.kill()
                 await proc.wait()
         if self._reader is not None:

@@ -19,9 +19,11 @@ def redis_server() -> Iterator[str]:
     binary = require_binary("redis-server", "redis-server")
     with tempfile.TemporaryDirectory(prefix="gw-redis-") as tmp:
         sock = Path(tmp) / "redis.sock"
-        proc = subprocess.Popen([binary, "--port", "0", "--unixsocket", str(sock), "--save", "",
-                                 "--appendonly", "no", "--dir", tmp],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no", "--dir", tmp],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             end = time.monotonic() + 20
             while not sock.exists():

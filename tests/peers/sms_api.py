@@ -48,15 +48,22 @@ class FakeSmsApi:
         if method == "sms/send.json":
             entry = self._by_local.get(str(form.get("localid")))
             if entry is None and self.fail_with is None:
-                entry = {"messageid": 8000 + len(self.sent), "message": form["message"], "status": 1,
-                         "receptor": form["receptor"], "sender": form["sender"], "cost": 120}
+                entry = {
+                    "messageid": 8000 + len(self.sent),
+                    "message": form["message"],
+                    "status": 1,
+                    "receptor": form["receptor"],
+                    "sender": form["sender"],
+                    "cost": 120,
+                }
                 self.sent.append(dict(form))
                 self._by_local[str(form.get("localid"))] = entry
             return self._reply([entry] if entry else [])
         if method == "sms/status.json":
             ids = str(form.get("messageid", "")).split(",")
-            return self._reply([{"messageid": int(i), "status": self.statuses.get(i, 100), "statustext": ""}
-                                for i in ids if i])
+            return self._reply(
+                [{"messageid": int(i), "status": self.statuses.get(i, 100), "statustext": ""} for i in ids if i]
+            )
         if method == "sms/receive.json":
             entries, self.inbox = self.inbox, []
             return self._reply(entries)

@@ -39,10 +39,12 @@ class SmtpSink:
 
     async def wait_for(self, count: int, timeout: float = 20) -> list[EmailMessage]:
         """Wait until ``count`` mails are in (a generous cap, not a speed assertion)."""
+
         async def _wait() -> None:
             while len(self.messages) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
+
         await asyncio.wait_for(_wait(), timeout)
         return self.messages
 
@@ -50,7 +52,7 @@ class SmtpSink:
 async def start_sink(sink: SmtpSink) -> asyncio.base_events.Server:
     """Listen on an ephemeral loopback port; ``sink.port`` tells which."""
     server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(sink, hostname="sink.test", enable_SMTPUTF8=True, decode_data=False),
-        host="127.0.0.1", port=0)
+        lambda: SMTP(sink, hostname="sink.test", enable_SMTPUTF8=True, decode_data=False), host="127.0.0.1", port=0
+    )
     sink.port = server.sockets[0].getsockname()[1]
     return server

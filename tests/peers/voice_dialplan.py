@@ -12,8 +12,8 @@ import io
 import math
 import random
 import struct
-import wave
 import time
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +36,10 @@ def make_wav(path: Path | None, seconds: float, amplitude: int = 8000, seed: int
     """An 8 kHz mono 16-bit WAV (a tone with a little noise); written to ``path`` if given."""
     rng = random.Random(seed)
     n = int(seconds * 8000)
-    frames = b"".join(struct.pack("<h", int(amplitude * math.sin(i / 8.0)) + rng.randint(-50, 50)
-                                  if amplitude else 0) for i in range(n))
+    frames = b"".join(
+        struct.pack("<h", int(amplitude * math.sin(i / 8.0)) + rng.randint(-50, 50) if amplitude else 0)
+        for i in range(n)
+    )
     data = wav_container(frames)
     if path is not None:
         path.write_bytes(data)
@@ -69,14 +71,19 @@ class Call:
     def begin(self) -> None:
         """The lines written before anything can fail."""
         self.meta.parent.mkdir(parents=True, exist_ok=True)
-        for line in (f"uniqueid={self.uniqueid}", f"callerid={self.callerid}",
-                     f"category={self.category}", f"started={self.started}"):
+        for line in (
+            f"uniqueid={self.uniqueid}",
+            f"callerid={self.callerid}",
+            f"category={self.category}",
+            f"started={self.started}",
+        ):
             self.append(line)
 
     async def reserve(self, agi_port: int) -> FakeAsterisk:
         """AGI(agi://.../reserve-case,${UNIQUEID},${CATEGORY}); on success: case=... line."""
-        agi = await FakeAsterisk(agi_port, "reserve-case", [self.uniqueid, self.category],
-                                 callerid=self.callerid, uniqueid=self.uniqueid).call()
+        agi = await FakeAsterisk(
+            agi_port, "reserve-case", [self.uniqueid, self.category], callerid=self.callerid, uniqueid=self.uniqueid
+        ).call()
         if agi.variables.get("CASE_CODE"):
             self.append(f"case={agi.variables['CASE_CODE']}")
         return agi
@@ -91,7 +98,15 @@ class Call:
 
     async def poke(self, sim: AMISim, split_at: int | None = None, code: str = "") -> None:
         """UserEvent(FeedbackRecorded,GwFile: ...,GwStatus: ...,GwCategory: ...,GwCase: ...)."""
-        await sim.user_event("FeedbackRecorded", [
-            ("GwFile", f"/var/spool/asterisk/feedback/incoming/{self.uniqueid}.wav"),
-            ("GwStatus", "SILENCE"), ("GwCategory", self.category), ("GwCase", code)],
-            uniqueid=self.uniqueid, callerid=self.callerid, split_at=split_at)
+        await sim.user_event(
+            "FeedbackRecorded",
+            [
+                ("GwFile", f"/var/spool/asterisk/feedback/incoming/{self.uniqueid}.wav"),
+                ("GwStatus", "SILENCE"),
+                ("GwCategory", self.category),
+                ("GwCase", code),
+            ],
+            uniqueid=self.uniqueid,
+            callerid=self.callerid,
+            split_at=split_at,
+        )

@@ -14,19 +14,33 @@ from email.message import Message
 
 from gateway.channels.email import tnef
 from gateway.channels.email.charsets import decode_raw_header
-from gateway.channels.email.mime import (as_bytes, body_part, fallback_text, has_name, header, leaves,
-                                         part_text, payload)
+from gateway.channels.email.mime import as_bytes, body_part, fallback_text, has_name, header, leaves, part_text, payload
 from gateway.channels.email.structure import MailLimits
 from gateway.core.messages import InboundAttachment
 from gateway.core.store import safe_filename
 
 # Default file name extensions of unnamed attachments.
-EXTENSIONS = {"message/rfc822": ".eml", "image/png": ".png", "image/jpeg": ".jpg",
-              "image/gif": ".gif", "application/pdf": ".pdf", "text/plain": ".txt",
-              "text/html": ".html", "application/gzip": ".gz", "application/zip": ".zip"}
+EXTENSIONS = {
+    "message/rfc822": ".eml",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "application/pdf": ".pdf",
+    "text/plain": ".txt",
+    "text/html": ".html",
+    "application/gzip": ".gz",
+    "application/zip": ".zip",
+}
 FORWARD_MARK = "---------- Forwarded message ----------\n"
-NOT_FILES = frozenset({"message/delivery-status", "message/global-delivery-status", "text/rfc822-headers",
-                       "message/feedback-report", "message/disposition-notification"})  # report data
+NOT_FILES = frozenset(
+    {
+        "message/delivery-status",
+        "message/global-delivery-status",
+        "text/rfc822-headers",
+        "message/feedback-report",
+        "message/disposition-notification",
+    }
+)  # report data
 
 
 @dataclass(slots=True)

@@ -12,12 +12,12 @@ from inscriptis import get_text
 
 # A line that starts the quoted original in a reply; everything from it on is dropped.
 QUOTE_HEADERS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^\s*On .{4,200} wrote:\s*$"),                       # Gmail, Thunderbird (en)
-    re.compile(r"^\s*(در تاریخ|در).{4,200}نوشت[:：]?\s*$"),           # Gmail (fa)
-    re.compile(r"^\s*-{3,}\s*Original Message\s*-{3,}\s*$", re.I),   # Outlook (en)
-    re.compile(r"^\s*-{3,}\s*پیام اصلی\s*-{3,}\s*$"),                  # Outlook (fa)
-    re.compile(r"^\s*_{20,}\s*$"),                                    # Outlook's rule + From:
-    re.compile(r"^\s*(From|از|فرستنده)\s*:\s.+$"),                     # Outlook header block
+    re.compile(r"^\s*On .{4,200} wrote:\s*$"),  # Gmail, Thunderbird (en)
+    re.compile(r"^\s*(در تاریخ|در).{4,200}نوشت[:：]?\s*$"),  # Gmail (fa)
+    re.compile(r"^\s*-{3,}\s*Original Message\s*-{3,}\s*$", re.I),  # Outlook (en)
+    re.compile(r"^\s*-{3,}\s*پیام اصلی\s*-{3,}\s*$"),  # Outlook (fa)
+    re.compile(r"^\s*_{20,}\s*$"),  # Outlook's rule + From:
+    re.compile(r"^\s*(From|از|فرستنده)\s*:\s.+$"),  # Outlook header block
     re.compile(r"^\s*Le .{4,200} a écrit\s*:\s*$"),
 )
 SIGNATURE_DELIMITER = re.compile(r"^-- ?$")  # RFC 3676 section 4.3
@@ -60,7 +60,7 @@ def _starts_quote(lines: list[str], i: int) -> bool:
         if pattern.match(line):
             if pattern.pattern.startswith(r"^\s*(From"):
                 # Outlook's block needs a Sent:/Date: line close below, not any "From:" text
-                near = "\n".join(lines[i + 1:i + 4])
+                near = "\n".join(lines[i + 1 : i + 4])
                 return bool(re.search(r"^\s*(Sent|Date|تاریخ|ارسال)\s*:", near, re.M))
             return True
     return False

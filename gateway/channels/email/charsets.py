@@ -15,13 +15,27 @@ from charset_normalizer import from_bytes
 
 # Labels seen in the wild -> a codec Python has (WHATWG encoding labels, RFC 1556).
 CHARSET_ALIASES: dict[str, str] = {
-    "iso-8859-6-i": "iso-8859-6", "iso-8859-6-e": "iso-8859-6",
-    "iso-8859-8-i": "iso-8859-8", "iso-8859-8-e": "iso-8859-8",
-    "arabic": "iso-8859-6", "asmo-708": "iso-8859-6", "ecma-114": "iso-8859-6",
-    "x-mac-arabic": "mac-arabic", "windows-1256": "cp1256", "win-1256": "cp1256",
-    "cp-1256": "cp1256", "x-cp1256": "cp1256", "ks_c_5601-1987": "cp949", "gb2312": "gbk",
-    "unicode-1-1-utf-7": "utf-7", "x-unknown": "", "unknown-8bit": "", "us-ascii": "ascii",
-    "ansi_x3.4-1968": "ascii", "utf8": "utf-8", "x-user-defined": "",
+    "iso-8859-6-i": "iso-8859-6",
+    "iso-8859-6-e": "iso-8859-6",
+    "iso-8859-8-i": "iso-8859-8",
+    "iso-8859-8-e": "iso-8859-8",
+    "arabic": "iso-8859-6",
+    "asmo-708": "iso-8859-6",
+    "ecma-114": "iso-8859-6",
+    "x-mac-arabic": "mac-arabic",
+    "windows-1256": "cp1256",
+    "win-1256": "cp1256",
+    "cp-1256": "cp1256",
+    "x-cp1256": "cp1256",
+    "ks_c_5601-1987": "cp949",
+    "gb2312": "gbk",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unknown": "",
+    "unknown-8bit": "",
+    "us-ascii": "ascii",
+    "ansi_x3.4-1968": "ascii",
+    "utf8": "utf-8",
+    "x-user-defined": "",
 }
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 

@@ -56,8 +56,9 @@ def parse_fetch(lines: list[bytes | bytearray]) -> dict[int, bytes]:
 class ImapPoller:
     """Polls one mailbox for as long as it runs."""
 
-    def __init__(self, ctx: GatewayContext, intake: MailIntake, box: ImapMailbox, holder: str,
-                 spool: SpoolWriter) -> None:
+    def __init__(
+        self, ctx: GatewayContext, intake: MailIntake, box: ImapMailbox, holder: str, spool: SpoolWriter
+    ) -> None:
         self.ctx, self.intake, self.box, self.holder, self.spool = ctx, intake, box, holder, spool
         self.key = f"email:imap:{box.username}@{box.host}:{box.port}/{box.folder}"
         self._lost = asyncio.Event()
@@ -70,8 +71,13 @@ class ImapPoller:
         context = None
         if box.tls:
             context = ssl.create_default_context(cafile=str(self.ctx.config.path(box.ca_file)) if box.ca_file else None)
-        client = aioimaplib.IMAP4(host=box.host, port=box.port, timeout=box.timeout_seconds,
-                                  ssl_context=context, conn_lost_cb=lambda _exc: self._lost.set())
+        client = aioimaplib.IMAP4(
+            host=box.host,
+            port=box.port,
+            timeout=box.timeout_seconds,
+            ssl_context=context,
+            conn_lost_cb=lambda _exc: self._lost.set(),
+        )
         await client.wait_hello_from_server()
         password = self.ctx.config.secret(box.password_env) or ""
         _ok(await client.login(box.username, password), "login")
@@ -97,7 +103,7 @@ class ImapPoller:
         uids = sorted(int(u) for u in b" ".join(r.lines[:1]).split() if u.isdigit() and int(u) > last)
         done = 0
         for i in range(0, len(uids), self.box.fetch_batch):
-            chunk = uids[i:i + self.box.fetch_batch]
+            chunk = uids[i : i + self.box.fetch_batch]
             done += await self._handle_chunk(client, uidvalidity, chunk)
         return done
 
@@ -106,8 +112,7 @@ class ImapPoller:
         r = _ok(await client.uid("fetch", uid_set, "(UID BODY.PEEK[])"), "fetch")
         mails = parse_fetch(r.lines)
         uids = [u for u in chunk if u in mails]
-        results = await asyncio.gather(*(self._ingest(u, uidvalidity, mails[u]) for u in uids),
-                                       return_exceptions=True)
+        results = await asyncio.gather(*(self._ingest(u, uidvalidity, mails[u]) for u in uids), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result  # database away or a crash: nothing flagged, nothing advanced
@@ -121,7 +126,7 @@ class ImapPoller:
             await self.intake.ingest(raw, Envelope("imap"))
         except DatabaseUnavailable:
             raise
-        except Exception as e:  # noqa: BLE001 - unreadable: hand to the spool (kept + bounced)
+        except Exception as e:
             if is_unavailable(e):
                 raise
             log.warning("mailbox message could not be processed (%s); spooling it", type(e).__name__)
@@ -147,7 +152,7 @@ class ImapPoller:
         idle = await client.idle_start(timeout=min(25 * 60, self.box.poll_seconds * 2 + 10))
         try:
             await client.wait_server_push(timeout=self.box.poll_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         if self._lost.is_set():
             raise ImapError("connection lost")

@@ -50,8 +50,9 @@ def find_mails(paths: list[str]) -> list[Path]:
         if p.is_file():
             found.append(p)
         elif (p / "cur").is_dir() or (p / "new").is_dir():
-            found += [f for sub in ("new", "cur") if (p / sub).is_dir()
-                      for f in sorted((p / sub).iterdir()) if f.is_file()]
+            found += [
+                f for sub in ("new", "cur") if (p / sub).is_dir() for f in sorted((p / sub).iterdir()) if f.is_file()
+            ]
         elif p.is_dir():
             found += sorted(f for f in p.rglob("*") if f.is_file())
         else:
@@ -61,11 +62,12 @@ def find_mails(paths: list[str]) -> list[Path]:
 
 def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
-async def import_mails(ctx: GatewayContext, files: list[Path], acknowledge: bool = False,
-                       show_progress: bool = True) -> ImportReport:
+async def import_mails(
+    ctx: GatewayContext, files: list[Path], acknowledge: bool = False, show_progress: bool = True
+) -> ImportReport:
     """Ingest ``files``; count each outcome (plus ``not_mail`` and ``error``, named in
     ``problems``)."""
     intake = MailIntake(ctx)
@@ -82,7 +84,8 @@ async def import_mails(ctx: GatewayContext, files: list[Path], acknowledge: bool
                     report.problems.append((f, "not a mail"))
             results = await asyncio.gather(
                 *(intake.ingest(raw, Envelope("import", acknowledge=acknowledge)) for _, raw in mails),
-                return_exceptions=True)
+                return_exceptions=True,
+            )
             for (f, _), result in zip(mails, results):
                 if isinstance(result, DatabaseUnavailable):
                     raise result

@@ -80,9 +80,13 @@ class MailIntake:
         self.ctx = ctx
         cfg = ctx.config.email
         self.aliases = {a.lower(): v for a, v in cfg.smtp.aliases.items()}
-        self.limits = MailLimits(attachment_bytes=cfg.max_attachment_bytes, parts=cfg.max_parts,
-                                 depth=cfg.max_depth, attachments=cfg.max_attachments,
-                                 decoded_bytes=cfg.max_decoded_bytes)
+        self.limits = MailLimits(
+            attachment_bytes=cfg.max_attachment_bytes,
+            parts=cfg.max_parts,
+            depth=cfg.max_depth,
+            attachments=cfg.max_attachments,
+            decoded_bytes=cfg.max_decoded_bytes,
+        )
 
     def build(self, raw: bytes, envelope: Envelope) -> tuple[InboundMessage, ParsedMail]:
         """Parse and decide, here and now (pure; the edges use :meth:`prepare`)."""
@@ -96,8 +100,11 @@ class MailIntake:
     def decide(self, raw: bytes, mail: ParsedMail, envelope: Envelope) -> tuple[InboundMessage, ParsedMail]:
         """A parsed mail -> its message: threading hints, alias, loop verdict (pure)."""
         cfg = self.ctx.config.email
-        ours = [r for r in [*mail.references, *mail.in_reply_to]
-                if is_our_message_id(r, self.ctx.signer, cfg.message_id_domain)]
+        ours = [
+            r
+            for r in [*mail.references, *mail.in_reply_to]
+            if is_our_message_id(r, self.ctx.signer, cfg.message_id_domain)
+        ]
         code = subject_code(mail.subject)
         follow_up = bool(ours or code or REPLY_PREFIX.match(mail.subject))
         text = content_of(mail, follow_up)
@@ -119,13 +126,24 @@ class MailIntake:
             meta["trimmed"] = True
         acknowledge = envelope.acknowledge and not mail.automatic
         message = InboundMessage(
-            channel=Channel.EMAIL, provider=PROVIDER, text=text,
-            external_id=mail.message_id or synthetic_id(raw), sender=sender,
-            sender_name=mail.sender_name, recipient=recipients[0] if recipients else None,
-            subject=mail.subject[:500], attachments=mail.attachments, tracking_code=code,
-            body_codes=tracking.find_codes(mail.text)[:5], thread_refs=ours[-50:],
-            kind_hint=alias.kind if alias else None, unit_hint=alias.unit if alias else None,
-            automatic=mail.automatic is not None, acknowledge=acknowledge, meta=meta)
+            channel=Channel.EMAIL,
+            provider=PROVIDER,
+            text=text,
+            external_id=mail.message_id or synthetic_id(raw),
+            sender=sender,
+            sender_name=mail.sender_name,
+            recipient=recipients[0] if recipients else None,
+            subject=mail.subject[:500],
+            attachments=mail.attachments,
+            tracking_code=code,
+            body_codes=tracking.find_codes(mail.text)[:5],
+            thread_refs=ours[-50:],
+            kind_hint=alias.kind if alias else None,
+            unit_hint=alias.unit if alias else None,
+            automatic=mail.automatic is not None,
+            acknowledge=acknowledge,
+            meta=meta,
+        )
         return message, mail
 
     async def prepare(self, raw: bytes, envelope: Envelope) -> tuple[InboundMessage, ParsedMail]:
@@ -136,12 +154,12 @@ class MailIntake:
         message, mail = self.decide(raw, await self.parse(raw, envelope), envelope)
         if message.acknowledge and message.sender:
             cfg = self.ctx.config.email
-            allowed, _ = await self.ctx.limiter.hit(f"email-ack:{message.sender.strip().casefold()}",
-                                                    cfg.auto_reply_cap, cfg.auto_reply_window_minutes * 60)
+            allowed, _ = await self.ctx.limiter.hit(
+                f"email-ack:{message.sender.strip().casefold()}", cfg.auto_reply_cap, cfg.auto_reply_window_minutes * 60
+            )
             if not allowed:
                 log.warning("acknowledgement cap reached for one sender; not answering")
-                message = replace(message, acknowledge=False,
-                                  meta={**message.meta, "ack_suppressed": "auto_reply_cap"})
+                message = replace(message, acknowledge=False, meta={**message.meta, "ack_suppressed": "auto_reply_cap"})
         return message, mail
 
     async def apply_report(self, mail: ParsedMail) -> int:
@@ -152,8 +170,9 @@ class MailIntake:
         detail = f"bounce {mail.report.status} {mail.report.diagnostic}".strip()[:500]
         for mid in mail.report.original_ids:
             if is_our_message_id(mid, self.ctx.signer, cfg.message_id_domain):
-                marked += await self.ctx.state.delivery(status="failed", provider_id=mid,
-                                                        detail=detail, channel="email")
+                marked += await self.ctx.state.delivery(
+                    status="failed", provider_id=mid, detail=detail, channel="email"
+                )
         return marked
 
     async def ingest(self, raw: bytes, envelope: Envelope) -> IntakeResult:

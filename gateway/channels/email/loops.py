@@ -31,12 +31,30 @@ AUTOMATIC_HEADERS: dict[str, Callable[[str], bool]] = {
 }
 # Local parts only robots use, compared without "-", "_", "." and a "+tag" (RFC 2142, list
 # managers): post_master, no-reply, do.not.reply, bounces+x=y ...
-ROBOT_LOCALPARTS = frozenset({"mailerdaemon", "maildaemon", "postmaster", "noreply", "donotreply",
-                              "dontreply", "noreplies", "bounce", "bounces", "listserv", "majordomo",
-                              "mailman", "autoreply", "autoresponder", "autoresponse", "vacation"})
+ROBOT_LOCALPARTS = frozenset(
+    {
+        "mailerdaemon",
+        "maildaemon",
+        "postmaster",
+        "noreply",
+        "donotreply",
+        "dontreply",
+        "noreplies",
+        "bounce",
+        "bounces",
+        "listserv",
+        "majordomo",
+        "mailman",
+        "autoreply",
+        "autoresponder",
+        "autoresponse",
+        "vacation",
+    }
+)
 # ... and list-manager addresses (Mailman, Sympa, ezmlm): list-owner, owner-list, list-request
 ROBOT_LOCALPART_SHAPES = re.compile(
-    r"(-(admin|owner|request|bounces?|confirm|subscribe|unsubscribe|join|leave)$)|(^(owner|bounces?)-)")
+    r"(-(admin|owner|request|bounces?|confirm|subscribe|unsubscribe|join|leave)$)|(^(owner|bounces?)-)"
+)
 ROBOT_NAMES = frozenset({"mailerdaemon", "maildeliverysystem", "maildeliverysubsystem", "postmaster"})
 # Subjects of auto-replies that carry no header mark, in the languages our mail arrives in:
 # the marker must stand alone or be followed by a colon ("Auto reply: ...", "پاسخ خودکار: ...").
@@ -46,16 +64,27 @@ AUTO_REPLY_SUBJECT = re.compile(
     r"|réponse\s+automatique|respuesta\s+automática|risposta\s+automatica|automatisch\s+antwoord"
     r"|autosvar|odpowiedź\s+automatyczna|otomatik\s+yanıt|автоматический\s+ответ|رد\s+(تلقائي|آلي)"
     r"|پاسخ\s*(خودکار|اتوماتیک)|خارج\s+از\s+(دفتر|محل\s+کار)|در\s+مرخصی|自动回复|自動応答|자동\s*회신)"
-    r"\s*[\])]?\s*([:：]|$)", re.I)
+    r"\s*[\])]?\s*([:：]|$)",
+    re.I,
+)
 # Mailing-list administrative notices (moderation, confirmation, reminders)
 LIST_ADMIN_SUBJECT = re.compile(
     r"awaits moderator approval|^\s*confirm\s+[0-9a-f]{16,}|mailing list (memberships? )?reminder"
     r"|^\s*welcome to the .{1,80} mailing list|^\s*your message to .{1,80} (was|has been) (rejected|held)"
-    r"|^\s*(un)?subscription (confirmation|request)", re.I)
+    r"|^\s*(un)?subscription (confirmation|request)",
+    re.I,
+)
 REPORT_TYPES = frozenset({"delivery-status", "disposition-notification", "feedback-report"})
 # Parts that only machine reports carry (RFC 3464, RFC 6533, RFC 8098, RFC 5965 ARF)
-REPORT_PARTS = frozenset({"multipart/report", "message/delivery-status", "message/global-delivery-status",
-                          "message/disposition-notification", "message/feedback-report"})
+REPORT_PARTS = frozenset(
+    {
+        "multipart/report",
+        "message/delivery-status",
+        "message/global-delivery-status",
+        "message/disposition-notification",
+        "message/feedback-report",
+    }
+)
 
 
 def is_robot_address(address: str | None, display_name: str | None = None) -> bool:
@@ -65,8 +94,9 @@ def is_robot_address(address: str | None, display_name: str | None = None) -> bo
         return True
     addr = (address or "").strip().strip("<>")
     local = (addr.rpartition("@")[0] if "@" in addr else addr).lower().partition("+")[0]
-    return bool(local) and (re.sub(r"[\-_.]", "", local) in ROBOT_LOCALPARTS
-                            or bool(ROBOT_LOCALPART_SHAPES.search(local)))
+    return bool(local) and (
+        re.sub(r"[\-_.]", "", local) in ROBOT_LOCALPARTS or bool(ROBOT_LOCALPART_SHAPES.search(local))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +159,7 @@ _FIELD = re.compile(r"^([A-Za-z-]+):\s*(.*)$")
 _MSGID = re.compile(r"<[^<>\s]{3,250}@[^<>\s]{1,250}>")
 
 
-def parse_delivery_status(status_text: str, original_headers: str,
-                          extra_text: str = "") -> DeliveryReport:
+def parse_delivery_status(status_text: str, original_headers: str, extra_text: str = "") -> DeliveryReport:
     """Read the per-recipient fields of a message/delivery-status part."""
     action, status, diagnostic = "", "", ""
     for line in status_text.splitlines():

@@ -50,8 +50,7 @@ def body_part(msg: Message) -> Message | None:
     """
     if not msg.is_multipart():
         return msg if msg.get_content_type() in ("text/plain", "text/html") else None
-    inline = [p for p in leaves(msg) if (p.get_content_disposition() or "inline") == "inline"
-              and not has_name(p)]
+    inline = [p for p in leaves(msg) if (p.get_content_disposition() or "inline") == "inline" and not has_name(p)]
     for ctype in ("text/plain", "text/html"):
         for part in inline:
             if part.get_content_type() == ctype:
@@ -65,8 +64,12 @@ def body_text(msg: Message, body: Message) -> tuple[str, bool]:
     if text or body.get_content_type() != "text/plain" or not msg.is_multipart():
         return text, from_html
     for part in leaves(msg):
-        if (part is not body and part.get_content_type() == "text/html" and not has_name(part)
-                and (part.get_content_disposition() or "inline") == "inline"):
+        if (
+            part is not body
+            and part.get_content_type() == "text/html"
+            and not has_name(part)
+            and (part.get_content_disposition() or "inline") == "inline"
+        ):
             text, from_html = part_text(part)
             if text:
                 return text, from_html
@@ -143,8 +146,11 @@ def _written_out(part: Message, depth: int) -> bytes:
     inner = payload(part)
     if isinstance(inner, list) and depth < 100:
         boundary = part.get_boundary() or "part"
-        inner = b"".join(b"--" + _encode(boundary) + b"\r\n" + _written_out(p, depth + 1) + b"\r\n"
-                         for p in inner if isinstance(p, Message))
+        inner = b"".join(
+            b"--" + _encode(boundary) + b"\r\n" + _written_out(p, depth + 1) + b"\r\n"
+            for p in inner
+            if isinstance(p, Message)
+        )
         return _encode(head) + b"\r\n" + inner + b"--" + _encode(boundary) + b"--\r\n"
     return _encode(head) + b"\r\n" + _encode(str(inner))
 
@@ -155,5 +161,3 @@ def _encode(text: str) -> bytes:
         return text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a surrogate the parser did not make
         return text.encode("utf-8", "replace")
-
-

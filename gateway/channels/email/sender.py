@@ -24,10 +24,18 @@ from gateway.core.messages import OutboundMessage, SendResult
 
 # aiosmtplib exception -> retry? (STACK_NOTES section 6); response errors go by code.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
-    ConnectionError, TimeoutError)
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
-    aiosmtplib.SMTPNotSupported, UnicodeEncodeError, ssl.SSLError, ValueError)
+    aiosmtplib.SMTPNotSupported,
+    UnicodeEncodeError,
+    ssl.SSLError,
+    ValueError,
+)
 
 
 def build_message(out: OutboundMessage, cfg: EmailSection, from_address: str | None = None) -> EmailMessage:
@@ -57,9 +65,12 @@ def build_message(out: OutboundMessage, cfg: EmailSection, from_address: str | N
     msg.add_alternative(out.html or text_to_html(out.text, out.language), subtype="html", charset="utf-8")
     for att in payload.get("attachments") or []:  # files we send (the monthly survey report)
         maintype, _, subtype = str(att.get("content_type") or "application/octet-stream").partition("/")
-        msg.add_attachment(base64.b64decode(str(att.get("data_b64", ""))), maintype=maintype,
-                           subtype=subtype or "octet-stream",
-                           filename=_clean(str(att.get("filename") or "attachment")))
+        msg.add_attachment(
+            base64.b64decode(str(att.get("data_b64", ""))),
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=_clean(str(att.get("filename") or "attachment")),
+        )
     return msg
 
 
@@ -75,8 +86,10 @@ def text_to_html(text: str, language: str) -> str:
     rtl = language in ("fa", "ar")
     body = "<br>\n".join(html.escape(line) for line in text.splitlines())
     direction = ' dir="rtl" style="text-align:right;font-family:Tahoma,sans-serif"' if rtl else ""
-    return (f'<!DOCTYPE html><html lang="{html.escape(language)}"><head><meta charset="utf-8">'
-            f"</head><body><div{direction}>{body}</div></body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="{html.escape(language)}"><head><meta charset="utf-8">'
+        f"</head><body><div{direction}>{body}</div></body></html>"
+    )
 
 
 def _clean(value: str) -> str:
@@ -87,8 +100,9 @@ def _clean(value: str) -> str:
 class SmtpRelaySender:
     """Send through the configured relay; 4xx and connection trouble retry, 5xx do not."""
 
-    def __init__(self, email: EmailSection, relay: EmailOutbound, password: str | None,
-                 ca_file: Path | None = None) -> None:
+    def __init__(
+        self, email: EmailSection, relay: EmailOutbound, password: str | None, ca_file: Path | None = None
+    ) -> None:
         self.email, self.relay, self.password = email, relay, password
         self.tls_context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
 
@@ -97,10 +111,16 @@ class SmtpRelaySender:
         r = self.relay
         try:
             errors, _ = await aiosmtplib.send(
-                msg, hostname=r.host, port=r.port, start_tls=r.starttls or None,
-                username=r.username or None, password=self.password if r.username else None,
-                timeout=r.timeout_seconds, tls_context=self.tls_context,
-                local_hostname=self.email.message_id_domain)
+                msg,
+                hostname=r.host,
+                port=r.port,
+                start_tls=r.starttls or None,
+                username=r.username or None,
+                password=self.password if r.username else None,
+                timeout=r.timeout_seconds,
+                tls_context=self.tls_context,
+                local_hostname=self.email.message_id_domain,
+            )
         except aiosmtplib.SMTPRecipientsRefused as e:
             codes = [x.code for x in e.recipients]
             return _by_code(min(codes) if codes else 550, "recipient refused")

@@ -15,7 +15,8 @@ import weakref
 from email.utils import format_datetime, localtime
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session
+from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from gateway.channels.email.inbound import Envelope, MailIntake
 from gateway.channels.email.spool import SOURCE
@@ -53,8 +54,9 @@ class SmtpHandler:
         self.hostname, self.intake, self.spool = smtp.hostname, intake, spool
         self.direct = smtp.mode == "direct"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: SmtpEnvelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, rcpt_options: list[str]
+    ) -> str:
         if address.lower() not in self.addresses:
             return REPLY["rcpt_unknown"].format(address=address.replace("\r", "").replace("\n", ""))
         envelope.rcpt_tos.append(address)
@@ -71,7 +73,7 @@ class SmtpHandler:
                     return REPLY["stored"].format(ref=result.outcome.value)
                 except DatabaseUnavailable:
                     raise
-                except Exception as e:  # noqa: BLE001 - keep it raw; the drainer bounces it
+                except Exception as e:
                     if is_unavailable(e) or self.spool is None:
                         raise
                     log.warning("direct ingest failed (%s); spooling for replay", type(e).__name__)
@@ -118,9 +120,17 @@ class SmtpServer:
         kwargs: dict[str, Any] = {}
         if self.tls_context is not None:
             kwargs["tls_context"] = self.tls_context
-        protocol = GatewaySMTP(self.handler, hostname=smtp.hostname, data_size_limit=smtp.max_message_bytes,
-                               enable_SMTPUTF8=True, decode_data=False, timeout=smtp.timeout_seconds,
-                               ident="citizen-gateway", line_length_limit=smtp.max_line_bytes, **kwargs)
+        protocol = GatewaySMTP(
+            self.handler,
+            hostname=smtp.hostname,
+            data_size_limit=smtp.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            timeout=smtp.timeout_seconds,
+            ident="citizen-gateway",
+            line_length_limit=smtp.max_line_bytes,
+            **kwargs,
+        )
         self._live.add(protocol)
         return protocol
 

@@ -26,9 +26,11 @@ from gateway.core.spool_drain import SpoolDrainer
 log = logging.getLogger(__name__)
 CHANNEL = "email"
 SOURCE = "smtp"
-BOUNCE_TEXT = ("Your message could not be read by the feedback gateway. It has been kept for "
-               "an operator, but it has not been registered. Please send it again as plain "
-               "text.\n\nپیام شما خوانده نشد و ثبت نشد. لطفاً آن را دوباره به صورت متن ساده بفرستید.")
+BOUNCE_TEXT = (
+    "Your message could not be read by the feedback gateway. It has been kept for "
+    "an operator, but it has not been registered. Please send it again as plain "
+    "text.\n\nپیام شما خوانده نشد و ثبت نشد. لطفاً آن را دوباره به صورت متن ساده بفرستید."
+)
 
 
 def mail_spool(ctx: GatewayContext) -> SpoolWriter:
@@ -47,9 +49,17 @@ class MailDrainer(SpoolDrainer):
     BUSY_BATCH, BUSY_PAUSE = 20, 1.0  # while SMTP is busy: 20 mails per second, at least
 
     def __init__(self, ctx: GatewayContext, intake: MailIntake, spool: SpoolWriter, batch: int = 200) -> None:
-        super().__init__(ctx, CHANNEL, self.parse_row, on_failed=self.bounce_row, batch=batch,
-                         poll_seconds=1.0, busy=spool.busy, busy_batch=self.BUSY_BATCH,
-                         busy_pause=self.BUSY_PAUSE)
+        super().__init__(
+            ctx,
+            CHANNEL,
+            self.parse_row,
+            on_failed=self.bounce_row,
+            batch=batch,
+            poll_seconds=1.0,
+            busy=spool.busy,
+            busy_batch=self.BUSY_BATCH,
+            busy_pause=self.BUSY_PAUSE,
+        )
         self.intake = intake
 
     async def parse_row(self, raw: bytes, env: dict[str, Any]) -> InboundMessage:
@@ -67,11 +77,17 @@ class MailDrainer(SpoolDrainer):
         queued once per spool row (its key is derived from the row)."""
         if not to or to == "<>":
             return
-        queued = await queue_once(self.ctx.db, channel=CHANNEL, purpose="bounce", recipient=to,
-                                  subject="Undeliverable: your message could not be read / پیام شما خوانده نشد",
-                                  text=BOUNCE_TEXT + f"\n\n(ref spool-{spool_id})", language="en",
-                                  key=self.ctx.addresses.new_key(CHANNEL, f"bounce-spool-{spool_id}"),
-                                  payload={"auto_submitted": "auto-replied"})
+        queued = await queue_once(
+            self.ctx.db,
+            channel=CHANNEL,
+            purpose="bounce",
+            recipient=to,
+            subject="Undeliverable: your message could not be read / پیام شما خوانده نشد",
+            text=BOUNCE_TEXT + f"\n\n(ref spool-{spool_id})",
+            language="en",
+            key=self.ctx.addresses.new_key(CHANNEL, f"bounce-spool-{spool_id}"),
+            payload={"auto_submitted": "auto-replied"},
+        )
         if queued:
             self.ctx.dispatcher.wake()
         log.info("bounce for spooled mail %d %s", spool_id, "queued" if queued else "was already queued")

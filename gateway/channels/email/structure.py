@@ -60,7 +60,7 @@ class _BoundedParser(BytesFeedParser):
 def normalise_line_endings(raw: bytes) -> bytes:
     """CR-only mail -> CRLF; any other mail is returned as it is (binary parts untouched)."""
     first = _FIRST_BREAK.search(raw, 0, 65536)
-    if first is None or raw[first.start():first.start() + 2] == b"\r\n" or raw[first.start()] == 0x0A:
+    if first is None or raw[first.start() : first.start() + 2] == b"\r\n" or raw[first.start()] == 0x0A:
         return raw
     return _ANY_BREAK.sub(b"\r\n", raw)
 
@@ -79,7 +79,7 @@ def read_headers(raw: bytes) -> Message:
     """Only the top-level header block (cheap, whatever the body holds)."""
     data = normalise_line_endings(raw)
     end = re.search(rb"\r?\n\r?\n", data)
-    head = data[:end.end()] if end else data[:65536]
+    head = data[: end.end()] if end else data[:65536]
     parser = BytesFeedParser()
     parser.feed(head[:262144])
     return parser.close()

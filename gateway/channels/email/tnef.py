@@ -42,8 +42,11 @@ def unpack(data: bytes) -> Unpacked | None:
         for n, item in enumerate(tnef.attachments):
             payload = item.data if isinstance(item.data, bytes) else b""
             name = _name(item.long_filename()) or f"tnef-{n}.bin"
-            out.files.append(InboundAttachment(safe_filename(name, default=f"tnef-{n}.bin"),
-                                               "application/octet-stream", payload, False))
+            out.files.append(
+                InboundAttachment(
+                    safe_filename(name, default=f"tnef-{n}.bin"), "application/octet-stream", payload, False
+                )
+            )
     except Exception:  # noqa: BLE001 - a damaged blob: the caller keeps it as it came
         return None
     return out if (out.text or out.files) else None

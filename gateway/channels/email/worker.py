@@ -55,4 +55,3 @@ async def parse_off_loop(raw: bytes, limits: MailLimits, envelope_from: str | No
             log.error("the mail parser process died (attempt %d); starting a new one", attempt)
             _discard(pool)
     return scrub(kept_whole(raw, "parser_died", envelope_from))
-

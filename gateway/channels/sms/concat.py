@@ -35,7 +35,7 @@ def parse_udh(hex_udh: str) -> PartInfo | None:
     i, end = 1, data[0] + 1
     while i + 1 < end:
         iei, length = data[i], data[i + 1]
-        body = data[i + 2:i + 2 + length]
+        body = data[i + 2 : i + 2 + length]
         if iei == 0x00 and length == 3 and len(body) == 3:
             return _valid(PartInfo(body[0], body[1], body[2]))
         if iei == 0x08 and length == 4 and len(body) == 4:
@@ -75,8 +75,7 @@ class Reassembler:
                 await self.state.put(key, {"parts": parts})
                 return None
             ordered = [parts[str(i)] for i in range(1, part.total + 1)]
-            return replace(sms, external_id=f"concat:{ordered[0][0]}",
-                           text="".join(text for _, text in ordered))
+            return replace(sms, external_id=f"concat:{ordered[0][0]}", text="".join(text for _, text in ordered))
 
     async def finish(self, sms: IncomingSms, part: PartInfo) -> None:
         """Forget the parts of a message that intake has stored."""

@@ -9,7 +9,7 @@ and counted in Prometheus.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prometheus_client import Counter
 
@@ -53,9 +53,8 @@ class FloodReporter:
             log.warning("sms %s limit reached for a number; further messages dropped", kind)
             current = await self.ctx.state.get(FLOOD_KEY) or {}
             entry = current.get(number, {"count": 0})
-            entry.update(count=entry["count"] + 1, kind=kind,
-                         last=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            entry.update(count=entry["count"] + 1, kind=kind, last=datetime.now(UTC).isoformat(timespec="seconds"))
             current[number] = entry
             await self.ctx.state.put(FLOOD_KEY, dict(list(current.items())[-1000:]))
-        except Exception:  # noqa: BLE001 - reporting must not break intake
+        except Exception:
             log.exception("could not record a flooded number")

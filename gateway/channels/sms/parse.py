@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import phonenumbers
 
@@ -80,7 +80,7 @@ def national(e164: str, region: str = "IR") -> str:
 def from_unix(value: str | None) -> datetime | None:
     """A provider's unix time, or None when missing or garbage."""
     try:
-        return datetime.fromtimestamp(int(str(value)), tz=timezone.utc) if value else None
+        return datetime.fromtimestamp(int(str(value)), tz=UTC) if value else None
     except (ValueError, OverflowError, OSError):
         return None
 
@@ -99,8 +99,7 @@ def interpret(text: str, config: Config) -> dict[str, object]:
         return {"intent": Intent.SURVEY_REQUEST}
     ascii_text = to_ascii_digits(clean)
     if _SURVEY_DIGITS.match(ascii_text):
-        return {"intent": Intent.SURVEY_RESPONSE,
-                "survey_answers": [int(d) for d in ascii_text if d.isdigit()]}
+        return {"intent": Intent.SURVEY_RESPONSE, "survey_answers": [int(d) for d in ascii_text if d.isdigit()]}
     fields: dict[str, object] = {}
     kind = _kind_hint(clean, config)
     if kind is not None:
@@ -138,11 +137,17 @@ def to_inbound(sms: IncomingSms, config: Config) -> InboundMessage:
     sender = checked_sender(sms, config)
     fields = interpret(sms.text, config)
     return InboundMessage(
-        channel=Channel.SMS, provider=sms.provider, external_id=sms.external_id[:200],
-        sender=sender, recipient=_digits(sms.recipient) or None, text=sms.text,
+        channel=Channel.SMS,
+        provider=sms.provider,
+        external_id=sms.external_id[:200],
+        sender=sender,
+        recipient=_digits(sms.recipient) or None,
+        text=sms.text,
         received_at=sms.received_at,
-        thread_by_contact=True, follow_up_window_hours=config.sms.follow_up_window_hours,
-        **fields)  # type: ignore[arg-type]
+        thread_by_contact=True,
+        follow_up_window_hours=config.sms.follow_up_window_hours,
+        **fields,
+    )  # type: ignore[arg-type]
 
 
 def _digits(value: str) -> str:
@@ -160,8 +165,10 @@ def unquote_bytes(value: str) -> bytes:
     if "%" not in value:
         return value.encode("utf-8", "surrogateescape")
     parts = _ESCAPE_RUNS.split(value)
-    return b"".join(bytes.fromhex(p.replace("%", "")) if i % 2 else p.encode("utf-8", "surrogateescape")
-                    for i, p in enumerate(parts))
+    return b"".join(
+        bytes.fromhex(p.replace("%", "")) if i % 2 else p.encode("utf-8", "surrogateescape")
+        for i, p in enumerate(parts)
+    )
 
 
 def query_bytes(raw_query: str) -> dict[str, bytes]:

@@ -37,8 +37,7 @@ ProviderFactory = Callable[[GatewayContext, SmsInbound], Provider]
 
 PROVIDERS: dict[str, ProviderFactory] = {
     "kannel": lambda ctx, inbound: Provider(kannel.KannelTransport(ctx), kannel.routes(inbound)),
-    "kavenegar": lambda ctx, inbound: Provider(kavenegar.KavenegarTransport(ctx, inbound),
-                                               kavenegar.routes(inbound)),
+    "kavenegar": lambda ctx, inbound: Provider(kavenegar.KavenegarTransport(ctx, inbound), kavenegar.routes(inbound)),
     "generic": lambda ctx, inbound: Provider(generic.GenericTransport(ctx), generic.routes(inbound)),
 }
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 # GSM 03.38 basic table (3GPP TS 23.038 section 6.2.1) and its extension table (cost 2).
 GSM_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
 GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
 # (single, per part) for each alphabet
 LIMITS = {"gsm": (160, 153), "ucs2": (70, 67)}
@@ -101,7 +102,7 @@ def split_parts(text: str, per_part: int) -> list[str]:
             while n < len(rest) and used + units(rest[n], alphabet) <= per_part:
                 used += units(rest[n], alphabet)
                 n += 1
-            chunk = rest[:max(n, 1)]
+            chunk = rest[: max(n, 1)]
         parts.append(chunk)
-        rest = rest[len(chunk):].lstrip()
+        rest = rest[len(chunk) :].lstrip()
     return parts

@@ -80,8 +80,14 @@ class SmsSender:
                 return SendResult.permanent("rate_limited", "too many automatic replies to this number")
         text = self.compose(message)
         cost = segments.measure(text)
-        sms = SmsOut(outbox_id=message.outbox_id, local_id=message.idempotency_key,
-                     to=message.recipient, text=text, ucs2=cost.alphabet == "ucs2", parts=cost.parts)
+        sms = SmsOut(
+            outbox_id=message.outbox_id,
+            local_id=message.idempotency_key,
+            to=message.recipient,
+            text=text,
+            ucs2=cost.alphabet == "ucs2",
+            parts=cost.parts,
+        )
         return await self.transport.send(sms)
 
 
@@ -89,15 +95,26 @@ def check_templates(ctx: GatewayContext) -> list[str]:
     """Automatic SMS templates that do not fit ``sms.max_parts`` with long sample values."""
     max_parts = ctx.config.sms.max_parts
     base = ctx.config.gateway.public_base_url
-    sample = {"code": "۱۴۰۳۰۹۰۰۱۲", "code_ascii": "1403090012", "kind": "گزارش تخلف",
-              "status": "پاسخ داده شده", "unit": max((u.code for u in ctx.config.units), key=len),
-              "received": "۱۴۰۳/۰۹/۳۰", "due": "۱۴۰۳/۱۰/۱۵", "answered": "۱۴۰۳/۱۰/۰۱",
-              "answer": "", "link": f"{base}/s/{'x' * 40}", "track_link": f"{base}/track?code=1403090012"}
+    sample = {
+        "code": "۱۴۰۳۰۹۰۰۱۲",
+        "code_ascii": "1403090012",
+        "kind": "گزارش تخلف",
+        "status": "پاسخ داده شده",
+        "unit": max((u.code for u in ctx.config.units), key=len),
+        "received": "۱۴۰۳/۰۹/۳۰",
+        "due": "۱۴۰۳/۱۰/۱۵",
+        "answered": "۱۴۰۳/۱۰/۰۱",
+        "answer": "",
+        "link": f"{base}/s/{'x' * 40}",
+        "track_link": f"{base}/track?code=1403090012",
+    }
     problems = []
     for lang in ("fa", "en"):
         for name in BUDGETED_TEMPLATES:
             cost = segments.measure(ctx.templates.render(name, lang, **sample))
             if cost.parts > max_parts:
-                problems.append(f"templates.{lang}.{name}: {cost.units} {cost.alphabet} units need "
-                                f"{cost.parts} SMS parts, more than sms.max_parts = {max_parts}")
+                problems.append(
+                    f"templates.{lang}.{name}: {cost.units} {cost.alphabet} units need "
+                    f"{cost.parts} SMS parts, more than sms.max_parts = {max_parts}"
+                )
     return problems

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.channels.sms.limits import FloodReporter, NumberBudget
@@ -36,17 +36,31 @@ COUNTED = (Outcome.CREATED, Outcome.APPENDED)  # what uses up a number's new-cas
 
 def encode(sms: IncomingSms) -> bytes:
     """The spool form of an SMS: its parsed fields as JSON (receipt time filled in)."""
-    received = sms.received_at or datetime.now(timezone.utc)
-    return json.dumps({"provider": sms.provider, "id": sms.external_id, "from": sms.sender,
-                       "to": sms.recipient, "text": sms.text, "time": received.isoformat()},
-                      ensure_ascii=False).encode()
+    received = sms.received_at or datetime.now(UTC)
+    return json.dumps(
+        {
+            "provider": sms.provider,
+            "id": sms.external_id,
+            "from": sms.sender,
+            "to": sms.recipient,
+            "text": sms.text,
+            "time": received.isoformat(),
+        },
+        ensure_ascii=False,
+    ).encode()
 
 
 def decode(raw: bytes) -> IncomingSms:
     """Back from :func:`encode` (KeyError or ValueError for a row that is not ours)."""
     d = json.loads(raw)
-    return IncomingSms(provider=d["provider"], external_id=d["id"], sender=d["from"], recipient=d["to"],
-                       text=d["text"], received_at=datetime.fromisoformat(d["time"]) if d.get("time") else None)
+    return IncomingSms(
+        provider=d["provider"],
+        external_id=d["id"],
+        sender=d["from"],
+        recipient=d["to"],
+        text=d["text"],
+        received_at=datetime.fromisoformat(d["time"]) if d.get("time") else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +112,7 @@ class SmsInbound:
             await self.settled(0, msg, None)
             log.warning("sms from %s not stored: database unavailable", sms.provider)
             return Reply(503, "unavailable")
-        except Exception:  # noqa: BLE001 - never lose a citizen's message: park it
+        except Exception:
             await self.settled(0, msg, None)
             log.exception("sms intake failed; keeping the raw message for replay")
             return await self._park(sms)
@@ -142,15 +156,16 @@ class SmsInbound:
             return Reply(503, "unavailable")
         return Reply(200, "parked")
 
-    async def delivery(self, status: str, *, outbox_id: int | None = None,
-                       provider_id: str | None = None, detail: str = "") -> Reply:
+    async def delivery(
+        self, status: str, *, outbox_id: int | None = None, provider_id: str | None = None, detail: str = ""
+    ) -> Reply:
         """Apply one delivery report (monotonic in the core); unknown ids answer 200."""
         if status not in OUR_STATUSES:
             return Reply(200, "ignored")
         try:
-            known = await self.ctx.state.delivery(status=status, outbox_id=outbox_id,
-                                                  provider_id=provider_id, detail=detail[:200],
-                                                  channel="sms")
+            known = await self.ctx.state.delivery(
+                status=status, outbox_id=outbox_id, provider_id=provider_id, detail=detail[:200], channel="sms"
+            )
         except DatabaseUnavailable:
             return Reply(503, "unavailable")
         except Exception as e:  # noqa: BLE001 - the database is down or locked

@@ -41,14 +41,18 @@ class VoiceChannel:
         self.ctx, cfg = ctx, ctx.config.voice
         self.spool = SpoolPaths.from_config(ctx.config)
         self.ingest = RecordingIngest(ctx, self.spool)
-        self.ami = AmiClient(cfg.ami.host, cfg.ami.port, cfg.ami.username,
-                             ctx.config.secret(cfg.ami.secret_env) or "",
-                             action_timeout=cfg.ami.action_timeout_seconds,
-                             ping_seconds=cfg.ami.ping_seconds,
-                             reconnect_max=cfg.ami.reconnect_max_seconds,
-                             on_event=self._on_event, on_login=self.kick)
-        self.agi = AgiServer(CallRoutes(ctx, self.spool).table(),
-                             command_timeout=cfg.agi.command_timeout_seconds)
+        self.ami = AmiClient(
+            cfg.ami.host,
+            cfg.ami.port,
+            cfg.ami.username,
+            ctx.config.secret(cfg.ami.secret_env) or "",
+            action_timeout=cfg.ami.action_timeout_seconds,
+            ping_seconds=cfg.ami.ping_seconds,
+            reconnect_max=cfg.ami.reconnect_max_seconds,
+            on_event=self._on_event,
+            on_login=self.kick,
+        )
+        self.agi = AgiServer(CallRoutes(ctx, self.spool).table(), command_timeout=cfg.agi.command_timeout_seconds)
         self.sender = VoiceSender(ctx, self.spool, self.ami)
         ctx.senders.register("voice", self.sender)
         # AMI UserEvent names (the dialplan's UserEvent(Name,...)) -> handler.
@@ -109,11 +113,11 @@ class VoiceChannel:
                     self._kick.clear()
                     last = time.monotonic()
                     await self.ingest.reconcile()
-            except Exception:  # noqa: BLE001 - database hiccup: try again next tick
+            except Exception:
                 log.exception("voice reconcile pass failed")
             try:
                 await asyncio.wait_for(self._kick.wait(), tick)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 

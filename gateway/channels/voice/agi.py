@@ -179,9 +179,9 @@ class AgiServer:
             await route(session)
         except AgiHangup:
             log.info("FastAGI: caller hung up")
-        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError, AgiProtocolError) as e:
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, AgiProtocolError) as e:
             log.warning("FastAGI session ended: %s", type(e).__name__)
-        except Exception:  # noqa: BLE001 - one failing call must not stop the server
+        except Exception:
             log.exception("FastAGI route failed")
         finally:
             self._sessions.discard(writer)

@@ -23,15 +23,20 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from gateway.channels.voice.ami_actions import PendingAction, PendingActions
-from gateway.channels.voice.ami_link import (Backoff, LinkReport, cancel_bounded, sleep_unless,
-                                             wait_future)
-from gateway.channels.voice.ami_frames import (FRAME_END, AmiActionError, AmiError, AmiMessage,
-                                               AmiUnavailable, build_frame, parse_frame)
+from gateway.channels.voice.ami_frames import (
+    FRAME_END,
+    AmiActionError,
+    AmiError,
+    AmiMessage,
+    AmiUnavailable,
+    build_frame,
+    parse_frame,
+)
+from gateway.channels.voice.ami_link import Backoff, LinkReport, cancel_bounded, sleep_unless, wait_future
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AmiActionError", "AmiClient", "AmiError", "AmiMessage", "AmiUnavailable",
-           "build_frame", "parse_frame"]
+__all__ = ["AmiActionError", "AmiClient", "AmiError", "AmiMessage", "AmiUnavailable", "build_frame", "parse_frame"]
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
 EventHandler = Callable[["AmiMessage"], Awaitable[None] | None]
@@ -94,23 +99,24 @@ class AmiClient:
         """True once logged in (within ``timeout`` seconds)."""
         try:
             await asyncio.wait_for(self._connected.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
-    async def action(self, name: str, headers: Iterable[tuple[str, str]] = (), *,
-                     timeout: float | None = None) -> AmiMessage | list[AmiMessage]:
+    async def action(
+        self, name: str, headers: Iterable[tuple[str, str]] = (), *, timeout: float | None = None
+    ) -> AmiMessage | list[AmiMessage]:
         """Send an action; return its response (a list for event-list actions)."""
         timeout = timeout or self.action_timeout
         pending = await self._send(name, headers, timeout)
         return await self._wait(name, pending, timeout)
 
-    async def originate(self, headers: Iterable[tuple[str, str]], *, action_id: str,
-                        timeout: float) -> AmiMessage:
+    async def originate(self, headers: Iterable[tuple[str, str]], *, action_id: str, timeout: float) -> AmiMessage:
         """Queue an ``Originate`` with ``Async: true``; return its ``OriginateResponse`` event."""
         loop = asyncio.get_running_loop()
-        pending = await self._send("Originate", [*headers, ("Async", "true")], timeout,
-                                   action_id=action_id, originate=loop.create_future())
+        pending = await self._send(
+            "Originate", [*headers, ("Async", "true")], timeout, action_id=action_id, originate=loop.create_future()
+        )
         assert pending.originate is not None
         try:
             await self._wait("Originate", pending, timeout)
@@ -119,9 +125,15 @@ class AmiClient:
             self._pending.discard(action_id)
 
     # -- internals ------------------------------------------------------------------------
-    async def _send(self, name: str, headers: Iterable[tuple[str, str]], timeout: float, *,
-                    action_id: str | None = None,
-                    originate: asyncio.Future[AmiMessage] | None = None) -> PendingAction:
+    async def _send(
+        self,
+        name: str,
+        headers: Iterable[tuple[str, str]],
+        timeout: float,
+        *,
+        action_id: str | None = None,
+        originate: asyncio.Future[AmiMessage] | None = None,
+    ) -> PendingAction:
         if name.lower() != "login" and not await self.wait_connected(timeout):
             raise AmiUnavailable(f"{name}: not connected")
         writer = self._writer
@@ -152,9 +164,11 @@ class AmiClient:
                     backoff.reset()  # it stayed up: reconnect quickly after e.g. a PBX restart
                 if self.state == "connected":
                     self._set_state("down", "closed by the PBX")
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, AmiError) as e:
-                self._set_state("down" if self.state == "connected" else "unreachable",
-                                str(e) if isinstance(e, AmiError) else type(e).__name__)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, AmiError) as e:
+                self._set_state(
+                    "down" if self.state == "connected" else "unreachable",
+                    str(e) if isinstance(e, AmiError) else type(e).__name__,
+                )
             finally:
                 self._teardown()
             if not self._stopping.is_set():
@@ -168,15 +182,15 @@ class AmiClient:
         """One connection: banner, login, read until it drops; False if login was refused."""
         self.state, self.attempts = "connecting", self.attempts + 1
         reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, limit=1 << 20), self.action_timeout)
+            asyncio.open_connection(self.host, self.port, limit=1 << 20), self.action_timeout
+        )
         banner = await asyncio.wait_for(reader.readline(), self.action_timeout)
         if not banner.startswith(BANNER_PREFIX):
             raise AmiUnavailable("not an AMI server")
         reading = asyncio.create_task(self._read(reader), name="ami-reader")
         try:
             try:
-                await self.action("Login", [("Username", self.username), ("Secret", self.secret),
-                                            ("Events", "on")])
+                await self.action("Login", [("Username", self.username), ("Secret", self.secret), ("Events", "on")])
             except AmiActionError as e:
                 self._set_state("auth_failed", e.message)
                 return False
@@ -214,7 +228,7 @@ class AmiClient:
         """Run a handler; its failure is logged and never reaches the reader."""
         try:
             result = fn(*args)
-        except Exception:  # noqa: BLE001 - a handler bug must not stop the AMI reader
+        except Exception:
             log.exception("AMI handler failed")
             return
         if isinstance(result, Awaitable):
@@ -245,4 +259,3 @@ class AmiClient:
             self._writer.close()
             self._writer = None
         self._pending.fail_all()
-

@@ -25,8 +25,10 @@ STOP_ROUNDS, STOP_ROUND_SECONDS = 6, 0.5  # stop() gives up after 3 s: it never 
 # reported, so a PBX that refuses the login for an hour gives one line, not thousands.
 STATE_LOG: dict[str, tuple[int, str]] = {
     "connected": (logging.INFO, "AMI logged in as %(user)s (login %(logins)d)"),
-    "auth_failed": (logging.ERROR, "AMI login refused for user %(user)s (%(detail)s); "
-                                   "retrying with backoff up to %(cap)gs"),
+    "auth_failed": (
+        logging.ERROR,
+        "AMI login refused for user %(user)s (%(detail)s); retrying with backoff up to %(cap)gs",
+    ),
     "unreachable": (logging.WARNING, "AMI unreachable (%(detail)s); retrying with backoff up to %(cap)gs"),
     "down": (logging.WARNING, "AMI connection lost (%(detail)s); reconnecting"),
     "stopped": (logging.INFO, "AMI client stopped"),
@@ -67,8 +69,7 @@ class LinkReport:
             return
         self.reported = state
         level, message = STATE_LOG[state]
-        log.log(level, message, {"user": self.user, "logins": logins, "detail": detail or "-",
-                                 "cap": self.cap})
+        log.log(level, message, {"user": self.user, "logins": logins, "detail": detail or "-", "cap": self.cap})
 
 
 async def wait_future(future: asyncio.Future, timeout: float):  # type: ignore[type-arg]

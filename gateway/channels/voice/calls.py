@@ -46,14 +46,12 @@ class CallRoutes:
         self.voice = ctx.config.voice
 
     def table(self) -> dict[str, Route]:
-        return {"reserve-case": self.reserve_case, "case-status": self.case_status,
-                "survey": self.survey}
+        return {"reserve-case": self.reserve_case, "case-status": self.case_status, "survey": self.survey}
 
     async def _submit(self, msg: InboundMessage) -> IntakeResult | None:
         try:
-            return await asyncio.wait_for(self.ctx.intake.submit(msg),
-                                          self.voice.agi.intake_timeout_seconds)
-        except (asyncio.TimeoutError, DatabaseUnavailable):
+            return await asyncio.wait_for(self.ctx.intake.submit(msg), self.voice.agi.intake_timeout_seconds)
+        except (TimeoutError, DatabaseUnavailable):
             log.warning("FastAGI: gateway could not answer %s in time", msg.intent.value)
             return None
 
@@ -65,11 +63,18 @@ class CallRoutes:
         """Open the case now and say its code twice; ``CASE_CODE`` empty if we could not."""
         uid = safe_uniqueid(agi.arg(0)) or self._call_id(agi)
         category = agi.arg(1)
-        msg = InboundMessage(channel=Channel.VOICE, provider=PROVIDER, text="", subject=SUBJECT,
-                             external_id=reserve_key(uid),
-                             sender=caller_e164(agi.env.get("agi_callerid")),
-                             kind_hint=CATEGORY_KINDS.get(category), acknowledge=False,
-                             intent=Intent.RESERVE, meta={"uniqueid": uid, "category": category})
+        msg = InboundMessage(
+            channel=Channel.VOICE,
+            provider=PROVIDER,
+            text="",
+            subject=SUBJECT,
+            external_id=reserve_key(uid),
+            sender=caller_e164(agi.env.get("agi_callerid")),
+            kind_hint=CATEGORY_KINDS.get(category),
+            acknowledge=False,
+            intent=Intent.RESERVE,
+            meta={"uniqueid": uid, "category": category},
+        )
         result = await self._submit(msg)
         code = result.case_code if result is not None and result.stored else None
         await agi.set_variable("CASE_CODE", code or "")
@@ -87,10 +92,16 @@ class CallRoutes:
         except tracking.CodeError:
             await agi.set_variable("CASE_STATE", "badcode")
             return
-        msg = InboundMessage(channel=Channel.VOICE, provider=PROVIDER, text=code,
-                             tracking_code=code, sender=caller_e164(agi.env.get("agi_callerid")),
-                             intent=Intent.STATUS_QUERY, acknowledge=False,
-                             meta={"uniqueid": self._call_id(agi)})
+        msg = InboundMessage(
+            channel=Channel.VOICE,
+            provider=PROVIDER,
+            text=code,
+            tracking_code=code,
+            sender=caller_e164(agi.env.get("agi_callerid")),
+            intent=Intent.STATUS_QUERY,
+            acknowledge=False,
+            meta={"uniqueid": self._call_id(agi)},
+        )
         result = await self._submit(msg)
         if result is None:
             await agi.set_variable("CASE_STATE", "down")
@@ -103,8 +114,7 @@ class CallRoutes:
         audio = ""
         out = self.spool.answers / f"status-{self._call_id(agi)}-{code}.wav"
         try:
-            await synthesise(result.reply_text or "", out, voice=self.voice.tts_voice,
-                             rate=self.voice.tts_rate)
+            await synthesise(result.reply_text or "", out, voice=self.voice.tts_voice, rate=self.voice.tts_rate)
             audio = self.spool.for_asterisk(out)
         except TtsError as e:
             log.error("status TTS failed: %s", e)
@@ -130,10 +140,17 @@ class CallRoutes:
             return
         # In a callback the citizen is the called party: the dialplan passes the number we dialled.
         sender = caller_e164(agi.arg(2)) or caller_e164(agi.env.get("agi_callerid"))
-        msg = InboundMessage(channel=Channel.VOICE, provider=PROVIDER, text="", sender=sender,
-                             tracking_code=code or None, intent=Intent.SURVEY_RESPONSE,
-                             survey_answers=answers, acknowledge=False,
-                             external_id=f"survey:{self._call_id(agi)}")
+        msg = InboundMessage(
+            channel=Channel.VOICE,
+            provider=PROVIDER,
+            text="",
+            sender=sender,
+            tracking_code=code or None,
+            intent=Intent.SURVEY_RESPONSE,
+            survey_answers=answers,
+            acknowledge=False,
+            external_id=f"survey:{self._call_id(agi)}",
+        )
         result = await self._submit(msg)
         if result is None:
             await agi.set_variable("SURVEY_STATE", "down")

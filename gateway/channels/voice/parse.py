@@ -30,8 +30,7 @@ CATEGORY_KINDS: dict[str, Kind] = {
 }
 
 # RECORD_STATUS values of app_record, plus ours for calls that never reached the hangup handler.
-RECORD_STATUSES = frozenset({"DTMF", "SILENCE", "SKIP", "TIMEOUT", "HANGUP", "ERROR",
-                             "ABANDONED", "CRASHED"})
+RECORD_STATUSES = frozenset({"DTMF", "SILENCE", "SKIP", "TIMEOUT", "HANGUP", "ERROR", "ABANDONED", "CRASHED"})
 
 # A uniqueid names files in the spool: keep it to a safe shape (no paths, no dot files).
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,149}$")
@@ -73,10 +72,15 @@ def parse_sidecar(text: str, uniqueid: str) -> Sidecar:
         key, sep, value = line.strip().partition("=")
         if sep:
             fields[key.strip().lower()] = value.strip()
-    return Sidecar(uniqueid=uniqueid, caller=fields.get("callerid", ""),
-                   category=fields.get("category", ""), started=_int(fields.get("started")),
-                   case_code=to_ascii_digits(fields.get("case", "")),
-                   status=fields.get("status", "").upper(), ended=_int(fields.get("ended")))
+    return Sidecar(
+        uniqueid=uniqueid,
+        caller=fields.get("callerid", ""),
+        category=fields.get("category", ""),
+        started=_int(fields.get("started")),
+        case_code=to_ascii_digits(fields.get("case", "")),
+        status=fields.get("status", "").upper(),
+        ended=_int(fields.get("ended")),
+    )
 
 
 def _int(value: str | None) -> int | None:
@@ -165,8 +169,13 @@ def repair_wav(data: bytes) -> bytes:
     if declared == actual or 0 < declared < actual:
         return data
     actual -= actual % 2  # whole 16-bit samples
-    return (data[:4] + struct.pack("<I", at + actual) + data[8:at + 4] + struct.pack("<I", actual)
-            + data[at + 8:at + 8 + actual])
+    return (
+        data[:4]
+        + struct.pack("<I", at + actual)
+        + data[8 : at + 4]
+        + struct.pack("<I", actual)
+        + data[at + 8 : at + 8 + actual]
+    )
 
 
 def wav_info(data: bytes) -> WavInfo | None:

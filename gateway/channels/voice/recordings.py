@@ -17,11 +17,17 @@ import asyncio
 import logging
 import os
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from gateway.channels.voice.calls import PROVIDER, SUBJECT, reserve_key
-from gateway.channels.voice.parse import (CATEGORY_KINDS, caller_e164, describe,
-                                          is_iranian_mobile, uniqueid_from_event, wav_info)
+from gateway.channels.voice.parse import (
+    CATEGORY_KINDS,
+    caller_e164,
+    describe,
+    is_iranian_mobile,
+    uniqueid_from_event,
+    wav_info,
+)
 from gateway.channels.voice.spool import SpoolPaths
 from gateway.channels.voice.spool_reader import Loaded, list_calls, load_call
 from gateway.core.context import GatewayContext
@@ -57,6 +63,7 @@ class RecordingIngest:
             async def one(uid: str) -> str:
                 async with gate:
                     return await self.ingest(uid, source="scan")
+
             outcomes = Counter(await asyncio.gather(*(one(u) for u in names)))
         if outcomes:
             log.info("voice reconcile: %s", dict(outcomes))
@@ -68,8 +75,9 @@ class RecordingIngest:
             return self._count("busy")
         self._busy.add(uid)
         try:
-            loaded = await asyncio.to_thread(load_call, self.spool.incoming, uid,
-                                             self.voice.max_record_seconds, event=event)
+            loaded = await asyncio.to_thread(
+                load_call, self.spool.incoming, uid, self.voice.max_record_seconds, event=event
+            )
             if loaded is None:
                 log.info("voice %s: nothing in incoming/ for %s (already filed)", source, uid)
                 return self._count("missing")
@@ -103,7 +111,7 @@ class RecordingIngest:
         except (DatabaseUnavailable, OSError):
             log.warning("voice: database or store unavailable; %s stays in the spool", uid)
             return "failed"
-        except Exception:  # noqa: BLE001 - keep the files for the next reconcile
+        except Exception:
             log.exception("voice: intake failed for %s; it stays in the spool", uid)
             return "failed"
         if not result.stored:
@@ -118,9 +126,13 @@ class RecordingIngest:
         sc, audio = loaded.sidecar, loaded.audio or b""
         caller = caller_e164(sc.caller)
         code = sc.case_code if sc.case_code.isdigit() else ""
-        meta: dict[str, object] = {"uniqueid": sc.uniqueid, "record_status": sc.status,
-                                   "seconds": round(seconds, 1), "category": sc.category,
-                                   "source": source}
+        meta: dict[str, object] = {
+            "uniqueid": sc.uniqueid,
+            "record_status": sc.status,
+            "seconds": round(seconds, 1),
+            "category": sc.category,
+            "source": source,
+        }
         if loaded.review:
             meta["review"] = loaded.review
             log.warning("voice %s: recording %s had no sidecar; flagged for staff", source, sc.uniqueid)
@@ -133,13 +145,24 @@ class RecordingIngest:
             ack_channel, ack = Channel.SMS, True  # gateway was unreachable: text the code
         elif caller and self.voice.callback.ack_by_callback:
             ack_channel, ack = Channel.VOICE, True
-        started = datetime.fromtimestamp(sc.started, timezone.utc) if sc.started else None
-        return InboundMessage(channel=Channel.VOICE, provider=PROVIDER, external_id=sc.uniqueid,
-                              sender=caller, subject=SUBJECT, text=describe(seconds, review=bool(loaded.review)),
-                              attachments=[InboundAttachment(f"{sc.uniqueid}.wav", "audio/wav", audio)],
-                              kind_hint=CATEGORY_KINDS.get(sc.category), tracking_code=code or None,
-                              acknowledge=ack, ack_channel=ack_channel, reserved_key=reserved,
-                              language="fa", received_at=started, meta=meta)
+        started = datetime.fromtimestamp(sc.started, UTC) if sc.started else None
+        return InboundMessage(
+            channel=Channel.VOICE,
+            provider=PROVIDER,
+            external_id=sc.uniqueid,
+            sender=caller,
+            subject=SUBJECT,
+            text=describe(seconds, review=bool(loaded.review)),
+            attachments=[InboundAttachment(f"{sc.uniqueid}.wav", "audio/wav", audio)],
+            kind_hint=CATEGORY_KINDS.get(sc.category),
+            tracking_code=code or None,
+            acknowledge=ack,
+            ack_channel=ack_channel,
+            reserved_key=reserved,
+            language="fa",
+            received_at=started,
+            meta=meta,
+        )
 
     def _file(self, uid: str, folder: os.PathLike[str]) -> None:
         """Move a call's files out of incoming/ (audio first: the sidecar is the scan key)."""

@@ -44,17 +44,23 @@ class VoiceSender:
         self.ctx, self.spool, self.ami = ctx, spool, ami
         self.voice = ctx.config.voice
 
-    def originate_headers(self, message: OutboundMessage, number: str, audio: str,
-                          channel_id: str) -> list[tuple[str, str]]:
+    def originate_headers(
+        self, message: OutboundMessage, number: str, audio: str, channel_id: str
+    ) -> list[tuple[str, str]]:
         """The Originate action's headers (``Async`` is added by the AMI client)."""
         cb = self.voice.callback
-        headers = [("Channel", cb.dial.format(number=dial_number(number, cb.number_format))),
-                   ("Context", cb.context), ("Exten", "s"), ("Priority", "1"),
-                   ("Timeout", str(cb.ring_seconds * 1000)), ("ChannelId", channel_id),
-                   ("Variable", f"CASE_CODE={message.case_code or ''}"),
-                   ("Variable", f"ANSWER_AUDIO={audio}"),
-                   ("Variable", f"GW_PURPOSE={message.purpose}"),
-                   ("Variable", f"GW_NUMBER={number}")]  # the survey's respondent
+        headers = [
+            ("Channel", cb.dial.format(number=dial_number(number, cb.number_format))),
+            ("Context", cb.context),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("Timeout", str(cb.ring_seconds * 1000)),
+            ("ChannelId", channel_id),
+            ("Variable", f"CASE_CODE={message.case_code or ''}"),
+            ("Variable", f"ANSWER_AUDIO={audio}"),
+            ("Variable", f"GW_PURPOSE={message.purpose}"),
+            ("Variable", f"GW_NUMBER={number}"),
+        ]  # the survey's respondent
         if cb.caller_id:
             headers.append(("CallerID", cb.caller_id))
         return headers

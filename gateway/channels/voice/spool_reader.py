@@ -47,13 +47,23 @@ def list_calls(incoming: Path) -> list[str]:
 def sidecar_from_event(uid: str, headers: dict[str, str]) -> Sidecar:
     """What the hangup handler's ``FeedbackRecorded`` event says about the call."""
     status = (headers.get("gwstatus") or "").strip().upper() or "ABANDONED"
-    return Sidecar(uniqueid=uid, caller=headers.get("calleridnum", ""),
-                   category=headers.get("gwcategory", "").strip(),
-                   case_code=to_ascii_digits(headers.get("gwcase", "").strip()), status=status)
+    return Sidecar(
+        uniqueid=uid,
+        caller=headers.get("calleridnum", ""),
+        category=headers.get("gwcategory", "").strip(),
+        case_code=to_ascii_digits(headers.get("gwcase", "").strip()),
+        status=status,
+    )
 
 
-def load_call(incoming: Path, uid: str, max_record_seconds: float, *,
-              event: dict[str, str] | None = None, now: float | None = None) -> Loaded | None:
+def load_call(
+    incoming: Path,
+    uid: str,
+    max_record_seconds: float,
+    *,
+    event: dict[str, str] | None = None,
+    now: float | None = None,
+) -> Loaded | None:
     """Read one call; None when neither its sidecar nor its recording is in ``incoming/``."""
     now = time.time() if now is None else now
     oldest = max_record_seconds + CRASH_MARGIN_SECONDS

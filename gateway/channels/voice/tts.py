@@ -33,18 +33,41 @@ async def synthesise(text: str, out: Path, *, voice: str = "fa", rate: int = 150
         read_fd, write_fd = os.pipe()
         try:
             espeak = await asyncio.create_subprocess_exec(
-                "espeak-ng", "-v", voice, "-s", str(rate), "--stdout", words,
-                stdout=write_fd, stderr=asyncio.subprocess.DEVNULL)
+                "espeak-ng",
+                "-v",
+                voice,
+                "-s",
+                str(rate),
+                "--stdout",
+                words,
+                stdout=write_fd,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
             sox = await asyncio.create_subprocess_exec(
-                "sox", "-q", "-t", "wav", "-", "-r", "8000", "-c", "1", "-b", "16",
-                "-e", "signed-integer", str(tmp), stdin=read_fd, stderr=asyncio.subprocess.PIPE)
+                "sox",
+                "-q",
+                "-t",
+                "wav",
+                "-",
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                "-e",
+                "signed-integer",
+                str(tmp),
+                stdin=read_fd,
+                stderr=asyncio.subprocess.PIPE,
+            )
         finally:
             os.close(read_fd)
             os.close(write_fd)
         codes = await asyncio.wait_for(asyncio.gather(espeak.wait(), sox.wait()), TIMEOUT_SECONDS)
     except FileNotFoundError as e:
         raise TtsError(f"not installed: {e.filename}") from e
-    except asyncio.TimeoutError as e:
+    except TimeoutError as e:
         for proc in (espeak, sox):
             if proc.returncode is None:
                 proc.kill()

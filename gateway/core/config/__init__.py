@@ -11,22 +11,68 @@ Convention: one module per area holds its tables (:mod:`.process`, :mod:`.office
 """
 
 from gateway.core.config.base import ConfigError, Section
-from gateway.core.config.channels import (AgiSection, AmiSection, CallbackSection, EmailOutbound,
-                                          EmailSection, GenericSmsSection, ImapMailbox,
-                                          KannelSection, KavenegarSection, SmsSection, SmtpAlias,
-                                          SmtpSection, VoiceSection)
+from gateway.core.config.channels import (
+    AgiSection,
+    AmiSection,
+    CallbackSection,
+    EmailOutbound,
+    EmailSection,
+    GenericSmsSection,
+    ImapMailbox,
+    KannelSection,
+    KavenegarSection,
+    SmsSection,
+    SmtpAlias,
+    SmtpSection,
+    VoiceSection,
+)
 from gateway.core.config.loader import DEFAULT_CONFIG, load_config, parse_config
 from gateway.core.config.model import Config
-from gateway.core.config.office import (DEFAULT_SLA_DAYS, RoutingRule, RoutingSection, Service, SlaSection,
-                                        SurveySection, Unit)
-from gateway.core.config.process import (GatewaySection, IntakeSection, LoggingSection,
-                                         OutboxSection)
+from gateway.core.config.office import (
+    DEFAULT_SLA_DAYS,
+    RoutingRule,
+    RoutingSection,
+    Service,
+    SlaSection,
+    SurveySection,
+    Unit,
+)
+from gateway.core.config.process import GatewaySection, IntakeSection, LoggingSection, OutboxSection
 from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebSection
 
-__all__ = ["DEFAULT_CONFIG", "DEFAULT_SLA_DAYS", "AgiSection", "AmiSection", "CallbackSection", "Config",
-           "ConfigError", "EmailOutbound", "EmailSection", "GatewaySection", "GenericSmsSection",
-           "HttpSection", "ImapMailbox", "IntakeSection", "KannelSection", "KavenegarSection",
-           "LoggingSection", "Open311Section", "OutboxSection", "RoutingRule", "RoutingSection",
-           "Section", "Service", "SlaSection", "SmsSection", "SmtpAlias", "SmtpSection",
-           "StaffSection", "SurveySection", "Unit", "VoiceSection", "WebSection", "load_config",
-           "parse_config"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_SLA_DAYS",
+    "AgiSection",
+    "AmiSection",
+    "CallbackSection",
+    "Config",
+    "ConfigError",
+    "EmailOutbound",
+    "EmailSection",
+    "GatewaySection",
+    "GenericSmsSection",
+    "HttpSection",
+    "ImapMailbox",
+    "IntakeSection",
+    "KannelSection",
+    "KavenegarSection",
+    "LoggingSection",
+    "Open311Section",
+    "OutboxSection",
+    "RoutingRule",
+    "RoutingSection",
+    "Section",
+    "Service",
+    "SlaSection",
+    "SmsSection",
+    "SmtpAlias",
+    "SmtpSection",
+    "StaffSection",
+    "SurveySection",
+    "Unit",
+    "VoiceSection",
+    "WebSection",
+    "load_config",
+    "parse_config",
+]

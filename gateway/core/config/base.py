@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
+
 from gateway.core.errors import ConfigError as ConfigError  # re-exported: raised here
 
 

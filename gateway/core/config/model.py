@@ -11,10 +11,8 @@ from pydantic import Field, model_validator
 
 from gateway.core.config.base import Section
 from gateway.core.config.channels import EmailSection, SmsSection, VoiceSection
-from gateway.core.config.office import (RoutingSection, Service, SlaSection, SurveySection,
-                                        Unit)
-from gateway.core.config.process import (GatewaySection, IntakeSection, LimitsSection,
-                                         LoggingSection, OutboxSection)
+from gateway.core.config.office import RoutingSection, Service, SlaSection, SurveySection, Unit
+from gateway.core.config.process import GatewaySection, IntakeSection, LimitsSection, LoggingSection, OutboxSection
 from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebSection
 
 
@@ -49,8 +47,10 @@ class Config(Section):
         if dupes:
             raise ValueError(f"units: duplicate code(s) {sorted(dupes)}")
         known = set(codes)
-        refs = [("routing.oversight_unit", self.routing.oversight_unit),
-                ("routing.default_unit", self.routing.default_unit)]
+        refs = [
+            ("routing.oversight_unit", self.routing.oversight_unit),
+            ("routing.default_unit", self.routing.default_unit),
+        ]
         refs += [(f"routing.rules.{i}.unit", r.unit) for i, r in enumerate(self.routing.rules)]
         refs += [(f"services.{i}.unit", s.unit) for i, s in enumerate(self.services)]
         refs += [(f"email.smtp.aliases.{a}.unit", v.unit) for a, v in self.email.smtp.aliases.items()]
@@ -74,8 +74,8 @@ class Config(Section):
         """The database URL with a relative SQLite path resolved against the config folder."""
         url = os.environ.get("GATEWAY_DATABASE_URL") or self.gateway.database_url
         prefix = "sqlite+aiosqlite:///"
-        if url.startswith(prefix) and not url[len(prefix):].startswith(("/", ":memory:")):
-            return prefix + str(self.path(url[len(prefix):]).resolve())
+        if url.startswith(prefix) and not url[len(prefix) :].startswith(("/", ":memory:")):
+            return prefix + str(self.path(url[len(prefix) :]).resolve())
         return url
 
     @property

@@ -50,8 +50,13 @@ class RoutingSection(Section):
 class SlaSection(Section):
     """Days to answer per kind; a service card's ``sla_days`` wins for its cases."""
 
-    days: dict[Kind, int] = {Kind.REQUEST: 10, Kind.COMPLAINT: 10, Kind.SUGGESTION: 15,
-                             Kind.CRITICISM: 15, Kind.VIOLATION_REPORT: 7}
+    days: dict[Kind, int] = {
+        Kind.REQUEST: 10,
+        Kind.COMPLAINT: 10,
+        Kind.SUGGESTION: 15,
+        Kind.CRITICISM: 15,
+        Kind.VIOLATION_REPORT: 7,
+    }
 
     def days_for(self, kind: Kind) -> int:
         """The days to answer a case of ``kind`` that has no service card."""

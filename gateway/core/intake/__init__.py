@@ -22,9 +22,13 @@ can import the contract without pulling in the writer.
 
 from __future__ import annotations
 
-from gateway.core.intake.contract import (DEFAULT_FOLLOW_UP_HOURS, InboundAttachment,
-                                          InboundMessage, IntakeResult, Intent, Outcome)
+from gateway.core.intake.contract import (
+    DEFAULT_FOLLOW_UP_HOURS,
+    InboundAttachment,
+    InboundMessage,
+    IntakeResult,
+    Intent,
+    Outcome,
+)
 
-__all__ = ["DEFAULT_FOLLOW_UP_HOURS", "InboundAttachment", "InboundMessage", "IntakeResult",
-           "Intent", "Outcome"]
-
+__all__ = ["DEFAULT_FOLLOW_UP_HOURS", "InboundAttachment", "InboundMessage", "IntakeResult", "Intent", "Outcome"]

@@ -21,12 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.core import tracking
-from gateway.core.ports import IntakeServices
 from gateway.core.db import is_unavailable, is_unique_violation
 from gateway.core.intake import ledger, single
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Outcome
 from gateway.core.intake.planning import is_plain, plan_case
 from gateway.core.models import Attachment, AuditEvent, Base, Case, InboundKey, Message, Outbox, utcnow
+from gateway.core.ports import IntakeServices
 from gateway.core.text import normalize
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,7 @@ class FastPathFailed(Exception):
     """The bulk insert failed; the transaction must be rolled back and the batch redone."""
 
 
-def write_batch(s: Session, svc: IntakeServices, messages: list[InboundMessage],
-                fast: bool) -> list[Result]:
+def write_batch(s: Session, svc: IntakeServices, messages: list[InboundMessage], fast: bool) -> list[Result]:
     """Dedupe the batch, insert its plain new cases in bulk, the rest one by one.
 
     The bulk insert runs first and without a savepoint (two round trips fewer per batch);
@@ -51,7 +50,7 @@ def write_batch(s: Session, svc: IntakeServices, messages: list[InboundMessage],
         try:
             for i, r in zip(plain, insert_plain(s, svc, [messages[i] for i in plain])):
                 results[i] = r
-        except Exception as e:  # noqa: BLE001 - any failure: redo the batch one savepoint per message
+        except Exception as e:
             if is_unavailable(e):
                 raise
             log.warning("intake fast path failed (%s); the batch is redone per message", type(e).__name__)
@@ -62,9 +61,17 @@ def write_batch(s: Session, svc: IntakeServices, messages: list[InboundMessage],
         results[i] = _one(s, svc, messages[i])
     for i, j in twins.items():
         first = results[j]
-        results[i] = (IntakeResult(Outcome.DUPLICATE, first.case_code, first.case_id, first.message_id,
-                                   reason=f"already {first.outcome.value}")
-                      if isinstance(first, IntakeResult) else first)
+        results[i] = (
+            IntakeResult(
+                Outcome.DUPLICATE,
+                first.case_code,
+                first.case_id,
+                first.message_id,
+                reason=f"already {first.outcome.value}",
+            )
+            if isinstance(first, IntakeResult)
+            else first
+        )
     return [r if r is not None else RuntimeError("not processed") for r in results]
 
 
@@ -89,8 +96,9 @@ def _dedupe(s: Session, messages: list[InboundMessage], results: list[Result | N
     return twins
 
 
-def _split(s: Session, svc: IntakeServices, messages: list[InboundMessage],
-           results: list[Result | None], twins: dict[int, int]) -> tuple[list[int], list[int]]:
+def _split(
+    s: Session, svc: IntakeServices, messages: list[InboundMessage], results: list[Result | None], twins: dict[int, int]
+) -> tuple[list[int], list[int]]:
     """Indexes of the plain new cases and of the messages for the per-message path."""
     recent = ledger.contacts_with_recent_cases(s, messages)
     limit = svc.config.intake.max_text_chars
@@ -121,7 +129,7 @@ def _one(s: Session, svc: IntakeServices, message: InboundMessage) -> Result:
             if attempt == 2 or not is_unique_violation(e):
                 log.exception("intake integrity error")
                 return e
-        except Exception as e:  # noqa: BLE001 - one bad item must not sink the batch
+        except Exception as e:
             if is_unavailable(e):
                 raise  # the database is gone: the whole batch fails, nobody is acked
             log.exception("intake failed for one %s message", message.channel.value)
@@ -144,8 +152,10 @@ def insert_plain(s: Session, svc: IntakeServices, messages: list[InboundMessage]
     the transaction.  The rows are the ones :func:`~.planning.plan_case` gives the
     per-message path."""
     now = utcnow()
-    plans = [plan_case(svc, m, normalize(m.text), code, None, None, now)
-             for m, code in zip(messages, fresh_codes(len(messages)))]
+    plans = [
+        plan_case(svc, m, normalize(m.text), code, None, None, now)
+        for m, code in zip(messages, fresh_codes(len(messages)))
+    ]
     case_ids = _insert(s, Case, [p.case for p in plans], returning=True)
     in_rows, out_rows = [], []
     for p, case_id in zip(plans, case_ids):
@@ -153,17 +163,36 @@ def insert_plain(s: Session, svc: IntakeServices, messages: list[InboundMessage]
         if p.ack_message is not None:
             out_rows.append({**p.ack_message, "case_id": case_id})
     message_ids = _insert(s, Message, in_rows + out_rows, returning=True)
-    in_ids, out_ids = message_ids[:len(in_rows)], iter(message_ids[len(in_rows):])
+    in_ids, out_ids = message_ids[: len(in_rows)], iter(message_ids[len(in_rows) :])
     _insert(s, Attachment, [{**f, "message_id": mid} for p, mid in zip(plans, in_ids) for f in p.attachments])
     _insert(s, AuditEvent, [{**p.audit, "case_id": cid} for p, cid in zip(plans, case_ids)])
-    _insert(s, Outbox, [{**p.ack_outbox, "case_id": cid, "message_id": next(out_ids)}
-                        for p, cid in zip(plans, case_ids) if p.ack_outbox is not None])
-    _insert(s, InboundKey, [{"channel": m.channel.value, "provider": m.provider,
-                             "external_id": m.external_id, "outcome": Outcome.CREATED.value,
-                             "case_id": cid, "message_id": mid, "created_at": now}
-                            for m, cid, mid in zip(messages, case_ids, in_ids) if m.external_id])
-    return [IntakeResult(Outcome.CREATED, p.case["code"], cid, mid)
-            for p, cid, mid in zip(plans, case_ids, in_ids)]
+    _insert(
+        s,
+        Outbox,
+        [
+            {**p.ack_outbox, "case_id": cid, "message_id": next(out_ids)}
+            for p, cid in zip(plans, case_ids)
+            if p.ack_outbox is not None
+        ],
+    )
+    _insert(
+        s,
+        InboundKey,
+        [
+            {
+                "channel": m.channel.value,
+                "provider": m.provider,
+                "external_id": m.external_id,
+                "outcome": Outcome.CREATED.value,
+                "case_id": cid,
+                "message_id": mid,
+                "created_at": now,
+            }
+            for m, cid, mid in zip(messages, case_ids, in_ids)
+            if m.external_id
+        ],
+    )
+    return [IntakeResult(Outcome.CREATED, p.case["code"], cid, mid) for p, cid, mid in zip(plans, case_ids, in_ids)]
 
 
 def _insert(s: Session, model: type[Base], rows: list[dict[str, Any]], returning: bool = False) -> list[int]:

@@ -21,8 +21,7 @@ DEFAULT_FOLLOW_UP_HOURS = 72
 # Keys that older adapters put into ``meta`` for the core to read.  They are lifted into
 # the typed fields below, so a branch written against the old contract keeps working;
 # new code sets the fields.  Remove once no adapter sets them.
-_LEGACY_META = ("thread_by_contact", "follow_up_window_hours", "reserved_key", "ack_channel",
-                "language")
+_LEGACY_META = ("thread_by_contact", "follow_up_window_hours", "reserved_key", "ack_channel", "language")
 
 
 class Intent(str, enum.Enum):

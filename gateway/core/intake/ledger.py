@@ -30,13 +30,16 @@ class Seen(NamedTuple):
     case_id: int | None
     message_id: int | None
 
+
 # PostgreSQL: one index probe per key.  With ``external_id IN (…)`` a planner without fresh
 # statistics (a new install, the first minutes of a flood) scans every key of the source and
 # filters: measured 7.5 ms per batch at 5,000 keys, growing with the table.
-_PG_KEYS = text("SELECT k.channel, k.provider, k.external_id, k.outcome, k.case_id, k.message_id "
-                "FROM unnest(CAST(:ids AS VARCHAR[])) AS wanted(external_id) JOIN LATERAL ("
-                "SELECT * FROM inbound_keys WHERE channel = :channel AND provider = :provider "
-                "AND external_id = wanted.external_id) AS k ON true")
+_PG_KEYS = text(
+    "SELECT k.channel, k.provider, k.external_id, k.outcome, k.case_id, k.message_id "
+    "FROM unnest(CAST(:ids AS VARCHAR[])) AS wanted(external_id) JOIN LATERAL ("
+    "SELECT * FROM inbound_keys WHERE channel = :channel AND provider = :provider "
+    "AND external_id = wanted.external_id) AS k ON true"
+)
 
 
 def key_of(msg: InboundMessage) -> Key | None:
@@ -57,11 +60,12 @@ def seen_keys(s: Session, keys: Iterable[Key]) -> dict[Key, Seen]:
         if conn.dialect.name == "postgresql":
             rows = conn.execute(_PG_KEYS, {"ids": ids, "channel": channel, "provider": provider})
         else:  # Core columns, not ORM entities: this runs for every batch
-            rows = conn.execute(select(k.channel, k.provider, k.external_id, k.outcome, k.case_id,
-                                       k.message_id).where(k.channel == channel, k.provider == provider,
-                                                           k.external_id.in_(ids)))
-        found.update(((r.channel, r.provider, r.external_id), Seen(r.outcome, r.case_id, r.message_id))
-                     for r in rows)
+            rows = conn.execute(
+                select(k.channel, k.provider, k.external_id, k.outcome, k.case_id, k.message_id).where(
+                    k.channel == channel, k.provider == provider, k.external_id.in_(ids)
+                )
+            )
+        found.update(((r.channel, r.provider, r.external_id), Seen(r.outcome, r.case_id, r.message_id)) for r in rows)
     return found
 
 
@@ -80,9 +84,15 @@ def contacts_with_recent_cases(s: Session, messages: list[InboundMessage]) -> se
     if not wanted:
         return set()
     hours = max(wanted.values())
-    rows = s.execute(select(Case.channel, Case.contact).where(
-        Case.contact.in_(wanted), Case.status != Status.CLOSED.value,
-        Case.updated_at >= utcnow() - timedelta(hours=hours)).distinct())
+    rows = s.execute(
+        select(Case.channel, Case.contact)
+        .where(
+            Case.contact.in_(wanted),
+            Case.status != Status.CLOSED.value,
+            Case.updated_at >= utcnow() - timedelta(hours=hours),
+        )
+        .distinct()
+    )
     return {(ch, contact) for ch, contact in rows.all() if contact is not None}
 
 
@@ -90,11 +100,17 @@ def recent_case_of_contact(s: Session, msg: InboundMessage) -> Case | None:
     """The contact's open case on this channel updated inside the message's window."""
     if not (msg.thread_by_contact and msg.sender):
         return None
-    return s.execute(select(Case).where(
-        Case.contact == msg.sender, Case.channel == msg.channel.value,
-        Case.status != Status.CLOSED.value,
-        Case.updated_at >= utcnow() - timedelta(hours=msg.follow_up_window_hours))
-        .order_by(Case.updated_at.desc()).limit(1)).scalar_one_or_none()
+    return s.execute(
+        select(Case)
+        .where(
+            Case.contact == msg.sender,
+            Case.channel == msg.channel.value,
+            Case.status != Status.CLOSED.value,
+            Case.updated_at >= utcnow() - timedelta(hours=msg.follow_up_window_hours),
+        )
+        .order_by(Case.updated_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def reserved_case(s: Session, msg: InboundMessage) -> Case | None:
@@ -110,8 +126,11 @@ def cases_quoting(s: Session, refs: list[str]) -> list[Case]:
     """Cases holding one of our outgoing messages whose id is in ``refs`` (the last 50)."""
     if not refs:
         return []
-    rows = s.execute(select(Case).join(Message, Message.case_id == Case.id).where(
-        Message.direction == "out", Message.external_id.in_(refs[-50:])))
+    rows = s.execute(
+        select(Case)
+        .join(Message, Message.case_id == Case.id)
+        .where(Message.direction == "out", Message.external_id.in_(refs[-50:]))
+    )
     return list(rows.scalars().unique())
 
 

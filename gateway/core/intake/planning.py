@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from gateway.core.ports import IntakeServices
 from gateway.core.intake.contract import InboundMessage, Intent
 from gateway.core.outbox import outbound_rows
+from gateway.core.ports import IntakeServices
 from gateway.core.routing import RouteInput, classify, route
 from gateway.core.store import safe_filename
 from gateway.core.text import fold, normalize
@@ -67,8 +67,9 @@ def guess_language(text: str, default: str) -> str:
     return "en" if _LATIN_LETTERS.search(text) else default
 
 
-def plan_message(svc: IntakeServices, msg: InboundMessage, text: str, now: datetime,
-                 put: Callable[[bytes], str] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def plan_message(
+    svc: IntakeServices, msg: InboundMessage, text: str, now: datetime, put: Callable[[bytes], str] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Values of an inbound message row and its attachment rows.
 
     A text longer than ``intake.max_text_chars`` is stored cut, and the whole text goes
@@ -76,8 +77,10 @@ def plan_message(svc: IntakeServices, msg: InboundMessage, text: str, now: datet
     """
     limit = svc.config.intake.max_text_chars
     meta = dict(msg.meta)
-    files = [(a.filename, a.content_type, len(a.data), digest, a.inline)
-             for a, digest in zip(msg.attachments, msg.attachment_digests)]
+    files = [
+        (a.filename, a.content_type, len(a.data), digest, a.inline)
+        for a, digest in zip(msg.attachments, msg.attachment_digests)
+    ]
     if len(text) > limit:
         if put is None:
             raise ValueError("an oversize text needs a file store")
@@ -85,63 +88,118 @@ def plan_message(svc: IntakeServices, msg: InboundMessage, text: str, now: datet
         files.append(("message.txt", "text/plain; charset=utf-8", len(whole), put(whole), False))
         meta["truncated_from_chars"] = len(text)
         text = text[:limit].rsplit(" ", 1)[0] + " …"
-    message = {"direction": "in", "channel": msg.channel.value, "provider": msg.provider,
-               "external_id": msg.external_id, "sender": msg.sender, "recipient": msg.recipient,
-               "subject": msg.subject, "text": text, "automatic": msg.automatic, "author": None,
-               "meta": meta, "created_at": msg.received_at or now}
-    attachments = [{"filename": safe_filename(name), "size": size, "sha256": digest, "inline": inline,
-                    "content_type": ctype[:127] or "application/octet-stream"}
-                   for name, ctype, size, digest, inline in files]
+    message = {
+        "direction": "in",
+        "channel": msg.channel.value,
+        "provider": msg.provider,
+        "external_id": msg.external_id,
+        "sender": msg.sender,
+        "recipient": msg.recipient,
+        "subject": msg.subject,
+        "text": text,
+        "automatic": msg.automatic,
+        "author": None,
+        "meta": meta,
+        "created_at": msg.received_at or now,
+    }
+    attachments = [
+        {
+            "filename": safe_filename(name),
+            "size": size,
+            "sha256": digest,
+            "inline": inline,
+            "content_type": ctype[:127] or "application/octet-stream",
+        }
+        for name, ctype, size, digest, inline in files
+    ]
     return message, attachments
 
 
-def plan_case(svc: IntakeServices, msg: InboundMessage, text: str, code: str,
-              service: ServiceInfo | None, related: tuple[int, str] | None, now: datetime,
-              put: Callable[[bytes], str] | None = None) -> CasePlan:
+def plan_case(
+    svc: IntakeServices,
+    msg: InboundMessage,
+    text: str,
+    code: str,
+    service: ServiceInfo | None,
+    related: tuple[int, str] | None,
+    now: datetime,
+    put: Callable[[bytes], str] | None = None,
+) -> CasePlan:
     """Classify, route, date and acknowledge a new case (pure: no database access)."""
     cfg = svc.config
     subject = msg.subject or ""
     whole = f"{subject}\n{text}" if subject else text  # no leading blank: folds stay on the fast path
     kind = classify(whole, msg.kind_hint, cfg.intake.kind_keywords)
-    unit = route(RouteInput(kind, msg.channel, msg.recipient, msg.service_code, text),
-                 cfg.routing.rules, cfg.default_unit, cfg.routing.oversight_unit)
+    unit = route(
+        RouteInput(kind, msg.channel, msg.recipient, msg.service_code, text),
+        cfg.routing.rules,
+        cfg.default_unit,
+        cfg.routing.oversight_unit,
+    )
     if kind is not Kind.VIOLATION_REPORT:
         unit = msg.unit_hint or (service.unit if service else unit)
     sla_days = service.sla_days if service is not None else cfg.sla.days_for(kind)
     language = msg.language or guess_language(f"{subject} {text}", cfg.gateway.language)
     message, attachments = plan_message(svc, msg, text, now, put)
-    case = {"code": code, "kind": kind.value, "status": Status.ROUTED.value, "channel": msg.channel.value,
-            "contact": msg.sender, "contact_name": msg.sender_name, "unit_code": unit,
-            "service_code": service.code if service else None,
-            "subject": (normalize(subject) or text[:80])[:500], "language": language,
-            "confidential": kind is Kind.VIOLATION_REPORT, "anonymous": msg.sender is None,
-            "related_case_id": related[0] if related else None,
-            "search_text": fold(whole.replace("\n", " ", 1) if subject else text)[:20000],
-            "created_at": now, "updated_at": now,
-            "due_at": now + timedelta(days=sla_days), "first_response_at": None,
-            "answered_at": None, "closed_at": None}
-    audit = {"actor": "system", "action": "created", "at": now,
-             "detail": {"kind": kind.value, "unit": unit, "channel": msg.channel.value,
-                        "related": related[1] if related else None}}
+    case = {
+        "code": code,
+        "kind": kind.value,
+        "status": Status.ROUTED.value,
+        "channel": msg.channel.value,
+        "contact": msg.sender,
+        "contact_name": msg.sender_name,
+        "unit_code": unit,
+        "service_code": service.code if service else None,
+        "subject": (normalize(subject) or text[:80])[:500],
+        "language": language,
+        "confidential": kind is Kind.VIOLATION_REPORT,
+        "anonymous": msg.sender is None,
+        "related_case_id": related[0] if related else None,
+        "search_text": fold(whole.replace("\n", " ", 1) if subject else text)[:20000],
+        "created_at": now,
+        "updated_at": now,
+        "due_at": now + timedelta(days=sla_days),
+        "first_response_at": None,
+        "answered_at": None,
+        "closed_at": None,
+    }
+    audit = {
+        "actor": "system",
+        "action": "created",
+        "at": now,
+        "detail": {
+            "kind": kind.value,
+            "unit": unit,
+            "channel": msg.channel.value,
+            "related": related[1] if related else None,
+        },
+    }
     ack_message = ack_outbox = None
     if msg.acknowledge and msg.sender:
         ack_message, ack_outbox = plan_ack(svc, msg, case, now)
     return CasePlan(case, message, attachments, audit, ack_message, ack_outbox)
 
 
-def plan_ack(svc: IntakeServices, msg: InboundMessage, case: dict[str, Any],
-             now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+def plan_ack(
+    svc: IntakeServices, msg: InboundMessage, case: dict[str, Any], now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The acknowledgement with the tracking code, on the citizen's channel (or
     ``msg.ack_channel``), threaded to the message it answers."""
     channel = (msg.ack_channel or msg.channel).value
     lang = case["language"]
-    values = svc.templates.case_values(SimpleNamespace(**case), lang,
-                                       track_link=svc.track_link(case["code"], lang))
+    values = svc.templates.case_values(SimpleNamespace(**case), lang, track_link=svc.track_link(case["code"], lang))
     payload: dict[str, Any] = {"auto_submitted": "auto-replied"}
     if msg.external_id and channel == msg.channel.value:
         payload["in_reply_to"] = msg.external_id
         payload["references"] = [*msg.thread_refs[-20:], msg.external_id]
-    return outbound_rows(channel=channel, purpose="ack", recipient=msg.sender or "",
-                         subject=svc.templates.render("ack_subject", lang, **values),
-                         text=svc.templates.render("ack", lang, **values), key=svc.new_key(channel),
-                         language=lang, payload=payload, now=now)
+    return outbound_rows(
+        channel=channel,
+        purpose="ack",
+        recipient=msg.sender or "",
+        subject=svc.templates.render("ack_subject", lang, **values),
+        text=svc.templates.render("ack", lang, **values),
+        key=svc.new_key(channel),
+        language=lang,
+        payload=payload,
+        now=now,
+    )

@@ -10,22 +10,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core import tracking
-from gateway.core.ports import IntakeServices
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Outcome
-from gateway.core.models import AuditEvent, Case, Message, SurveyInvitation, SurveyResponse, utcnow
 from gateway.core.intake.sending import send_reply as send_reply  # re-exported: used here
+from gateway.core.models import AuditEvent, Case, Message, SurveyInvitation, SurveyResponse, utcnow
+from gateway.core.ports import IntakeServices
 from gateway.core.survey_alerts import queue_low_score_alert
 from gateway.core.surveys import SurveyAnswers, invitation_attribution
 from gateway.core.surveys_digits import record_keypad_survey
 from gateway.core.vocab import SURVEY_QUESTIONS as SURVEY_QUESTIONS  # re-exported for older imports
 
 
-
 def latest_answer(s: Session, case: Case) -> str | None:
     """The text of the most recent staff answer on a case."""
-    row = (s.execute(select(Message.text).where(
-        Message.case_id == case.id, Message.direction == "out",
-        Message.meta["purpose"].as_string() == "answer").order_by(Message.id.desc()).limit(1))).first()
+    row = (
+        s.execute(
+            select(Message.text)
+            .where(
+                Message.case_id == case.id, Message.direction == "out", Message.meta["purpose"].as_string() == "answer"
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    ).first()
     return row[0] if row else None
 
 
@@ -38,27 +44,33 @@ def answer_status_query(s: Session, svc: IntakeServices, msg: InboundMessage) ->
         return IntakeResult(Outcome.REJECTED, reason=e.reason, reply_text=text)
     case = (s.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
     if case is None:
-        text = send_reply(s, svc, msg, "unknown_code", None,
-                                code=tracking.display(code, svc.config.gateway.language))
+        text = send_reply(s, svc, msg, "unknown_code", None, code=tracking.display(code, svc.config.gateway.language))
         return IntakeResult(Outcome.REJECTED, reason="unknown_code", reply_text=text)
     own = msg.sender is not None and (case.contact or "").casefold() == msg.sender.casefold()
     answer = latest_answer(s, case) if own and case.answered_at else None
     template = "status_answer" if answer else "status"
     text = send_reply(s, svc, msg, template, case, answer=answer)
-    s.add(AuditEvent(case_id=case.id, actor="citizen" if own else "public", action="status_query",
-                     detail={"channel": msg.channel.value, "own": own}))
+    s.add(
+        AuditEvent(
+            case_id=case.id,
+            actor="citizen" if own else "public",
+            action="status_query",
+            detail={"channel": msg.channel.value, "own": own},
+        )
+    )
     # reason names the template, so a voice channel knows whether the answer is in the reply
     return IntakeResult(Outcome.STATUS, case.code, case.id, reason=template, reply_text=text)
 
 
-def pending_invitation(s: Session, channel: str, contact: str,
-                       code: str | None = None) -> SurveyInvitation | None:
+def pending_invitation(s: Session, channel: str, contact: str, code: str | None = None) -> SurveyInvitation | None:
     """The newest unanswered, unexpired survey invitation sent to ``contact`` on ``channel``;
     with a case ``code`` (the keypad survey after a status check by phone), that case's
     invitation to the same contact on any channel (the answer may have gone out by SMS)."""
     q = select(SurveyInvitation).where(
-        SurveyInvitation.recipient == contact, SurveyInvitation.responded_at.is_(None),
-        SurveyInvitation.expires_at > utcnow())
+        SurveyInvitation.recipient == contact,
+        SurveyInvitation.responded_at.is_(None),
+        SurveyInvitation.expires_at > utcnow(),
+    )
     if code:
         q = q.join(Case, Case.id == SurveyInvitation.case_id).where(Case.code == code)
     else:
@@ -66,8 +78,7 @@ def pending_invitation(s: Session, channel: str, contact: str,
     return (s.execute(q.order_by(SurveyInvitation.id.desc()).limit(1))).scalar_one_or_none()
 
 
-def record_survey_reply(s: Session, svc: IntakeServices,
-                              msg: InboundMessage) -> IntakeResult | None:
+def record_survey_reply(s: Session, svc: IntakeServices, msg: InboundMessage) -> IntakeResult | None:
     """Store digits answering a pending survey (or the keypad survey without a case);
     None if there is neither."""
     if not msg.survey_answers:
@@ -86,16 +97,26 @@ def record_survey_reply(s: Session, svc: IntakeServices,
     invitation = pending_invitation(s, msg.channel.value, msg.sender, code) if msg.sender else None
     if invitation is None:
         return record_keypad_survey(s, svc, msg, SurveyAnswers(answers, improper, ""))
-    response = SurveyResponse(invitation_id=invitation.id, answers=answers,
-                              improper_request=improper, comment="", channel=msg.channel.value,
-                              **invitation_attribution(s, invitation))
+    response = SurveyResponse(
+        invitation_id=invitation.id,
+        answers=answers,
+        improper_request=improper,
+        comment="",
+        channel=msg.channel.value,
+        **invitation_attribution(s, invitation),
+    )
     s.add(response)
     invitation.responded_at = utcnow()
     s.flush()
     queue_low_score_alert(s, svc, response)
     case = s.get(Case, invitation.case_id) if invitation.case_id else None
-    s.add(AuditEvent(case_id=invitation.case_id, actor="citizen", action="survey_response",
-                     detail={"channel": msg.channel.value, "answers": answers}))
+    s.add(
+        AuditEvent(
+            case_id=invitation.case_id,
+            actor="citizen",
+            action="survey_response",
+            detail={"channel": msg.channel.value, "answers": answers},
+        )
+    )
     text = send_reply(s, svc, msg, "survey_thanks", case)
-    return IntakeResult(Outcome.SURVEY, case.code if case else None, invitation.case_id,
-                        reply_text=text)
+    return IntakeResult(Outcome.SURVEY, case.code if case else None, invitation.case_id, reply_text=text)

@@ -14,8 +14,15 @@ from gateway.core.outbox import add_outbound
 from gateway.core.ports import IntakeServices
 
 
-def send_reply(s: Session, svc: IntakeServices, msg: InboundMessage, template: str,
-                     case: Case | None, language: str | None = None, **values: object) -> str:
+def send_reply(
+    s: Session,
+    svc: IntakeServices,
+    msg: InboundMessage,
+    template: str,
+    case: Case | None,
+    language: str | None = None,
+    **values: object,
+) -> str:
     """Render a template and (if the message wants replies) queue it to the sender."""
     lang = language or (case.language if case else svc.config.gateway.language)
     if case is not None:
@@ -26,9 +33,18 @@ def send_reply(s: Session, svc: IntakeServices, msg: InboundMessage, template: s
         if msg.external_id:  # threaded to what it answers (RFC 5322 section 3.6.4)
             payload["in_reply_to"] = msg.external_id
             payload["references"] = [*msg.thread_refs[-20:], msg.external_id]
-        add_outbound(s, channel=msg.channel.value, purpose=template, recipient=msg.sender,
-                     text=text, key=svc.new_key(msg.channel.value), case=case, language=lang,
-                     subject=reply_subject(svc, msg, lang), payload=payload)
+        add_outbound(
+            s,
+            channel=msg.channel.value,
+            purpose=template,
+            recipient=msg.sender,
+            text=text,
+            key=svc.new_key(msg.channel.value),
+            case=case,
+            language=lang,
+            subject=reply_subject(svc, msg, lang),
+            payload=payload,
+        )
     return text
 
 

@@ -16,15 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core import tracking
-from gateway.core.ports import IntakeServices
 from gateway.core.intake import ledger
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Intent, Outcome
 from gateway.core.intake.planning import ServiceInfo, plan_case, plan_message
 from gateway.core.intake.replies import answer_status_query, record_survey_reply, send_reply
-from gateway.core.surveys import cancel_unsent_survey
-from gateway.core.surveys_digits import start_keyword_survey
 from gateway.core.models import Attachment, AuditEvent, Case, InboundKey, Message, Service, utcnow
 from gateway.core.outbox import add_rows
+from gateway.core.ports import IntakeServices
+from gateway.core.surveys import cancel_unsent_survey
+from gateway.core.surveys_digits import start_keyword_survey
 from gateway.core.text import fold, normalize
 from gateway.core.vocab import Status
 
@@ -41,15 +41,18 @@ class _Draft:
     reason: str | None = None
 
     def result(self) -> IntakeResult:
-        return IntakeResult(self.outcome, self.case.code if self.case else None,
-                            self.case.id if self.case else None,
-                            self.message.id if self.message else None, self.reason)
+        return IntakeResult(
+            self.outcome,
+            self.case.code if self.case else None,
+            self.case.id if self.case else None,
+            self.message.id if self.message else None,
+            self.reason,
+        )
 
 
 def duplicate(seen: ledger.Seen, code: str | None) -> IntakeResult:
     """The result for a message whose key the ledger already holds."""
-    return IntakeResult(Outcome.DUPLICATE, code, seen.case_id, seen.message_id,
-                        reason=f"already {seen.outcome}")
+    return IntakeResult(Outcome.DUPLICATE, code, seen.case_id, seen.message_id, reason=f"already {seen.outcome}")
 
 
 def process(s: Session, svc: IntakeServices, msg: InboundMessage) -> IntakeResult:
@@ -63,8 +66,7 @@ def process(s: Session, svc: IntakeServices, msg: InboundMessage) -> IntakeResul
         if isinstance(outcome, _Draft):
             row = InboundKey(case=outcome.case, message=outcome.message, outcome=outcome.outcome.value)
         else:
-            row = InboundKey(case_id=outcome.case_id, message_id=outcome.message_id,
-                             outcome=outcome.outcome.value)
+            row = InboundKey(case_id=outcome.case_id, message_id=outcome.message_id, outcome=outcome.outcome.value)
         row.channel, row.provider, row.external_id = key
         s.add(row)
     s.flush()  # one flush for the whole graph; a concurrent twin's key clashes here
@@ -130,8 +132,7 @@ def _same_contact(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and a.strip().casefold() == b.strip().casefold()  # type: ignore[union-attr]
 
 
-def add_message(s: Session, svc: IntakeServices, case: Case, msg: InboundMessage,
-                text: str) -> Message:
+def add_message(s: Session, svc: IntakeServices, case: Case, msg: InboundMessage, text: str) -> Message:
     """Store an inbound message (and its attachments) on an existing case."""
     now = utcnow()
     values, files = plan_message(svc, msg, text, now, svc.store.writer(s))
@@ -148,8 +149,11 @@ def add_message(s: Session, svc: IntakeServices, case: Case, msg: InboundMessage
 def _reopen_if_needed(s: Session, case: Case, msg: InboundMessage) -> None:
     if msg.automatic or case.status not in (Status.ANSWERED.value, Status.CLOSED.value):
         return
-    s.add(AuditEvent(case=case, actor="citizen", action="reopened",
-                     detail={"from": case.status, "channel": msg.channel.value}))
+    s.add(
+        AuditEvent(
+            case=case, actor="citizen", action="reopened", detail={"from": case.status, "channel": msg.channel.value}
+        )
+    )
     case.status, case.closed_at = Status.ROUTED.value, None
     cancel_unsent_survey(s, case)  # no survey for an answer the citizen has answered back to
 
@@ -163,15 +167,22 @@ def new_code(s: Session, attempts: int = 20) -> str:
     raise RuntimeError("could not find a free tracking code")
 
 
-def open_case(s: Session, svc: IntakeServices, msg: InboundMessage, text: str,
-              related: Case | None) -> _Draft:
+def open_case(s: Session, svc: IntakeServices, msg: InboundMessage, text: str, related: Case | None) -> _Draft:
     """Open a new case from its plan (classify, route, due date, acknowledgement)."""
     service = None
     if msg.service_code:
         row = (s.execute(select(Service).where(Service.code == msg.service_code))).scalar_one_or_none()
         service = ServiceInfo(row.code, row.unit_code, row.sla_days) if row else None
-    plan = plan_case(svc, msg, text, new_code(s), service,
-                     (related.id, related.code) if related else None, utcnow(), svc.store.writer(s))
+    plan = plan_case(
+        svc,
+        msg,
+        text,
+        new_code(s),
+        service,
+        (related.id, related.code) if related else None,
+        utcnow(),
+        svc.store.writer(s),
+    )
     case = Case(**plan.case)
     message = Message(case=case, **plan.message)
     s.add_all([case, message, AuditEvent(case=case, **plan.audit)])

@@ -34,8 +34,13 @@ class _Job:
 class IntakeWriter:
     """The single writer task that turns inbound messages into committed cases."""
 
-    def __init__(self, db: Database, services: IntakeServices, wake_outbox: WakeOutbox | None = None,
-                 batch_max: int | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        services: IntakeServices,
+        wake_outbox: WakeOutbox | None = None,
+        batch_max: int | None = None,
+    ) -> None:
         """``wake_outbox`` is called after each commit (acknowledgements go out within
         moments, not at the dispatcher's next poll)."""
         self.db, self.services, self.wake_outbox = db, services, wake_outbox

@@ -3,7 +3,7 @@ by tracking code, in GeoReport's request fields and its two statuses."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,14 +24,13 @@ MAX_IDS = 20  # codes per GET requests?service_request_id= (each costs a lookup 
 
 
 @open311_endpoint(OPEN311_LIMITER)
-async def get_requests(request: web.Request, ctx: GatewayContext, fmt: str,
-                       params: dict[str, str]) -> web.Response:
+async def get_requests(request: web.Request, ctx: GatewayContext, fmt: str, params: dict[str, str]) -> web.Response:
     """GET requests: filters service_request_id (overrides), service_code, dates, status."""
     if params.get("service_request_id", "").strip():
         raw = params["service_request_id"]
         wait = await request.app[TRACK_LIMITER].take(
-            ctx.limiter, client_key(request, ctx.config.web.trust_forwarded_for),
-            cost=len(raw.split(",")[:MAX_IDS]))
+            ctx.limiter, client_key(request, ctx.config.web.trust_forwarded_for), cost=len(raw.split(",")[:MAX_IDS])
+        )
         if wait:
             return error_response(fmt, 429, "Too many requests; try again later.", retry_after(wait))
         rows = await open311_requests(ctx, codes=_codes(raw) or ["-"])
@@ -41,7 +40,7 @@ async def get_requests(request: web.Request, ctx: GatewayContext, fmt: str,
     if start and end and (end < start or end - start > OPEN311_WINDOW):
         raise Open311Error(400, "start_date to end_date may not span more than 90 days")
     if start and not end:
-        end = min(start + OPEN311_WINDOW, datetime.now(timezone.utc))
+        end = min(start + OPEN311_WINDOW, datetime.now(UTC))
     if end and not start:
         start = end - OPEN311_WINDOW
     statuses: list[str] = []
@@ -50,14 +49,12 @@ async def get_requests(request: web.Request, ctx: GatewayContext, fmt: str,
             raise Open311Error(400, f"status {word} is not one of open, closed")
         statuses += OPEN311_STATUSES[word]
     service_codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
-    rows = await open311_requests(ctx, service_codes=service_codes, start=start, end=end,
-                                  statuses=statuses)
+    rows = await open311_requests(ctx, service_codes=service_codes, start=start, end=end, statuses=statuses)
     return respond(fmt, "service_requests", [_request_entry(ctx, r) for r in rows])
 
 
 @open311_endpoint(TRACK_LIMITER)
-async def get_request(request: web.Request, ctx: GatewayContext, fmt: str,
-                      params: dict[str, str]) -> web.Response:
+async def get_request(request: web.Request, ctx: GatewayContext, fmt: str, params: dict[str, str]) -> web.Response:
     """GET requests/{id}: one request by its tracking code."""
     raw = request.match_info["request_id"]
     rows = await open311_requests(ctx, codes=_codes(raw[:64])) if _codes(raw[:64]) else []
@@ -70,14 +67,25 @@ def _request_entry(ctx: GatewayContext, row: RequestRow) -> dict[str, Any]:
     c, meta, tz = row.case, row.meta, ctx.config.gateway.timezone
     sv = service_by_code(ctx, c.service_code or "")
     lang = ctx.config.gateway.language
-    return {"service_request_id": c.code, "status": STATUS_MAP.get(c.status, "open"),
-            "status_notes": STATUS_NAMES[lang].get(c.status), "service_name": sv.title if sv else None,
-            "service_code": c.service_code, "description": row.description,
-            "agency_responsible": unit_name(ctx, c.unit_code), "service_notice": None,
-            "requested_datetime": _w3(c.created_at, tz), "updated_datetime": _w3(c.updated_at, tz),
-            "expected_datetime": _w3(c.due_at, tz), "address": meta.get("address_string"),
-            "address_id": meta.get("address_id"), "zipcode": None, "lat": meta.get("lat"),
-            "long": meta.get("long"), "media_url": meta.get("media_url")}
+    return {
+        "service_request_id": c.code,
+        "status": STATUS_MAP.get(c.status, "open"),
+        "status_notes": STATUS_NAMES[lang].get(c.status),
+        "service_name": sv.title if sv else None,
+        "service_code": c.service_code,
+        "description": row.description,
+        "agency_responsible": unit_name(ctx, c.unit_code),
+        "service_notice": None,
+        "requested_datetime": _w3(c.created_at, tz),
+        "updated_datetime": _w3(c.updated_at, tz),
+        "expected_datetime": _w3(c.due_at, tz),
+        "address": meta.get("address_string"),
+        "address_id": meta.get("address_id"),
+        "zipcode": None,
+        "lat": meta.get("lat"),
+        "long": meta.get("long"),
+        "media_url": meta.get("media_url"),
+    }
 
 
 def _codes(raw: str) -> list[str]:
@@ -101,4 +109,4 @@ def _parse_w3(value: str, name: str) -> datetime | None:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
         raise Open311Error(400, f"{name} must be a w3 datetime, e.g. 2010-01-01T00:00:00Z") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

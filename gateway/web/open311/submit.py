@@ -21,13 +21,14 @@ from gateway.web.open311.formats import respond
 from gateway.web.ratelimit import OPEN311_LIMITER
 
 MAX_DESCRIPTION = 4000  # GeoReport v2: "free form text limited to 4,000 characters"
-NOTICE = {"fa": "درخواست شما ثبت شد و حداکثر ظرف {days} روز رسیدگی می‌شود.",
-          "en": "Your request has been received and will be handled within {days} days."}
+NOTICE = {
+    "fa": "درخواست شما ثبت شد و حداکثر ظرف {days} روز رسیدگی می‌شود.",
+    "en": "Your request has been received and will be handled within {days} days.",
+}
 
 
 @open311_endpoint(OPEN311_LIMITER)
-async def post_request(request: web.Request, ctx: GatewayContext, fmt: str,
-                       params: dict[str, str]) -> web.Response:
+async def post_request(request: web.Request, ctx: GatewayContext, fmt: str, params: dict[str, str]) -> web.Response:
     """POST requests: open a case (channel web) and return its tracking code."""
     if not _api_key_ok(ctx, params.get("api_key", "")):
         raise Open311Error(403, "Invalid api_key received -- can't proceed with create_request.")
@@ -47,9 +48,17 @@ async def post_request(request: web.Request, ctx: GatewayContext, fmt: str,
         raise Open311Error(400, f"The request could not be created ({why}).")
     lang = ctx.config.gateway.language
     days = to_persian_digits(str(sv.sla_days)) if lang == "fa" else str(sv.sla_days)
-    return respond(fmt, "service_requests", [{
-        "service_request_id": result.case_code, "service_notice": NOTICE[lang].format(days=days),
-        "account_id": params.get("account_id") or None}])
+    return respond(
+        fmt,
+        "service_requests",
+        [
+            {
+                "service_request_id": result.case_code,
+                "service_notice": NOTICE[lang].format(days=days),
+                "account_id": params.get("account_id") or None,
+            }
+        ],
+    )
 
 
 def _inbound_message(request: web.Request, params: dict[str, str], sv: Service) -> InboundMessage:
@@ -64,10 +73,17 @@ def _inbound_message(request: web.Request, params: dict[str, str], sv: Service) 
     if attrs:
         meta["attributes"] = attrs
     name = " ".join(filter(None, (params.get("first_name", "").strip(), params.get("last_name", "").strip())))
-    return InboundMessage(channel=Channel.WEB, provider="open311", external_id=_idempotency(request, params),
-                          sender=sender, sender_name=name[:200] or None,
-                          text=description or " — ".join(filter(None, (sv.title, meta.get("address_string")))),
-                          service_code=sv.code, ack_channel=Channel(ack) if ack else None, meta=meta)
+    return InboundMessage(
+        channel=Channel.WEB,
+        provider="open311",
+        external_id=_idempotency(request, params),
+        sender=sender,
+        sender_name=name[:200] or None,
+        text=description or " — ".join(filter(None, (sv.title, meta.get("address_string")))),
+        service_code=sv.code,
+        ack_channel=Channel(ack) if ack else None,
+        meta=meta,
+    )
 
 
 def _api_key_ok(ctx: GatewayContext, given: str) -> bool:

@@ -31,9 +31,17 @@ NAME = "generic"
 SIGNATURE_HEADER = "X-Gateway-Signature"
 MAX_BODY = 64 * 1024
 # Provider status words -> ours.
-STATUS = {"accepted": "sent", "queued": "sent", "sent": "sent", "buffered": "sent",
-          "delivered": "delivered", "failed": "failed", "undelivered": "failed",
-          "rejected": "failed", "expired": "failed"}
+STATUS = {
+    "accepted": "sent",
+    "queued": "sent",
+    "sent": "sent",
+    "buffered": "sent",
+    "delivered": "delivered",
+    "failed": "failed",
+    "undelivered": "failed",
+    "rejected": "failed",
+    "expired": "failed",
+}
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -58,9 +66,14 @@ def parse_inbound(data: Any) -> tuple[IncomingSms, PartInfo | None]:
             raise KeyError(f"missing field {name}")
     if not isinstance(data.get("text"), str):
         raise KeyError("missing field text")
-    sms = IncomingSms(provider=NAME, external_id=str(data["id"]), sender=str(data["from"]),
-                      recipient=str(data.get("to") or ""), text=str(data["text"]),
-                      received_at=from_unix(data.get("time")))
+    sms = IncomingSms(
+        provider=NAME,
+        external_id=str(data["id"]),
+        sender=str(data["from"]),
+        recipient=str(data.get("to") or ""),
+        text=str(data["text"]),
+        received_at=from_unix(data.get("time")),
+    )
     udh = data.get("udh")
     return sms, parse_udh(udh) if isinstance(udh, str) and udh else None
 
@@ -75,11 +88,22 @@ class GenericTransport:
     async def send(self, sms: SmsOut) -> SendResult:
         if not self.cfg.send_url:
             return SendResult.permanent("generic_no_url", "sms.generic.send_url is not set")
-        body = json.dumps({"to": sms.to, "from": self.cfg.sender, "text": sms.text, "ref": sms.local_id,
-                           "outbox_id": sms.outbox_id, "coding": "ucs2" if sms.ucs2 else "gsm",
-                           "parts": sms.parts}, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json",
-                   SIGNATURE_HEADER: sign(self.ctx.config.secret(self.cfg.secret_env) or "", body)}
+        body = json.dumps(
+            {
+                "to": sms.to,
+                "from": self.cfg.sender,
+                "text": sms.text,
+                "ref": sms.local_id,
+                "outbox_id": sms.outbox_id,
+                "coding": "ucs2" if sms.ucs2 else "gsm",
+                "parts": sms.parts,
+            },
+            ensure_ascii=False,
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self.ctx.config.secret(self.cfg.secret_env) or "", body),
+        }
         try:
             async with self.http.session.post(self.cfg.send_url, data=body, headers=headers) as r:
                 text = await r.text(errors="replace")
@@ -113,13 +137,11 @@ def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
         secret = ctx.config.secret(ctx.config.sms.generic.secret_env)
         if not verify(secret, body, request.headers.get(SIGNATURE_HEADER, "")):
-            raise web.HTTPUnauthorized(text=json.dumps({"result": "bad signature"}),
-                                       content_type="application/json")
+            raise web.HTTPUnauthorized(text=json.dumps({"result": "bad signature"}), content_type="application/json")
         try:
             return json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            raise web.HTTPBadRequest(text=json.dumps({"result": "not JSON"}),
-                                     content_type="application/json") from None
+            raise web.HTTPBadRequest(text=json.dumps({"result": "not JSON"}), content_type="application/json") from None
 
     def answer(reply: Reply) -> web.Response:
         return web.json_response(reply.as_json(), status=reply.status)
@@ -149,9 +171,13 @@ def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
         ours = STATUS.get(data["status"].strip().lower())
         if ours is None:
             return answer(Reply(200, "ignored"))
-        return answer(await inbound.delivery(
-            ours, outbox_id=outbox_id if isinstance(outbox_id, int) else None,
-            provider_id=None if isinstance(outbox_id, int) else str(provider_id),
-            detail=f"generic {data['status'][:40]}"))
+        return answer(
+            await inbound.delivery(
+                ours,
+                outbox_id=outbox_id if isinstance(outbox_id, int) else None,
+                provider_id=None if isinstance(outbox_id, int) else str(provider_id),
+                detail=f"generic {data['status'][:40]}",
+            )
+        )
 
     return [web.post("/sms/generic/inbound", inbound_sms), web.post("/sms/generic/status", status)]

@@ -28,9 +28,17 @@ NAME = "kannel"
 # dlr-mask values (%d) -> our delivery status (Kannel user guide, "Delivery reports").
 STATUS = {"1": "delivered", "2": "failed", "4": "sent", "8": "sent", "16": "failed"}
 # %C values -> Python codecs; UCS-2 arrives as UTF-16BE when mo-recode is off.
-CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "ucs-2": "utf-16-be", "ucs2": "utf-16-be",
-            "utf-16be": "utf-16-be", "utf-16": "utf-16-be", "iso-8859-1": "latin-1",
-            "windows-1252": "cp1252", "": "utf-8"}
+CHARSETS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "ucs-2": "utf-16-be",
+    "ucs2": "utf-16-be",
+    "utf-16be": "utf-16-be",
+    "utf-16": "utf-16-be",
+    "iso-8859-1": "latin-1",
+    "windows-1252": "cp1252",
+    "": "utf-8",
+}
 # sendsms replies: HTTP 202 "0: Accepted for delivery" / "3: Queued for later delivery".
 ACCEPTED = (200, 202)
 
@@ -51,9 +59,14 @@ def parse_mo(query: dict[str, bytes]) -> IncomingSms:
     q = {k: v.decode("utf-8", errors="replace") for k, v in query.items() if k != "text"}
     if not q.get("id") or not q.get("from") or "text" not in query:
         raise KeyError("id, from and text are required")
-    return IncomingSms(provider=NAME, external_id=q["id"], sender=q["from"], recipient=q.get("to", ""),
-                       text=decode_text(query["text"], q.get("charset", "")),
-                       received_at=from_unix(q.get("ts")))
+    return IncomingSms(
+        provider=NAME,
+        external_id=q["id"],
+        sender=q["from"],
+        recipient=q.get("to", ""),
+        text=decode_text(query["text"], q.get("charset", "")),
+        received_at=from_unix(q.get("ts")),
+    )
 
 
 class KannelTransport:
@@ -69,10 +82,17 @@ class KannelTransport:
         return f"{self.base}/sms/kannel/dlr?out={outbox_id}&sig={sig}&status=%d&id=%I&ts=%T"
 
     def params(self, sms: SmsOut) -> dict[str, str]:
-        params = {"username": self.cfg.username, "password": self.ctx.config.secret(self.cfg.password_env) or "",
-                  "from": self.cfg.sender, "to": sms.to, "text": sms.text, "charset": "utf-8",
-                  "coding": "2" if sms.ucs2 else "0", "dlr-mask": str(self.cfg.dlr_mask),
-                  "dlr-url": self.dlr_url(sms.outbox_id)}
+        params = {
+            "username": self.cfg.username,
+            "password": self.ctx.config.secret(self.cfg.password_env) or "",
+            "from": self.cfg.sender,
+            "to": sms.to,
+            "text": sms.text,
+            "charset": "utf-8",
+            "coding": "2" if sms.ucs2 else "0",
+            "dlr-mask": str(self.cfg.dlr_mask),
+            "dlr-url": self.dlr_url(sms.outbox_id),
+        }
         if self.cfg.smsc:
             params["smsc"] = self.cfg.smsc
         return params

@@ -31,8 +31,17 @@ log = logging.getLogger(__name__)
 NAME = "kavenegar"
 PENDING_KEY = "sms:kavenegar:pending"
 # Message status codes -> ours (kavenegar.com/rest.html); 100 = unknown id.
-STATUS = {1: "sent", 2: "sent", 4: "sent", 5: "sent", 6: "failed", 10: "delivered",
-          11: "failed", 13: "failed", 14: "failed"}
+STATUS = {
+    1: "sent",
+    2: "sent",
+    4: "sent",
+    5: "sent",
+    6: "failed",
+    10: "delivered",
+    11: "failed",
+    13: "failed",
+    14: "failed",
+}
 RETRYABLE = {409, 418}  # server busy; no credit (refilled by staff, then it goes)
 
 
@@ -77,8 +86,12 @@ class KavenegarTransport:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def send(self, sms: SmsOut) -> SendResult:
-        params = {"receptor": national(sms.to, self.ctx.config.sms.region), "message": sms.text,
-                  "sender": self.cfg.sender, "localid": str(sms.outbox_id)}
+        params = {
+            "receptor": national(sms.to, self.ctx.config.sms.region),
+            "message": sms.text,
+            "sender": self.cfg.sender,
+            "localid": str(sms.outbox_id),
+        }
         try:
             entries = await self.client.call("sms/send", params)
         except KavenegarError as e:
@@ -122,9 +135,17 @@ class KavenegarTransport:
         """Fetch unread messages, spool each (the provider marks them read), then drain the
         SMS spool once; return how many spool rows that pass settled."""
         entries = await self.client.call("sms/receive", {"linenumber": self.cfg.sender, "isread": "0"})
-        texts = [IncomingSms(NAME, str(e.get("messageid") or ""), str(e.get("sender") or ""),
-                             str(e.get("receptor") or ""), str(e.get("message") or ""), from_unix(e.get("date")))
-                 for e in entries]
+        texts = [
+            IncomingSms(
+                NAME,
+                str(e.get("messageid") or ""),
+                str(e.get("sender") or ""),
+                str(e.get("receptor") or ""),
+                str(e.get("message") or ""),
+                from_unix(e.get("date")),
+            )
+            for e in entries
+        ]
         await asyncio.gather(*(self.inbound.spool.put(encode(sms), NAME, sms.external_id, {}) for sms in texts))
         return await self.inbound.drainer.run_once()
 
@@ -165,8 +186,14 @@ def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
             return web.Response(status=401, text="bad token")
         if not fields.get("messageid") or not fields.get("from") or "message" not in fields:
             return web.Response(status=400, text="messageid, from and message are required")
-        sms = IncomingSms(NAME, fields["messageid"], fields["from"], fields.get("to", ""),
-                          fields["message"], from_unix(fields.get("date")))
+        sms = IncomingSms(
+            NAME,
+            fields["messageid"],
+            fields["from"],
+            fields.get("to", ""),
+            fields["message"],
+            from_unix(fields.get("date")),
+        )
         reply: Reply = await inbound.accept(sms)
         return web.Response(status=reply.status, text=reply.result)
 
