@@ -121,12 +121,15 @@ def mail_parse(raw: bytes) -> None:
     check_storable(parse_mail(raw, MailLimits(), ""))  # null envelope sender, default bounds
 
 
+_INTAKES: dict[int, MailIntake] = {}  # one per running gateway
+
+
 @target("mail.ingest", MAILS, config={"email": {"max_parts": 200, "max_depth": 12}})
 async def mail_ingest(raw: bytes, env: AppEnv) -> None:
     """The whole way in on a running gateway: parse (in the worker process), decide, commit."""
-    intake = env.ctx.extras.get("fuzz-mail-intake")
+    intake = _INTAKES.get(id(env.ctx))
     if intake is None:
-        intake = env.ctx.extras["fuzz-mail-intake"] = MailIntake(env.ctx)
+        intake = _INTAKES[id(env.ctx)] = MailIntake(env.ctx)
     await intake.ingest(raw, Envelope("import", "fuzz@example.org", ["feedback@example.ir"]))
 
 
