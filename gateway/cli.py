@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from gateway import cli_staff, cli_surveys
+from gateway import cli_oversight, cli_staff, cli_surveys
 from gateway.core.config import Config, ConfigError, load_config
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("check-config", help="validate the config file and say what is wrong")
     run = sub.add_parser("run", help="run the gateway (HTTP, channels, outbox)")
-    run.add_argument("--only", default="", help="comma-separated subset of roles: http,dispatch,email,sms,voice")
+    run.add_argument(
+        "--only", default="", help="comma-separated subset of roles: http,dispatch,scheduler,email,sms,voice"
+    )
     staff = sub.add_parser("staff", help="manage staff accounts").add_subparsers(dest="staff_cmd", required=True)
     add = staff.add_parser("add", help="add a staff member; prints the API token alone on stdout")
     add.add_argument("name")
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--email")
     cli_staff.add_parsers(sub, staff)
     cli_surveys.add_parsers(sub)
+    cli_oversight.add_parsers(sub)
     case = sub.add_parser("case", help="look at cases").add_subparsers(dest="case_cmd", required=True)
     show = case.add_parser("show", help="show one case by tracking code")
     show.add_argument("code")
@@ -256,6 +259,8 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], Awaitable[int]]] = {
     "case": cmd_case,
     "outbox": cmd_outbox,
     "report": cli_staff.cmd_report,
+    "audit": cli_oversight.cmd_audit,
+    "purge": cli_oversight.cmd_purge,
     "import-eml": cmd_import_eml,
     "poster": cli_surveys.cmd_poster,
 }

@@ -1,4 +1,5 @@
-"""``gateway staff passwd|revoke|list`` and ``gateway report``: the staff endpoint's commands.
+"""``gateway staff passwd|revoke|deactivate|notify|list`` and ``gateway report``: the staff
+endpoint's commands (``gateway audit`` and ``purge`` are in ``gateway.cli_oversight``).
 
 Kept apart from ``gateway.cli`` so that module stays a short table of commands.  Exit
 codes as there: 0 success, 1 failed, 2 bad usage, 3 not found.
@@ -9,8 +10,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from gateway.core.config import Config
+
+if TYPE_CHECKING:
+    from gateway.core.db import Database
 
 EXIT_USAGE, EXIT_NOT_FOUND = 2, 3
 
@@ -23,6 +28,11 @@ def add_parsers(sub: argparse._SubParsersAction, staff: argparse._SubParsersActi
     rv.add_argument("name", nargs="?", help="revoke every live token of this staff member")
     rv.add_argument("--token", help="revoke just this token")
     staff.add_parser("list", help="list staff members, roles, units and live tokens")
+    dv = staff.add_parser("deactivate", help="deactivate a member: no login or API, console sessions end at once")
+    dv.add_argument("name")
+    nt = staff.add_parser("notify", help="how a member hears of new cases: immediate, digest (daily) or none")
+    nt.add_argument("name")
+    nt.add_argument("choice", choices=["immediate", "digest", "none"])
     rep = sub.add_parser("report", help="dashboard figures: cases by kind/channel, response time, overdue, surveys")
     rep.add_argument("--csv", action="store_true", help="CSV instead of a table")
     rep.add_argument("--unit", help="one unit (default: all units)")
@@ -47,7 +57,7 @@ def _read_password() -> str:
 
 
 async def run_staff(config: Config, args: argparse.Namespace) -> int:
-    """``gateway staff passwd|revoke|list``."""
+    """``gateway staff passwd|revoke|deactivate|notify|list``."""
     from gateway.core import staff
     from gateway.core.db import Database
 
@@ -71,15 +81,34 @@ async def run_staff(config: Config, args: argparse.Namespace) -> int:
                     return _err(str(e), EXIT_NOT_FOUND)
             else:
                 return _err("give a NAME or --token", EXIT_USAGE)
+        elif args.staff_cmd in ("deactivate", "notify"):
+            return await _change_member(db, args)
         else:
-            print(f"{'name':24} {'unit':16} {'role':10} {'active':6} {'password':8} tokens")
+            print(f"{'name':24} {'unit':16} {'role':10} {'active':6} {'password':8} {'notify':9} tokens")
             for m in await staff.list_staff(db):
                 print(
                     f"{m['name']!s:24} {m['unit']!s:16} {m['role']!s:10} "
-                    f"{'yes' if m['active'] else 'no':6} {'yes' if m['password'] else 'no':8} {m['tokens']}"
+                    f"{'yes' if m['active'] else 'no':6} {'yes' if m['password'] else 'no':8} "
+                    f"{m['notify']!s:9} {m['tokens']}"
                 )
     finally:
         await db.dispose()
+    return 0
+
+
+async def _change_member(db: Database, args: argparse.Namespace) -> int:
+    """``gateway staff deactivate NAME`` and ``gateway staff notify NAME CHOICE``."""
+    from gateway.core import staff
+
+    try:
+        if args.staff_cmd == "deactivate":
+            await staff.deactivate_staff(db, args.name)
+            print(f"{args.name} deactivated; their console sessions have ended")
+        else:
+            await staff.set_notify(db, args.name, args.choice)
+            print(f"{args.name}: new cases {args.choice}")
+    except staff.StaffError as e:
+        return _err(str(e), EXIT_NOT_FOUND)
     return 0
 
 
@@ -89,7 +118,7 @@ async def cmd_report(config: Config, args: argparse.Namespace) -> int:
         from gateway.cli_surveys import cmd_monthly
 
         return await cmd_monthly(config, args)
-    from gateway.core import reports
+    from gateway.core import audit, reports
     from gateway.core.db import Database
     from gateway.core.models import Case
 
@@ -106,6 +135,8 @@ async def cmd_report(config: Config, args: argparse.Namespace) -> int:
                 args.unit or "all",
                 reports.period_start(args.days),
             )
+            if args.csv:
+                s.add(audit.event("cli", "exported", what="report", unit=args.unit, days=args.days))
     finally:
         await db.dispose()
     print(reports.to_csv(figs) if args.csv else reports.to_table(figs), end="" if args.csv else "\n")

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.core import tracking
+from gateway.core.calendar import work_calendar
 from gateway.core.messages import Channel, InboundAttachment, InboundMessage, Intent, Kind, Outcome
 from gateway.core.models import Attachment, Case, InboundKey, Message, Outbox
 
@@ -135,7 +136,10 @@ async def test_service_code_routes_to_the_service_unit_and_sla(ctx):
     res = await ctx.intake.submit(InboundMessage(Channel.WEB, "لطفاً ترمیم کنید", service_code="20001"))
     case = await get_case(ctx, res.case_code)
     assert case.unit_code == "roads" and case.service_code == "20001" and case.anonymous
-    assert (case.due_at - case.created_at).days == 15
+    # 15 working days (weekends and official holidays of Iran skipped, gateway.core.calendar)
+    cal = work_calendar(ctx.config.calendar, ctx.config.gateway.timezone)
+    assert case.due_at == cal.due_at(case.created_at, 15)
+    assert cal.working_days_between(cal.local_date(case.created_at), cal.local_date(case.due_at)) == 15
 
 
 async def test_english_message_gets_english_ack(ctx):

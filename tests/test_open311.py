@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from gateway.core.calendar import work_calendar
+from gateway.core.config import CalendarSection
 from gateway.core.messages import Channel, Kind
 from gateway.core.models import Case, Message, Outbox
 from tests.test_public_common import aiohttp_free_client, make_case
@@ -275,9 +277,9 @@ async def test_get_requests_fields_and_filters(o311):
     assert first["address"] == SPEC_POST["address_string"] and first["lat"] == 35.6892 and first["long"] == 51.389
     assert first["media_url"] == SPEC_POST["media_url"] and first["zipcode"] is None
     assert first["requested_datetime"].endswith("+03:30")  # w3 with the zone (Asia/Tehran)
-    assert datetime.fromisoformat(first["expected_datetime"]) - datetime.fromisoformat(
-        first["requested_datetime"]
-    ) == timedelta(days=15)
+    cal = work_calendar(CalendarSection(), "Asia/Tehran")  # 15 working days
+    requested = datetime.fromisoformat(first["requested_datetime"])
+    assert datetime.fromisoformat(first["expected_datetime"]) == cal.due_at(requested, 15)
     assert [r["service_request_id"] for r in by_service] == [ids[0]]
     assert [r["service_request_id"] for r in closed] == [ids[1]] and [r["service_request_id"] for r in open_] == [
         ids[0]

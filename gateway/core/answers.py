@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import tracking
 from gateway.core.access import VIOLATION, Viewer, case_scope, may_change_kind
+from gateway.core.calendar import work_calendar
 from gateway.core.context import GatewayContext
 from gateway.core.errors import CaseActionError as CaseActionError  # re-exported: raised here
 from gateway.core.messages import Channel, Kind, Status
@@ -236,7 +237,8 @@ async def answer_case(
         now = utcnow()
         old_status = case.status
         case.status = Status.CLOSED.value if close else Status.ANSWERED.value
-        case.answered_at, case.updated_at = now, now
+        # staff ids start at 1; a Viewer with id 0 (tools, tests) is nobody in the staff table
+        case.answered_at, case.updated_at, case.answered_by = now, now, viewer.staff_id or None
         case.first_response_at = case.first_response_at or now
         case.closed_at = now if close else None
         detail: dict[str, Any] = {
@@ -244,6 +246,7 @@ async def answer_case(
             "close": close,
             "from": old_status,
             "text": text,
+            "staff_id": viewer.staff_id,
         }
         if previous is not None:
             detail["previous_text"] = previous
@@ -278,6 +281,8 @@ async def assign_case(
             raise CaseActionError("forbidden_for_kind", "violation reports stay with the oversight unit")
         old = case.unit_code
         case.unit_code, case.updated_at = unit, utcnow()
+        if unit != old:
+            case.assignee_id = None  # the person was responsible within the old unit
         if case.status == Status.NEW.value:
             case.status = Status.ROUTED.value
         if note_text:
@@ -331,9 +336,11 @@ async def change_kind(ctx: GatewayContext, viewer: Viewer, code: str, kind: obje
         case.kind, case.updated_at = new_kind, utcnow()
         if new_kind == VIOLATION:
             case.unit_code, case.confidential = ctx.config.routing.oversight_unit, True
+            case.assignee_id = None
         if case.service_code is None or new_kind == VIOLATION:
             days = await _sla_days(s, ctx, case)
-            case.due_at = case.created_at + timedelta(days=days)
+            cal = work_calendar(ctx.config.calendar, ctx.config.gateway.timezone)
+            case.due_at = cal.due_at(case.created_at, days)
         s.add(
             AuditEvent(
                 case_id=case.id,

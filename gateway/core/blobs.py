@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -44,6 +44,10 @@ class BlobStore(Protocol):
 
     def writer(self, session: Session) -> Callable[[bytes], str]:
         """A put for code running inside a synchronous transaction (the intake writer)."""
+        ...
+
+    async def delete(self, sha256: str) -> bool:
+        """Remove the bytes of a digest (retention); True if they were there."""
         ...
 
 
@@ -80,6 +84,14 @@ class DatabaseBlobs:
 
     def writer(self, session: Session) -> Callable[[bytes], str]:
         return partial(insert_blob, session)
+
+    async def delete(self, sha256: str) -> bool:
+        check_digest(sha256)
+        async with self.db.session() as s:
+            gone = (await s.execute(delete(Blob).where(Blob.sha256 == sha256))).rowcount or 0
+        if self.fallback is not None and await self.fallback.delete(sha256):
+            gone += 1
+        return gone > 0
 
 
 def make_blob_store(choice: str, db: Database, folder: FileStore) -> BlobStore:

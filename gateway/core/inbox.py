@@ -22,10 +22,11 @@ from gateway.core import tracking
 from gateway.core.access import Viewer, case_scope, redact
 from gateway.core.errors import FilterError as FilterError  # re-exported: raised here
 from gateway.core.messages import Channel, Kind, Status
-from gateway.core.models import Attachment, AuditEvent, Case, Message
+from gateway.core.models import Attachment, AuditEvent, Case, Message, Staff
 from gateway.core.text import fold
 
 MAX_PAGE = 200
+ASSIGNEE_NAME = select(Staff.name).where(Staff.id == Case.assignee_id).scalar_subquery()
 LIST_COLUMNS = (
     Case.id,
     Case.code,
@@ -40,6 +41,7 @@ LIST_COLUMNS = (
     Case.created_at,
     Case.due_at,
     Case.answered_at,
+    ASSIGNEE_NAME.label("assignee"),
 )
 OPEN = (Status.NEW.value, Status.ROUTED.value)
 SORTS = ("new", "due")  # newest first; open cases by due date
@@ -54,6 +56,7 @@ class CaseFilter:
     kind: str | None = None
     channel: str | None = None
     overdue: bool = False
+    assignee: str | None = None  # "me" (the viewer's cases) or "none" (unassigned)
     q: str | None = None
     sort: str = "new"
     limit: int = 50
@@ -80,6 +83,7 @@ class CaseFilter:
             kind=pick("kind", tuple(k.value for k in Kind)),
             channel=pick("channel", tuple(c.value for c in Channel)),
             overdue=overdue in ("1", "true"),
+            assignee=pick("assignee", ("me", "none")),
             q=(query.get("q") or "").strip()[:200] or None,
             sort=pick("sort", SORTS) or "new",
             limit=int(raw_limit),
@@ -123,6 +127,8 @@ def list_statement(viewer: Viewer, flt: CaseFilter, now: datetime) -> Any:
         conds.append(Case.channel == flt.channel)
     if flt.overdue:
         conds.append(overdue_clause(now))
+    if flt.assignee:
+        conds.append(Case.assignee_id == viewer.staff_id if flt.assignee == "me" else Case.assignee_id.is_(None))
     if flt.q:
         conds.append(_search(flt.q))
     if flt.sort == "due":
@@ -179,6 +185,7 @@ async def list_cases(
             "created_at": r.created_at,
             "due_at": r.due_at,
             "answered_at": r.answered_at,
+            "assignee": r.assignee,
             "overdue": r.status in OPEN and r.due_at is not None and r.due_at < now,
         }
         items.append(redact(viewer, _RowCase(r.kind, r.confidential), item))  # type: ignore[arg-type]
@@ -216,6 +223,10 @@ async def case_detail(
         .scalars()
         .all()
     )
+    rows = await s.execute(
+        select(Staff.id, Staff.name).where(Staff.id.in_([i for i in (case.assignee_id, case.answered_by) if i]))
+    )
+    names = {i: n for i, n in rows.all()}
     data: dict[str, Any] = {
         "code": case.code,
         "kind": case.kind,
@@ -235,6 +246,9 @@ async def case_detail(
         "first_response_at": case.first_response_at,
         "answered_at": case.answered_at,
         "closed_at": case.closed_at,
+        "assignee": names.get(case.assignee_id or 0),
+        "answered_by": names.get(case.answered_by or 0),
+        "reporter_consent": case.reporter_consent,
         "overdue": case.status in OPEN and case.due_at is not None and case.due_at < now,
     }
     data = redact(viewer, case, data)
@@ -260,6 +274,7 @@ async def case_detail(
         )
         for m in msgs
     ]
+    data["forwards"] = await _forwards(s, case)
     data["events"] = [{"actor": e.actor, "action": e.action, "at": e.at} for e in events]
     if files_page is not None:
         data["files_page"] = files_page
@@ -312,3 +327,20 @@ async def find_attachment(s: AsyncSession, case: Case, attachment_id: int) -> At
             .where(Attachment.id == attachment_id, Message.case_id == case.id)
         )
     ).scalar_one_or_none()
+
+
+async def _forwards(s: AsyncSession, case: Case) -> list[dict[str, Any]]:
+    """The external oversight bodies the case went to (gateway.core.forwarding)."""
+    from gateway.core.models_oversight import Forward
+
+    rows = (await s.execute(select(Forward).where(Forward.case_id == case.id).order_by(Forward.id))).scalars()
+    return [
+        {
+            "body": f.body_code,
+            "body_name": f.body_name,
+            "at": f.created_at,
+            "reporter_revealed": f.reporter_revealed,
+            "replied_at": f.replied_at,
+        }
+        for f in rows
+    ]

@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.config import DEFAULT_SLA_DAYS
@@ -64,6 +75,12 @@ class Case(Base):
     first_response_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # the person in the unit responsible for the case, and who gave the latest answer
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    # the reporter agreed, on submission, that an external oversight body may see who they are
+    reporter_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    purged_at: Mapped[datetime | None]  # personal data removed by the retention policy
 
     messages: Mapped[list[Message]] = relationship(back_populates="case", order_by="Message.id")
 
@@ -119,6 +136,10 @@ class Staff(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # new cases: "immediate" (one email each), "digest" (one email a day) or "none"
+    notify: Mapped[str] = mapped_column(String(16), default="digest", server_default="digest")
+    # bumped by a password change, token revoke or deactivation: older console sessions end
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):
@@ -170,9 +191,11 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))  # "system", "citizen", "staff:<name>"
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     case: Mapped[Case | None] = relationship()
+
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
 
 
 class SurveyInvitation(Base):
@@ -274,6 +297,7 @@ class InboundKey(Base):
     )
 
 
-# Tables shared across processes (limit counters, blobs) live in their own module; importing
-# it here puts them on Base.metadata wherever the models are collected.
-from gateway.core import shared_tables  # noqa: E402,F401
+# Tables shared across processes (limit counters, blobs) and of the oversight area (notices,
+# forwards) live in their own modules; importing them here puts them on Base.metadata
+# wherever the models are collected.
+from gateway.core import models_oversight, shared_tables  # noqa: E402,F401

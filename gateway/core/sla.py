@@ -3,16 +3,14 @@
 A case is overdue when it is still open (``new`` or ``routed``) after its due date, which
 intake sets from the service's SLA days or the kind's (``[sla] days``).  Once a day, after
 ``staff.digest_hour`` local time, every unit with an email address and overdue cases gets
-one digest by email through the outbox.  The digest's idempotency key is derived from the
+one digest by email through the outbox (queued by the ``scheduler`` role).  The digest's idempotency key is derived from the
 unit and the local date, so several processes (or a restart) queue it once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -26,7 +24,6 @@ from gateway.core.outbox import queue_outbound
 from gateway.core.templates import KIND_NAMES, format_date
 from gateway.core.text import to_persian_digits
 
-log = logging.getLogger(__name__)
 MAX_DIGEST_ITEMS = 100
 
 
@@ -107,16 +104,3 @@ async def queue_daily_digests(ctx: GatewayContext, now: datetime | None = None) 
 def digest_due(ctx: GatewayContext, now: datetime) -> bool:
     """True once the local clock has passed today's digest hour."""
     return now.astimezone(ZoneInfo(ctx.config.gateway.timezone)).hour >= ctx.config.staff.digest_hour
-
-
-async def run_digests(ctx: GatewayContext) -> None:
-    """Loop until cancelled: queue the day's digests once the digest hour has passed."""
-    interval = timedelta(minutes=ctx.config.staff.digest_check_minutes).total_seconds()
-    while True:
-        await asyncio.sleep(interval)  # first pass after one interval: a start is not a trigger
-        try:
-            now = utcnow()
-            if digest_due(ctx, now):
-                await queue_daily_digests(ctx, now)
-        except Exception:
-            log.exception("daily digest pass failed")

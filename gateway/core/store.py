@@ -78,3 +78,14 @@ class FileStore:
     def writer(self, session: object) -> Callable[[bytes], str]:
         """A put for code inside a transaction: the file is fsynced before the commit."""
         return self.put_sync
+
+    async def delete(self, sha256: str) -> bool:
+        """Remove a stored file (retention); True if it was there."""
+
+        def remove() -> bool:
+            path = self.path_for(sha256)
+            existed = path.exists()
+            path.unlink(missing_ok=True)
+            return existed
+
+        return await asyncio.to_thread(remove)

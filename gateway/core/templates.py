@@ -41,6 +41,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "reply_received": "پیام شما دریافت شد و در حال بررسی است. نتیجه از همین راه به شما اعلام می‌شود.",
         "reply_done": "درخواست شما انجام شد. از اینکه با ما در تماس بودید سپاسگزاریم.",
         "reply_more_info": "برای رسیدگی به پیام شما به اطلاعات بیشتری نیاز داریم. لطفاً در پاسخ به همین پیام جزئیات را بفرستید.",
+        # a violation report forwarded to an external oversight body (gateway.core.forwarding)
+        "forwarded_subject": "گزارش شما (کد رهگیری {code}) به نهاد نظارتی فرستاده شد",
+        "forwarded": "گزارش شما با کد رهگیری {code} برای رسیدگی به {body} فرستاده شد. پیگیری: {track_link}",
+        "forwarded_unnamed": "گزارش شما با کد رهگیری {code} برای رسیدگی به یک نهاد نظارتی بیرونی فرستاده شد. پیگیری: {track_link}",
     },
     "en": {
         "ack_subject": "Tracking code {code}",
@@ -63,6 +67,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "reply_received": "We have received your message and are looking into it. You will hear from us on this channel.",
         "reply_done": "Your request has been carried out. Thank you for contacting us.",
         "reply_more_info": "We need more information to handle your message. Please reply to this message with the details.",
+        "forwarded_subject": "Your report (tracking code {code}) was forwarded to an oversight body",
+        "forwarded": "Your report with tracking code {code} was forwarded to {body} for investigation. Track it: {track_link}",
+        "forwarded_unnamed": "Your report with tracking code {code} was forwarded to an external oversight body for investigation. Track it: {track_link}",
     },
 }
 
@@ -160,6 +167,7 @@ class Templates:
             "count",
             "items",
             "target",
+            "body",
         }
         problems = []
         for lang, texts in self._table.items():

@@ -15,6 +15,8 @@ method_not_allowed     405     wrong HTTP method
 invalid_json           400     body is not a JSON object
 validation_error       422     a field is missing or has a bad value
 unknown_unit           422     assign to a unit that does not exist
+unknown_assignee       422     assign to a person not in the case's unit
+unknown_body           422     forward to a body that is not configured
 forbidden_for_kind     409     the action is not allowed for the case's kind
 payload_too_large      413     body over ``http.max_body_bytes``
 =====================  ======  =============================================
@@ -32,7 +34,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.core import answers, inbox, reports
+from gateway.core import answers, assignment, audit, forwarding, inbox, reports
 from gateway.core.access import Viewer, case_scope
 from gateway.core.context import GatewayContext
 from gateway.core.models import utcnow
@@ -50,6 +52,8 @@ ERROR_STATUS = {
     "invalid_json": 400,
     "validation_error": 422,
     "unknown_unit": 422,
+    "unknown_assignee": 422,
+    "unknown_body": 422,
     "forbidden_for_kind": 409,
     "payload_too_large": 413,
     "internal_error": 500,
@@ -156,6 +160,7 @@ async def get_case(request: web.Request) -> web.Response:
     v = await viewer(request)
     async with context(request).db.session() as s:
         case = await answers.load_case(s, v, request.match_info["code"])
+        audit.case_viewed(s, v, case, "api")
         return ok(await inbox.case_detail(s, v, case, utcnow()))
 
 
@@ -166,8 +171,9 @@ async def attachment_response(ctx: GatewayContext, v: Viewer, code: str, raw_id:
     async with ctx.db.session() as s:
         case = await answers.load_case(s, v, code)
         att = await inbox.find_attachment(s, case, int(raw_id))
-    if att is None:
-        raise answers.CaseActionError("not_found", "no such attachment")
+        if att is None:
+            raise answers.CaseActionError("not_found", "no such attachment")
+        s.add(audit.event(v.actor, "attachment_downloaded", case.id, attachment_id=att.id))
     data = await ctx.store.get(att.sha256)
     ctype = att.content_type.split(";")[0].strip().lower()
     inline = ctype.startswith(INLINE_TYPES)
@@ -202,12 +208,15 @@ async def post_answer(request: web.Request) -> web.Response:
 
 
 async def post_assign(request: web.Request) -> web.Response:
-    """Assign the case to another unit."""
+    """Assign the case to another unit (``unit``) or to a person of its unit (``assignee``)."""
     v = await viewer(request)
     data = await body(request)
-    result = await answers.assign_case(
-        context(request), v, request.match_info["code"], data.get("unit"), data.get("note")
-    )
+    if "assignee" in data and "unit" not in data:
+        result = await assignment.set_assignee(context(request), v, request.match_info["code"], data["assignee"])
+    else:
+        result = await answers.assign_case(
+            context(request), v, request.match_info["code"], data.get("unit"), data.get("note")
+        )
     return ok(action_json(result))
 
 
@@ -227,6 +236,23 @@ async def post_kind(request: web.Request) -> web.Response:
     return ok(action_json(result))
 
 
+async def post_forward(request: web.Request) -> web.Response:
+    """Forward a violation report to an external oversight body (oversight staff)."""
+    v = await viewer(request)
+    data = await body(request)
+    result = await forwarding.forward_report(
+        context(request), v, request.match_info["code"], data.get("body"), data.get("note")
+    )
+    return ok(
+        {
+            "code": result.code,
+            "body": result.body,
+            "reporter_revealed": result.reporter_revealed,
+            "outbox_ids": result.outbox_ids,
+        }
+    )
+
+
 async def get_report(request: web.Request) -> web.Response:
     """Dashboard figures of the caller's scope (supervisors, oversight, admins)."""
     v = await viewer(request)
@@ -240,6 +266,7 @@ async def get_report(request: web.Request) -> web.Response:
             s, case_scope(v), v.unit_code, reports.period_start(int(raw_days) if raw_days else None)
         )
     if request.query.get("format") == "csv":
+        await audit.record(context(request).db, v.actor, "exported", what="report", days=raw_days or None)
         return web.Response(text=reports.to_csv(figs), content_type="text/csv", charset="utf-8")
     return ok(dataclasses.asdict(figs))
 
@@ -272,7 +299,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/cases",
         get_cases,
         "List and filter cases",
-        query=("status", "kind", "channel", "overdue", "q", "limit", "cursor"),
+        query=("status", "kind", "channel", "overdue", "assignee", "q", "limit", "cursor"),
         response="CaseList",
         errors=(401, 422),
     ),
@@ -323,6 +350,15 @@ ROUTES: tuple[Route, ...] = (
         body="KindRequest",
         response="ActionResult",
         errors=(400, 401, 404, 409, 422),
+    ),
+    Route(
+        "POST",
+        "/api/v1/cases/{code}/forward",
+        post_forward,
+        "Forward to an external oversight body",
+        body="ForwardRequest",
+        response="ForwardResult",
+        errors=(400, 401, 403, 404, 409, 422),
     ),
     Route(
         "GET",

@@ -1,6 +1,8 @@
 """Who is calling: API bearer tokens, console sessions, CSRF tokens, login throttling.
 
-Console sessions live server-side (``ctx.state`` under ``staff-session:<sha256(id)>``);
+Console sessions live server-side (``ctx.state`` under ``staff-session:<sha256(id)>``)
+and carry the member's ``session_epoch`` from login: a password change, a token revoke or
+a deactivation bumps it, which ends every session of that member at once, in every process;
 the cookie holds only a random id (HttpOnly, SameSite=Lax, Secure on https).  Logging in
 always mints a new id and drops the one presented, so a planted cookie is worthless
 (session fixation, OWASP ASVS 3.2.1).  Every console POST carries the session's CSRF token
@@ -66,7 +68,9 @@ class SessionStore:
         """A brand-new session (never reuses an id the client sent)."""
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         expires = time.time() + self.ctx.config.staff.session_hours * 3600
-        await self.ctx.state.put(_key(sid), {"staff_id": viewer.staff_id, "csrf": csrf, "exp": expires})
+        member = await staff_by_id(self.ctx.db, viewer.staff_id)
+        epoch = member.session_epoch if member is not None else -1
+        await self.ctx.state.put(_key(sid), {"staff_id": viewer.staff_id, "csrf": csrf, "exp": expires, "epoch": epoch})
         return Session(sid, viewer, csrf)
 
     async def load(self, sid: str | None) -> Session | None:
@@ -77,7 +81,8 @@ class SessionStore:
         if not data or float(data.get("exp", 0)) < time.time():
             return None
         member = await staff_by_id(self.ctx.db, int(data["staff_id"]))
-        if member is None:
+        # a password change, token revoke or deactivation since login ends the session
+        if member is None or data.get("epoch") != member.session_epoch:
             return None
         return Session(sid, Viewer.of(member), str(data["csrf"]))
 

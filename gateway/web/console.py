@@ -11,9 +11,6 @@ itself is done by ``gateway.core.answers`` exactly as for the JSON API.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import suppress
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,9 +19,8 @@ import jinja2
 from aiohttp import web
 from sqlalchemy import select
 
-from gateway.core import answers, inbox
+from gateway.core import answers, assignment, audit, inbox
 from gateway.core.models import Unit, utcnow
-from gateway.core.sla import run_digests
 from gateway.web import api
 from gateway.web import console_text as words
 from gateway.web.auth import LoginLimiter, Session, SessionStore
@@ -101,9 +97,16 @@ async def case_page(
         except answers.CaseActionError:
             raise _not_found(request) from None
         detail = await inbox.case_detail(s, session.viewer, case, utcnow(), files_page=_files_page(request))
+        audit.case_viewed(s, session.viewer, case, "console")
         units = (await s.execute(select(Unit.code, Unit.name).order_by(Unit.name))).all()
+        people = await assignment.unit_people(s, case)
     for event in detail["events"]:
         event["actor_shown"] = words.actor_name(event["actor"], _)
+    bodies = [
+        (b.code, b.name)
+        for b in ctx.config.oversight.external
+        if session.viewer.is_oversight and detail["kind"] in {k.value for k in b.accepts}
+    ]
     return await page(
         request,
         "case.html",
@@ -111,6 +114,8 @@ async def case_page(
         status=status,
         case=detail,
         units=units,
+        people=people,
+        bodies=bodies,
         replies=_saved_replies(ctx, lang),
         draft=draft,
         note_draft=note_draft,
@@ -157,6 +162,8 @@ async def _act(request: web.Request, action: str) -> web.Response:
             await answers.assign_case(ctx, v, code, form.get("unit"), form.get("note") or None)
         elif action == "noted":
             await answers.add_note(ctx, v, code, form.get("text"))
+        elif action == "assignee":
+            await assignment.set_assignee(ctx, v, code, form.get("assignee") or None)
         else:
             await answers.change_kind(ctx, v, code, form.get("kind"))
     except answers.CaseActionError as e:
@@ -187,6 +194,10 @@ async def post_kind(request: web.Request) -> web.Response:
     return await _act(request, "kind")
 
 
+async def post_assignee(request: web.Request) -> web.Response:
+    return await _act(request, "assignee")
+
+
 async def get_attachment(request: web.Request) -> web.Response:
     session = await current(request)
     _ = language(request)[1]
@@ -204,7 +215,7 @@ async def get_attachment(request: web.Request) -> web.Response:
 
 
 def setup_staff(app: web.Application) -> None:
-    """Mount the staff API and console, and run the daily SLA digest with the app."""
+    """Mount the staff API and console (the daily digest runs in the scheduler role)."""
     ctx = app_context(app)
     api.setup_api(app)
     app[SESSIONS] = SessionStore(ctx)
@@ -217,7 +228,6 @@ def setup_staff(app: web.Application) -> None:
     env.filters["size"] = lambda v, lang="fa": words.human_size(int(v or 0), lang, translations(lang).gettext)
     app.middlewares.append(error_pages)
     app.on_response_prepare.append(security_headers)
-    app.cleanup_ctx.append(_digest_task)
     r = app.router
     r.add_get("/staff", get_home)
     r.add_get("/staff/login", get_login)
@@ -230,17 +240,13 @@ def setup_staff(app: web.Application) -> None:
     r.add_post("/staff/cases/{code}/assign", post_assign)
     r.add_post("/staff/cases/{code}/notes", post_note)
     r.add_post("/staff/cases/{code}/kind", post_kind)
+    r.add_post("/staff/cases/{code}/assignee", post_assignee)
     r.add_get("/staff/cases/{code}/attachments/{attachment_id}", get_attachment)
     r.add_get("/staff/dashboard", get_dashboard)
     r.add_get("/staff/dashboard.csv", get_dashboard_csv)
     from gateway.web.console_surveys import setup_console_surveys  # it imports this module
 
     setup_console_surveys(app)
+    from gateway.web.console_oversight import setup_oversight_pages
 
-
-async def _digest_task(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(run_digests(app_context(app)), name="sla-digest")
-    yield
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
+    setup_oversight_pages(app)

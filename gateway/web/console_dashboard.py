@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from gateway.core import reports
+from gateway.core import audit, reports
 from gateway.core.access import case_scope
 from gateway.core.models import utcnow
 from gateway.core.replies import SURVEY_QUESTIONS
@@ -77,6 +77,7 @@ async def get_dashboard_csv(request: web.Request) -> web.Response:
     scope = unit_names(ctx_of(request)).get(figs.scope, figs.scope)
     body = words.dashboard_csv(figs, scope, _period(request, figs), lang, _)
     name = words.csv_filename(figs.scope, figs.since, utcnow(), _days(request))
+    await audit.record(ctx_of(request).db, session.viewer.actor, "exported", what="dashboard", days=_days(request))
     # The byte-order mark makes spreadsheet programs read the file as UTF-8 (Persian names).
     return web.Response(
         text="\ufeff" + body,

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.core import audit
 from gateway.core.access import Viewer
 from gateway.core.staff import check_password
 from gateway.web.auth import LOGIN_COOKIE, SESSION_COOKIE, Session, csrf_ok, login_csrf, set_cookie
@@ -61,6 +62,7 @@ async def post_login(request: web.Request) -> web.Response:
     keys = login_keys(request.remote or "", name)
     wait = await limiter.retry_after(keys)
     if wait:
+        await audit.login_failed(ctx.db, name, request.remote, blocked=True)
         minutes = digits(max(1, -(-int(wait) // 60)), lang)
         response = await login_form(
             request, _("Too many failed attempts. Try again in %(n)s minutes.") % {"n": minutes}, 429, name, kept
@@ -70,8 +72,10 @@ async def post_login(request: web.Request) -> web.Response:
     member = await check_password(ctx.db, name, password) if name and password else None
     if member is None:
         await limiter.failed(keys)
+        await audit.login_failed(ctx.db, name, request.remote)
         return await login_form(request, _("Wrong user name or password."), 401, name, kept)
     await limiter.succeeded(keys[:2])
+    await audit.record(ctx.db, f"staff:{member.name}", "login", ip=request.remote)
     store = request.app[SESSIONS]
     await store.destroy(request.cookies.get(SESSION_COOKIE))  # never keep a presented id
     session = await store.create(Viewer.of(member))

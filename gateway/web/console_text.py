@@ -27,6 +27,8 @@ PURPOSES = {
     "status": N_("Status"),
     "help": N_("Help"),
     "digest": N_("Daily digest"),
+    "forward": N_("Forward to oversight body"),
+    "forwarded": N_("Notice of forwarding"),
 }
 QUESTIONS = {
     "workflow": N_("Workflow and steps"),
@@ -46,12 +48,23 @@ EVENTS = {
     "survey_response": N_("survey answered"),
     "outbound_failed": N_("a message could not be sent"),
     "delivery_failed": N_("a message was not delivered"),
+    "assignee_set": N_("person responsible changed"),
+    "reminded": N_("reminder sent"),
+    "escalated": N_("escalated"),
+    "case_viewed": N_("confidential case viewed"),
+    "attachment_downloaded": N_("attachment downloaded"),
+    "forwarded": N_("forwarded to an external oversight body"),
+    "external_reply": N_("reply from an external oversight body"),
+    "purged": N_("personal data removed (retention)"),
 }
 ACTORS = {"system": N_("System"), "citizen": N_("Citizen"), "public": N_("Someone with the code")}
 ERRORS = {
     "not_found": N_("Case not found."),
     "validation_error": N_("The input is not valid."),
     "unknown_unit": N_("The chosen unit does not exist."),
+    "unknown_assignee": N_("This colleague is not in the case's unit or may not see it."),
+    "unknown_body": N_("There is no such external oversight body."),
+    "forbidden": N_("Only oversight staff may do this."),
     "forbidden_for_kind": N_("This is not allowed for this kind of case."),
 }
 DONE = {
@@ -59,6 +72,8 @@ DONE = {
     "assigned": N_("Case %(code)s was referred to %(unit)s."),
     "noted": N_("The note is saved."),
     "kind": N_("The kind of the case was changed."),
+    "assignee": N_("The person responsible for the case is saved."),
+    "forwarded": N_("The report was forwarded to the external oversight body."),
     "restored": N_("Your text is back in the form. It has not been sent yet."),
 }
 SIZE_UNITS = (N_("%(n)s bytes"), N_("%(n)s KB"), N_("%(n)s MB"))

@@ -26,6 +26,11 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "kind": {"type": "string", "enum": KINDS},
     "channel": {"type": "string", "enum": CHANNELS},
     "overdue": {"type": "boolean"},
+    "assignee": {
+        "type": "string",
+        "enum": ["me", "none"],
+        "description": "me: cases assigned to the caller; none: unassigned cases",
+    },
     "q": {"type": "string", "maxLength": 200, "description": "text search (Persian normalised) or a tracking code"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
     "cursor": {"type": "string", "description": "next_cursor of the previous page"},
@@ -46,6 +51,8 @@ _CASE_FIELDS: dict[str, Any] = {
     "due_at": TIME,
     "answered_at": TIME,
     "overdue": {"type": "boolean"},
+    "assignee": {**NSTRING, "description": "name of the staff member responsible"},
+    "answered_by": {**NSTRING, "description": "name of the staff member who gave the latest answer"},
 }
 _ATTACHMENT = {
     "type": "object",
@@ -106,6 +113,19 @@ SCHEMAS: dict[str, Any] = {
             "first_response_at": TIME,
             "closed_at": TIME,
             "messages": {"type": "array", "items": _MESSAGE},
+            "forwards": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "body": STRING,
+                        "body_name": STRING,
+                        "at": TIME,
+                        "reporter_revealed": {"type": "boolean"},
+                        "replied_at": TIME,
+                    },
+                },
+            },
             "events": {
                 "type": "array",
                 "items": {"type": "object", "properties": {"actor": STRING, "action": STRING, "at": TIME}},
@@ -123,8 +143,28 @@ SCHEMAS: dict[str, Any] = {
     },
     "AssignRequest": {
         "type": "object",
-        "required": ["unit"],
-        "properties": {"unit": STRING, "note": {"type": "string", "maxLength": 10000}},
+        "description": (
+            "either unit (move the case to another unit) or assignee (a person of the case's "
+            'unit, "me", or null to clear)'
+        ),
+        "properties": {"unit": STRING, "assignee": NSTRING, "note": {"type": "string", "maxLength": 10000}},
+    },
+    "ForwardRequest": {
+        "type": "object",
+        "required": ["body"],
+        "properties": {
+            "body": {"type": "string", "description": "code of an [[oversight.external]] body"},
+            "note": {"type": "string", "maxLength": 4000},
+        },
+    },
+    "ForwardResult": {
+        "type": "object",
+        "properties": {
+            "code": STRING,
+            "body": STRING,
+            "outbox_ids": {"type": "array", "items": {"type": "integer"}},
+            "reporter_revealed": {"type": "boolean", "description": "the reporter consented on submission"},
+        },
     },
     "NoteRequest": {
         "type": "object",
@@ -171,7 +211,7 @@ ERROR_TEXT = {
     403: "forbidden",
     404: "not_found",
     409: "forbidden_for_kind",
-    422: "validation_error or unknown_unit",
+    422: "validation_error, unknown_unit, unknown_assignee or unknown_body",
 }
 
 

@@ -63,11 +63,12 @@ def build_message(out: OutboundMessage, cfg: EmailSection, from_address: str | N
             msg[name] = _clean(value)
     msg.set_content(out.text, charset="utf-8")
     msg.add_alternative(out.html or text_to_html(out.text, out.language), subtype="html", charset="utf-8")
-    for att in payload.get("attachments") or []:  # files we send (the monthly survey report)
-        maintype, _, subtype = str(att.get("content_type") or "application/octet-stream").partition("/")
+    for att in payload.get("attachments") or []:  # files we send (monthly report, a forward)
+        ctype = str(att.get("content_type") or "application/octet-stream").split(";")[0].strip()
+        maintype, _, subtype = ctype.partition("/")
         msg.add_attachment(
             base64.b64decode(str(att.get("data_b64", ""))),
-            maintype=maintype,
+            maintype=maintype or "application",
             subtype=subtype or "octet-stream",
             filename=_clean(str(att.get("filename") or "attachment")),
         )

@@ -37,6 +37,14 @@ from gateway.core.config.office import (
     SurveySection,
     Unit,
 )
+from gateway.core.config.oversight import (
+    CalendarSection,
+    EscalationSection,
+    ExternalBody,
+    OversightSection,
+    RetentionSection,
+    SchedulerSection,
+)
 from gateway.core.config.process import GatewaySection, IntakeSection, LoggingSection, OutboxSection
 from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebSection
 
@@ -45,8 +53,14 @@ __all__ = [
     "DEFAULT_SLA_DAYS",
     "AgiSection",
     "AmiSection",
+    "CalendarSection",
     "CallbackSection",
     "Config",
+    "EscalationSection",
+    "ExternalBody",
+    "OversightSection",
+    "RetentionSection",
+    "SchedulerSection",
     "ConfigError",
     "EmailOutbound",
     "EmailSection",

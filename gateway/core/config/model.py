@@ -12,6 +12,13 @@ from pydantic import Field, model_validator
 from gateway.core.config.base import Section
 from gateway.core.config.channels import EmailSection, SmsSection, VoiceSection
 from gateway.core.config.office import RoutingSection, Service, SlaSection, SurveySection, Unit
+from gateway.core.config.oversight import (
+    CalendarSection,
+    EscalationSection,
+    OversightSection,
+    RetentionSection,
+    SchedulerSection,
+)
 from gateway.core.config.process import GatewaySection, IntakeSection, LimitsSection, LoggingSection, OutboxSection
 from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebSection
 
@@ -37,6 +44,11 @@ class Config(Section):
     logging: LoggingSection = LoggingSection()
     open311: Open311Section = Open311Section()
     web: WebSection = WebSection()
+    scheduler: SchedulerSection = SchedulerSection()
+    calendar: CalendarSection = CalendarSection()
+    escalation: EscalationSection = EscalationSection()
+    oversight: OversightSection = OversightSection()
+    retention: RetentionSection = RetentionSection()
 
     base_dir: Path = Field(default=Path("."), exclude=True)
 

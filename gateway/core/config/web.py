@@ -45,5 +45,4 @@ class StaffSection(Section):
     login_window_minutes: float = Field(15, gt=0)  # ...within this window, then 429
     cookie_secure: Literal["auto", "always", "never"] = "auto"  # auto: when public_base_url is https
     digest_hour: int = Field(7, ge=0, le=23)  # local hour after which the daily digest is queued
-    digest_check_minutes: float = Field(10, gt=0)
     survey_delay_seconds: float = Field(120, ge=0)  # survey invitation after the answer

@@ -106,6 +106,7 @@ class InboundMessage:
     reserved_key: str | None = None
     ack_channel: Channel | None = None
     language: str | None = None  # "fa" | "en"; None: guessed from the text
+    reporter_consent: bool = False  # a violation reporter agreed an external body may see who they are
     meta: dict[str, Any] = field(default_factory=dict)  # stored with the message, never read
     attachment_digests: list[str] = field(default_factory=list)  # filled in by the intake writer
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from gateway.core.calendar import work_calendar
 from gateway.core.intake.contract import InboundMessage, Intent
 from gateway.core.outbox import outbound_rows
 from gateway.core.ports import IntakeServices
@@ -158,7 +159,8 @@ def plan_case(
         "search_text": fold(whole.replace("\n", " ", 1) if subject else text)[:20000],
         "created_at": now,
         "updated_at": now,
-        "due_at": now + timedelta(days=sla_days),
+        "due_at": work_calendar(cfg.calendar, cfg.gateway.timezone).due_at(now, sla_days),
+        "reporter_consent": kind is Kind.VIOLATION_REPORT and msg.reporter_consent,
         "first_response_at": None,
         "answered_at": None,
         "closed_at": None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core import tracking
+from gateway.core import external_replies, tracking
 from gateway.core.intake import ledger
 from gateway.core.intake.contract import InboundMessage, IntakeResult, Intent, Outcome
 from gateway.core.intake.planning import ServiceInfo, plan_case, plan_message
@@ -91,6 +91,15 @@ def _dispatch(s: Session, svc: IntakeServices, msg: InboundMessage) -> IntakeRes
         if msg.sender and msg.acknowledge:
             send_reply(s, svc, msg, "help", None)
         return IntakeResult(Outcome.REJECTED, reason="empty")
+    if (msg.thread_refs or msg.tracking_code) and not msg.automatic:
+        # a reply of an external oversight body to a forwarded violation report
+        body_case = external_replies.external_reply_case(
+            s, msg.sender, msg.thread_refs, [msg.tracking_code] if msg.tracking_code else []
+        )
+        if body_case is not None:
+            message = add_message(s, svc, body_case, msg, text)
+            external_replies.record_external_reply(s, body_case, message)
+            return _Draft(Outcome.APPENDED, body_case, message)
     case, related = find_thread(s, msg)
     if case is not None:
         message = add_message(s, svc, case, msg, text)
