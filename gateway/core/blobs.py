@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from gateway.core.db import Database
+from gateway.core.db import Database, rows_changed
 from gateway.core.shared_tables import Blob
 from gateway.core.store import FileStore, check_digest
 
@@ -88,7 +88,7 @@ class DatabaseBlobs:
     async def delete(self, sha256: str) -> bool:
         check_digest(sha256)
         async with self.db.session() as s:
-            gone = (await s.execute(delete(Blob).where(Blob.sha256 == sha256))).rowcount or 0
+            gone = rows_changed(await s.execute(delete(Blob).where(Blob.sha256 == sha256)))
         if self.fallback is not None and await self.fallback.delete(sha256):
             gone += 1
         return gone > 0

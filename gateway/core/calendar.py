@@ -86,7 +86,7 @@ def _cached(
 ) -> WorkCalendar:
     cfg = CalendarSection(
         weekend=list(weekend),
-        official_holidays=official,  # type: ignore[arg-type]
+        official_holidays=official,
         closures=list(closures),
         open_days=list(open_days),
     )

@@ -21,11 +21,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
 from gateway.core.context import GatewayContext
+from gateway.core.db import rows_changed
 from gateway.core.models import Attachment, Case, InboundSpool, Message, Outbox, SurveyInvitation
 from gateway.core.vocab import Status
 
@@ -55,7 +56,7 @@ def cutoffs(ctx: GatewayContext, now: datetime) -> tuple[datetime | None, dateti
     return spool, cases
 
 
-def _due_cases(before: datetime):
+def _due_cases(before: datetime) -> Select[int]:
     return (
         select(Case.id)
         .where(Case.status == Status.CLOSED.value, Case.closed_at < before, Case.purged_at.is_(None))
@@ -70,7 +71,7 @@ async def _purge_spool(s: AsyncSession, before: datetime, dry: bool) -> int:
     )
     if dry:
         return (await s.execute(select(func.count()).select_from(InboundSpool).where(*where))).scalar_one()
-    return (await s.execute(delete(InboundSpool).where(*where))).rowcount or 0
+    return rows_changed(await s.execute(delete(InboundSpool).where(*where)))
 
 
 async def _purge_cases(s: AsyncSession, ids: list[int], now: datetime, dry: bool, report: PurgeReport) -> list[str]:
