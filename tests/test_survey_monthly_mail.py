@@ -5,7 +5,8 @@ first working day of the month."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timezone
+from datetime import UTC, date, datetime, timezone
+from typing import Any
 
 from sqlalchemy import select
 
@@ -55,3 +56,21 @@ def test_previous_month_of_a_date_in_tehran() -> None:
     assert previous_month(datetime(2026, 12, 21, 20, 31, tzinfo=UTC), "Asia/Tehran") == "1405-09"
     assert previous_month(datetime(2026, 12, 21, 20, 29, tzinfo=UTC), "Asia/Tehran") == "1405-08"
     assert previous_month(datetime(2026, 3, 21, 12, 0, tzinfo=UTC), "Asia/Tehran") == "1404-12"
+
+
+def test_the_report_is_due_from_the_first_working_day_of_the_month(make_config: Callable[..., Config]) -> None:
+    from types import SimpleNamespace
+
+    from gateway.printing.monthly_mail import first_working_day, report_due
+
+    ctx: Any = SimpleNamespace(config=make_config(survey={"report_recipients": ["m@example.ir"]}))
+    # 1 Dey 1405 is Tuesday 22 December 2026, a working day; the digest hour is 07:00 Tehran
+    assert report_due(ctx, datetime(2026, 12, 22, 3, 0, tzinfo=UTC)) is None  # 06:30 Tehran
+    assert report_due(ctx, datetime(2026, 12, 22, 4, 0, tzinfo=UTC)) == "1405-09"  # 07:30
+    # later in the month it stays due: a day the gateway was down is caught up (the outbox
+    # key keeps it once per recipient); on 30 Azar the month before is the one due
+    assert report_due(ctx, datetime(2026, 12, 30, 12, 0, tzinfo=UTC)) == "1405-09"
+    assert report_due(ctx, datetime(2026, 12, 21, 12, 0, tzinfo=UTC)) == "1405-08"
+    # a month whose first day is closed: the first working day comes after it
+    closed = {date(2026, 12, 22), date(2026, 12, 23)}
+    assert first_working_day(date(2026, 12, 30), lambda d: d not in closed) == date(2026, 12, 24)
