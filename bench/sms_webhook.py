@@ -44,7 +44,12 @@ async def serve_gateway(port: int, workdir: str, spool_first: bool = True) -> No
     config = parse_config(
         {
             "gateway": {"database_url": f"sqlite+aiosqlite:///{workdir}/bench.db", "data_dir": f"{workdir}/var"},
-            "sms": {"provider": "kannel", "new_cases_per_hour": 1_000_000, "spool_first": spool_first},
+            "sms": {
+                "provider": "kannel",
+                "new_cases_per_hour": 1_000_000,
+                "allow_from": ["127.0.0.1"],  # the load generator's address
+                "spool_first": spool_first,
+            },
         },
         Path(workdir),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gateway import cli_oversight, cli_staff, cli_surveys
 from gateway.core.config import Config, ConfigError, load_config
+from gateway.core.private import private_dir
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
 
@@ -82,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(handler(config, args))
     except KeyboardInterrupt:
         return 130
+    except ConfigError as e:  # found while starting (e.g. a channel's own checks)
+        for problem in e.problems:
+            print(f"gateway: config error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as e:
         return _fail(f"{e.strerror or e} ({type(e).__name__})", EXIT_FAILED)
     except Exception as e:
@@ -119,9 +124,10 @@ def _is_missing_schema(error: Exception) -> bool:
 
 
 async def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
+    from gateway.core.config import inbound_problems
     from gateway.core.templates import Templates
 
-    problems = Templates(config.templates).check()
+    problems = inbound_problems(config) + Templates(config.templates).check()
     for problem in problems:
         print(f"gateway: config error: {problem}", file=sys.stderr)
     if problems:
@@ -136,7 +142,7 @@ async def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
 async def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
     from gateway.core.db import Database
 
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     db = Database(config.database_url)
     try:
         await db.migrate()
@@ -149,7 +155,7 @@ async def cmd_migrate(config: Config, args: argparse.Namespace) -> int:
 async def cmd_init(config: Config, args: argparse.Namespace) -> int:
     from gateway.core.runtime import build_context, load_signing_key, sync_catalogue
 
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     ctx = build_context(config)
     try:
         await ctx.db.migrate()
@@ -168,7 +174,12 @@ async def cmd_run(config: Config, args: argparse.Namespace) -> int:
     unknown = only - set(ROLES)
     if unknown:
         return _fail(f"--only: unknown role(s) {', '.join(sorted(unknown))} (known: {', '.join(ROLES)})", EXIT_USAGE)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    from gateway.core.config import inbound_problems
+
+    problems = inbound_problems(config)
+    if problems:  # refuse before anything listens: an open webhook is worse than none
+        raise ConfigError(problems)
+    private_dir(config.data_dir)
     await serve(config, only)
     return 0
 
@@ -238,7 +249,7 @@ async def cmd_import_eml(config: Config, args: argparse.Namespace) -> int:
         files = find_mails(args.paths)
     except FileNotFoundError as e:
         return _fail(str(e), EXIT_NOT_FOUND)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     async with running_context(config, dispatch=args.ack) as ctx:
         report = await import_mails(ctx, files, acknowledge=args.ack, show_progress=not args.quiet)
         if args.ack:

@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import signal
+from typing import Any
 
 from aiohttp import web
 
@@ -15,7 +16,7 @@ from gateway.core.config import Config
 from gateway.core.context import GatewayContext
 from gateway.core.runtime import running_context
 from gateway.core.scheduler import Job, Scheduler, default_jobs
-from gateway.web.app import app_runner, create_app
+from gateway.web.app import app_runner, create_app, create_webhook_app
 
 log = logging.getLogger(__name__)
 ROLES = ("http", "dispatch", "scheduler", *CHANNELS)
@@ -38,6 +39,21 @@ def scheduler_jobs() -> list[tuple[str, Job]]:
     return [*default_jobs(), ("survey-report", monthly_report_job)]
 
 
+async def start_http(ctx: GatewayContext, channel_routes: list[Any], runners: list[web.AppRunner]) -> None:
+    """The public listener, and the webhooks' own listener when ``[http.webhooks]`` is set;
+    each runner goes into ``runners`` before it starts, so the caller can clean up."""
+    http = ctx.config.http
+    apps = [(create_app(ctx, [] if http.webhooks else channel_routes), http.host, http.port)]
+    if http.webhooks:
+        apps.append((create_webhook_app(ctx, channel_routes), http.webhooks.host, http.webhooks.port))
+    for app, host, port in apps:
+        runner = app_runner(app, shutdown_timeout=10)
+        runners.append(runner)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        log.info("HTTP on http://%s:%d%s", host, port, " (webhooks)" if len(runners) == 2 else "")
+
+
 async def serve(config: Config, only: set[str], stop: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or ``stop``) and shut down gracefully."""
     stop = stop or asyncio.Event()
@@ -47,15 +63,11 @@ async def serve(config: Config, only: set[str], stop: asyncio.Event | None = Non
     dispatch = not only or "dispatch" in only
     async with running_context(config, dispatch=dispatch) as ctx:
         plugins = load_channels(ctx, only)
-        runner = None
+        runners: list[web.AppRunner] = []
         scheduler = Scheduler(ctx, scheduler_jobs()) if not only or "scheduler" in only else None
         try:
             if not only or "http" in only:
-                app = create_app(ctx, [p.routes() for p in plugins])
-                runner = app_runner(app, shutdown_timeout=10)
-                await runner.setup()
-                await web.TCPSite(runner, config.http.host, config.http.port).start()
-                log.info("HTTP on http://%s:%d", config.http.host, config.http.port)
+                await start_http(ctx, [p.routes() for p in plugins], runners)
             for p in plugins:
                 await p.start()
                 log.info("channel %s started", p.name)
@@ -70,5 +82,5 @@ async def serve(config: Config, only: set[str], stop: asyncio.Event | None = Non
                 await scheduler.stop()
             for p in reversed(plugins):
                 await p.stop()
-            if runner is not None:
+            for runner in runners:
                 await runner.cleanup()

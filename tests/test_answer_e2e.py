@@ -73,7 +73,12 @@ async def test_sms_answer_arrives_at_the_citizens_number(
     monkeypatch.setenv("GW_TEST_KAVENEGAR_KEY", sms_api.api_key)
     sms: dict[str, Any] = {
         "provider": "kavenegar",
-        "kavenegar": {"api_url": sms_api.url, "api_key_env": "GW_TEST_KAVENEGAR_KEY", "sender": "10004346"},
+        "kavenegar": {
+            "api_url": sms_api.url,
+            "api_key_env": "GW_TEST_KAVENEGAR_KEY",
+            "sender": "10004346",
+            "inbound": "poll",
+        },
     }
     config = make_config(sms=sms)
     async with running_context(config, migrate=False, dispatch=False) as ctx:

@@ -33,6 +33,7 @@ from tests.peers.kannel import KannelPeer, ReceivedMt
 CITIZEN = "09121234567"
 CITIZEN_E164 = "+989121234567"
 SHORT_CODE = "30001234"
+CALLBACK_SECRET = "e2e-callback-secret-4Tq"
 
 # Kannel retries a refused callback after http-queue-delay and runs three processes of its
 # own: on a loaded CI machine its round trips can take many seconds (not a speed test).
@@ -55,8 +56,11 @@ async def rig(
     base = f"http://127.0.0.1:{port}"
     kannel_dir = tmp_path / "kannel"
     kannel_dir.mkdir()
-    peer = KannelPeer(kannel_dir, base)
+    # Kannel authenticates its callbacks the way README "SMS" says: the secret as the
+    # password of the get-url (Kannel sends it as Basic auth); the dlr-url gets it from us
+    peer = KannelPeer(kannel_dir, f"http://kannel:{CALLBACK_SECRET}@127.0.0.1:{port}")
     monkeypatch.setenv("GW_TEST_KANNEL_PASSWORD", peer.password)
+    monkeypatch.setenv("GW_TEST_KANNEL_CALLBACK", CALLBACK_SECRET)
     config = make_config(
         sms={
             "provider": "kannel",
@@ -67,6 +71,7 @@ async def rig(
                 "sendsms_url": peer.sendsms_url,
                 "username": "gateway",
                 "password_env": "GW_TEST_KANNEL_PASSWORD",
+                "callback_token_env": "GW_TEST_KANNEL_CALLBACK",
                 "sender": SHORT_CODE,
                 "callback_base_url": base,
             },

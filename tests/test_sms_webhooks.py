@@ -9,7 +9,10 @@ reads what intake made of it from its ledger, so both modes check the same outco
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,12 +20,14 @@ from typing import Any
 from urllib.parse import quote_from_bytes
 
 import pytest
+from aiohttp import encode_basic_auth
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from gateway.channels.sms import SmsPlugin, create
 from gateway.channels.sms.limits import FLOOD_KEY
-from gateway.channels.sms.providers.generic import SIGNATURE_HEADER, sign
+from gateway.channels.sms.providers.generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers, verify
+from gateway.core.config import ConfigError
 from gateway.core.context import GatewayContext
 from gateway.core.models import Case, InboundKey, InboundSpool, Message, Outbox
 from gateway.core.outbox import queue_outbound
@@ -31,6 +36,7 @@ from gateway.web.app import create_app
 from tests.peers import eventually
 
 SECRET = "generic-test-secret"
+TOKEN = "callback-test-token-7Qx"
 LONG = ("سلام " * 2100)[:10240]  # 10 KB of text
 EMOJI = "خیابان ما چاله دارد 😡🚧 لطفا رسیدگی کنید"
 MIXED = "Complaint: اتوبوس line 12 دیر می‌آید، ۳ روز است"
@@ -53,13 +59,41 @@ class Gw:
     client: TestClient
 
 
+def authenticated(sms: dict[str, Any]) -> dict[str, Any]:
+    """The provider's callback secret named in the config, unless the test set its own."""
+    out = {
+        **sms,
+        "kannel": {"callback_token_env": "GW_TEST_CALLBACK_TOKEN", **sms.get("kannel", {})},
+        "kavenegar": {"forward_token_env": "GW_TEST_CALLBACK_TOKEN", **sms.get("kavenegar", {})},
+    }
+    return out
+
+
 @asynccontextmanager
-async def gateway(make_config: Callable[..., Any], **sms: Any) -> AsyncIterator[Gw]:
-    config = make_config(sms=sms)
+async def gateway(
+    make_config: Callable[..., Any],
+    headers: dict[str, str] | None = None,
+    web: dict[str, Any] | None = None,
+    **sms: Any,
+) -> AsyncIterator[Gw]:
+    """The SMS plugin on a test server; the client sends the callback secret as Basic auth
+    (what Kannel sends for http://kannel:<secret>@host/...) unless ``headers`` says otherwise."""
+    config = make_config(sms=authenticated(sms), **({"web": web} if web else {}))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GW_TEST_CALLBACK_TOKEN", TOKEN)  # the webhooks refuse to start without
+        async with _started(config, headers) as gw:
+            yield gw
+
+
+@asynccontextmanager
+async def _started(config: Any, headers: dict[str, str] | None) -> AsyncIterator[Gw]:
     async with running_context(config, migrate=False, dispatch=False) as ctx:
         plugin = create(ctx)
         assert plugin is not None
-        async with TestClient(TestServer(create_app(ctx, [plugin.routes()]))) as client:
+        default = {"Authorization": encode_basic_auth("kannel", TOKEN)}
+        async with TestClient(
+            TestServer(create_app(ctx, [plugin.routes()])), headers=default if headers is None else headers
+        ) as client:
             await plugin.start()
             try:
                 yield Gw(ctx, plugin, client)
@@ -68,11 +102,22 @@ async def gateway(make_config: Callable[..., Any], **sms: Any) -> AsyncIterator[
 
 
 async def outcome(gw: Gw, status: int, word: str, source: str, external_id: str) -> tuple[int, str]:
-    """The reply, with a spooled request's "stored" replaced by what intake made of it once
-    the drainer settled its row (a skipped row is one dropped by the rate limit)."""
+    """The reply, with "stored" replaced by what intake made of the text: in spool mode once
+    the drainer settled its row (a skipped row is one dropped by the rate limit), in direct
+    mode at once (the reply came after the commit; no key means the limit dropped it).
+    The webhook itself answers "stored" either way, so it never tells if a code exists."""
     if (status, word) != (200, "stored"):
         return status, word
-    assert gw.ctx.config.sms.spool_first
+    if not gw.ctx.config.sms.spool_first:
+        async with gw.ctx.db.session() as s:
+            known = (
+                await s.execute(
+                    select(InboundKey.outcome).where(
+                        InboundKey.provider == source, InboundKey.external_id == external_id
+                    )
+                )
+            ).scalar_one_or_none()
+        return 200, known or "rate_limited"
     for _ in range(400):  # waits for the drainer task, not a speed test
         async with gw.ctx.db.session() as s:
             row = (
@@ -170,12 +215,64 @@ async def test_kannel_mo_retry_with_same_id_is_one_case(make_config: Callable[..
         assert len(await messages(gw.ctx)) == 1
 
 
-async def test_kannel_mo_token(make_config: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GW_TEST_MO_TOKEN", "t0ken")
-    async with gateway(make_config, provider="kannel", kannel={"callback_token_env": "GW_TEST_MO_TOKEN"}) as gw:
-        assert (await gw.client.get(kannel_mo())).status == 401
-        assert (await gw.client.get(kannel_mo(token="wrong"))).status == 401
-        assert (await gw.client.get(kannel_mo(token="t0ken"))).status == 200
+def basic(password: str, user: str = "kannel") -> dict[str, str]:
+    return {"Authorization": encode_basic_auth(user, password)}
+
+
+# (sms config over the default token, request headers, query extra) -> HTTP status.
+# The test client connects from 127.0.0.1.
+KANNEL_AUTH_CASES = [
+    pytest.param({}, {}, "", 401, id="no-credentials"),
+    pytest.param({}, basic("wrong"), "", 401, id="basic-wrong-secret"),
+    pytest.param({}, basic(TOKEN), "", 200, id="basic-right-secret"),
+    pytest.param({}, basic(TOKEN, user="anyone"), "", 200, id="basic-any-user-name"),
+    pytest.param({}, {"Authorization": "Basic !!!notbase64"}, "", 401, id="basic-garbage"),
+    pytest.param({}, {"Authorization": f"Bearer {TOKEN}"}, "", 401, id="bearer-is-not-basic"),
+    pytest.param({}, {"X-Gateway-Token": TOKEN}, "", 200, id="token-header"),
+    pytest.param({}, {}, f"&token={TOKEN}", 401, id="query-token-not-taken-for-kannel"),
+    pytest.param(
+        {"allow_from": ["127.0.0.1"], "kannel": {"callback_token_env": ""}}, {}, "", 200, id="allowlisted-address-alone"
+    ),
+    pytest.param(
+        {"allow_from": ["10.0.0.0/8"], "kannel": {"callback_token_env": ""}}, {}, "", 401, id="address-not-in-allowlist"
+    ),
+    pytest.param({"allow_from": ["10.0.0.0/8"]}, basic(TOKEN), "", 401, id="both-set-address-fails"),
+    pytest.param({"allow_from": ["127.0.0.0/8"]}, {}, "", 401, id="both-set-secret-missing"),
+    pytest.param({"allow_from": ["127.0.0.0/8", "::1"]}, basic(TOKEN), "", 200, id="both-set-both-hold"),
+]
+
+
+@pytest.mark.parametrize("sms, headers, extra, status", KANNEL_AUTH_CASES)
+async def test_kannel_mo_auth(
+    make_config: Callable[..., Any], sms: dict[str, Any], headers: dict[str, str], extra: str, status: int
+) -> None:
+    async with gateway(make_config, headers=headers, provider="kannel", **sms) as gw:
+        r = await gw.client.get(kannel_mo() + extra)
+        assert r.status == status
+        assert len(await messages(gw.ctx)) == 0 or status == 200
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        pytest.param({}, 401, id="signed-url-without-the-callback-secret"),
+        pytest.param(basic("wrong"), 401, id="wrong-callback-secret"),
+        pytest.param(basic(TOKEN), 200, id="callback-secret"),
+    ],
+)
+async def test_kannel_dlr_needs_the_callback_secret_too(
+    make_config: Callable[..., Any], headers: dict[str, str], status: int
+) -> None:
+    """The DLR status is filled in by Kannel after we signed the URL, so the request as a
+    whole must come from Kannel: a captured dlr-url with another status is refused."""
+    async with gateway(make_config, headers=headers, provider="kannel") as gw:
+        out = await queue_sms(gw.ctx)
+        url = gw.plugin.transport.dlr_url(out)
+        assert url.startswith(f"http://kannel:{TOKEN}@gw.test/sms/kannel/dlr?")
+        path = url.split("/sms/", 1)[1].split("&status=")[0]
+        r = await gw.client.get(f"/sms/{path}&status=1&id=abc&ts=1")
+        assert r.status == status
+        assert (await gw.ctx.state.outbox_row(out))["status"] == ("delivered" if status == 200 else "sent")
 
 
 async def queue_sms(ctx: GatewayContext) -> int:
@@ -230,8 +327,26 @@ async def test_kannel_dlr_unknown_outbox_id(make_config: Callable[..., Any]) -> 
         assert r.status == 400
 
 
-def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
-    return {SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"}
+def signed(body: bytes, secret: str = SECRET, skew: float = 0) -> dict[str, str]:
+    """Timestamp and signature made now (``skew`` seconds off)."""
+    return {**signed_headers(secret, body, time.time() + skew), "Content-Type": "application/json"}
+
+
+def later(body: bytes, secret: str = SECRET, skew: float = 0, prefix: bool = True) -> Callable[[], dict[str, str]]:
+    """Headers signed when the case runs, not when the table is built (the window is short)."""
+
+    def make() -> dict[str, str]:
+        headers = signed(body, secret, skew)
+        if not prefix:
+            headers[SIGNATURE_HEADER] = headers[SIGNATURE_HEADER].removeprefix("sha256=")
+        return headers
+
+    return make
+
+
+def unstamped(body: bytes) -> dict[str, str]:
+    """The old form: an HMAC of the body alone, no timestamp (replayable forever)."""
+    return {SIGNATURE_HEADER: "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()}
 
 
 def payload(**over: Any) -> bytes:
@@ -247,31 +362,36 @@ def payload(**over: Any) -> bytes:
 
 
 GENERIC_CASES = [
-    pytest.param(payload(), signed(payload()), 200, "created", id="signed"),
+    pytest.param(payload(), later(payload()), 200, "created", id="signed"),
+    pytest.param(payload(), later(payload(), prefix=False), 200, "created", id="signed-without-prefix"),
+    pytest.param(payload(), later(payload(), "other-secret"), 401, "bad signature", id="bad-signature"),
+    pytest.param(payload(), {}, 401, "bad signature", id="no-signature"),
+    pytest.param(payload(), unstamped(payload()), 401, "bad signature", id="no-timestamp"),
+    pytest.param(payload(), later(payload(), skew=-360), 401, "bad signature", id="replayed-after-window"),
+    pytest.param(payload(), later(payload(), skew=360), 401, "bad signature", id="from-the-future"),
+    pytest.param(payload(), later(payload(), skew=-200), 200, "created", id="late-within-window"),
     pytest.param(
         payload(),
-        {SIGNATURE_HEADER: sign(SECRET, payload()).removeprefix("sha256=")},
-        200,
-        "created",
-        id="signed-without-prefix",
+        lambda: {**signed(payload()), TIMESTAMP_HEADER: str(int(time.time()) - 1)},
+        401,
+        "bad signature",
+        id="timestamp-swapped",
     ),
-    pytest.param(payload(), signed(payload(), "other-secret"), 401, "bad signature", id="bad-signature"),
-    pytest.param(payload(), {}, 401, "bad signature", id="no-signature"),
-    pytest.param(payload(text="دستکاری"), signed(payload()), 401, "bad signature", id="body-tampered"),
-    pytest.param(payload(id=None), signed(payload(id=None)), 400, "missing field id", id="missing-id"),
+    pytest.param(payload(text="دستکاری"), later(payload()), 401, "bad signature", id="body-tampered"),
+    pytest.param(payload(id=None), later(payload(id=None)), 400, "missing field id", id="missing-id"),
     pytest.param(
-        payload(**{"from": None}), signed(payload(**{"from": None})), 400, "missing field from", id="missing-from"
+        payload(**{"from": None}), later(payload(**{"from": None})), 400, "missing field from", id="missing-from"
     ),
-    pytest.param(payload(text=None), signed(payload(text=None)), 400, "missing field text", id="missing-text"),
+    pytest.param(payload(text=None), later(payload(text=None)), 400, "missing field text", id="missing-text"),
     pytest.param(
-        payload(**{"from": "x"}), signed(payload(**{"from": "x"})), 400, "sender is not a phone number", id="bad-from"
+        payload(**{"from": "x"}), later(payload(**{"from": "x"})), 400, "sender is not a phone number", id="bad-from"
     ),
-    pytest.param(b"\x00garbage{", signed(b"\x00garbage{"), 400, "not JSON", id="garbage"),
-    pytest.param(b"[1,2]", signed(b"[1,2]"), 400, "body must be a JSON object", id="json-array"),
-    pytest.param(payload(text=LONG), signed(payload(text=LONG)), 200, "created", id="10kb-text"),
-    pytest.param(payload(text=EMOJI), signed(payload(text=EMOJI)), 200, "created", id="emoji"),
-    pytest.param(payload(text=MIXED), signed(payload(text=MIXED)), 200, "created", id="mixed-scripts"),
-    pytest.param(payload(text=""), signed(payload(text="")), 200, "rejected", id="empty-text"),
+    pytest.param(b"\x00garbage{", later(b"\x00garbage{"), 400, "not JSON", id="garbage"),
+    pytest.param(b"[1,2]", later(b"[1,2]"), 400, "body must be a JSON object", id="json-array"),
+    pytest.param(payload(text=LONG), later(payload(text=LONG)), 200, "created", id="10kb-text"),
+    pytest.param(payload(text=EMOJI), later(payload(text=EMOJI)), 200, "created", id="emoji"),
+    pytest.param(payload(text=MIXED), later(payload(text=MIXED)), 200, "created", id="mixed-scripts"),
+    pytest.param(payload(text=""), later(payload(text="")), 200, "rejected", id="empty-text"),
 ]
 
 
@@ -280,22 +400,37 @@ async def test_generic_inbound(
     make_config: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
     body: bytes,
-    headers: dict[str, str],
+    headers: Any,
     status: int,
     result: str,
 ) -> None:
     monkeypatch.setenv("GW_TEST_SMS_SECRET", SECRET)
     async with gateway(make_config, provider="generic", generic={"secret_env": "GW_TEST_SMS_SECRET"}) as gw:
-        r = await gw.client.post("/sms/generic/inbound", data=body, headers=headers)
+        r = await gw.client.post("/sms/generic/inbound", data=body, headers=headers() if callable(headers) else headers)
         got = await outcome(gw, r.status, (await r.json())["result"], "generic", "g-100")
         assert got == (status, result)
         assert len(await messages(gw.ctx)) == (1 if result == "created" else 0)
 
 
-async def test_generic_refuses_everything_without_a_secret(make_config: Callable[..., Any]) -> None:
-    async with gateway(make_config, provider="generic", generic={"secret_env": "GW_TEST_UNSET_SECRET"}) as gw:
-        r = await gw.client.post("/sms/generic/inbound", data=payload(), headers=signed(payload(), ""))
-        assert r.status == 401
+async def test_generic_refuses_to_start_without_a_secret_and_refuses_all_without_one(
+    make_config: Callable[..., Any],
+) -> None:
+    with pytest.raises(ConfigError, match="GW_TEST_UNSET_SECRET"):
+        async with gateway(make_config, provider="generic", generic={"secret_env": "GW_TEST_UNSET_SECRET"}):
+            pass
+    assert not verify(None, payload(), signed(payload(), ""), 300)  # and were it started anyway
+    assert not verify("", payload(), signed(payload(), ""), 300)
+
+
+async def test_generic_allowlist_applies_before_the_signature(
+    make_config: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GW_TEST_SMS_SECRET", SECRET)
+    async with gateway(
+        make_config, provider="generic", allow_from=["192.0.2.0/24"], generic={"secret_env": "GW_TEST_SMS_SECRET"}
+    ) as gw:
+        r = await gw.client.post("/sms/generic/inbound", data=payload(), headers=signed(payload()))
+        assert (r.status, (await r.json())["result"]) == (401, "unauthenticated")
 
 
 async def test_generic_parts_are_reassembled_by_udh(
@@ -381,6 +516,41 @@ async def test_kavenegar_forward(
             assert got[1] == result
 
 
+KV_FIELDS = {"messageid": "kv-9", "from": "09121234567", "to": "30001234", "message": "درخواست"}
+
+
+@pytest.mark.parametrize(
+    "method, headers, extra, status",
+    [
+        pytest.param("GET", {}, {}, 401, id="no-token"),
+        pytest.param("GET", {}, {"token": "wrong"}, 401, id="wrong-query-token"),
+        pytest.param("GET", {}, {"token": TOKEN}, 200, id="query-token"),
+        pytest.param("POST", {}, {"token": TOKEN}, 200, id="form-token"),
+        pytest.param("POST", {}, {"token": "wrong"}, 401, id="wrong-form-token"),
+        pytest.param("GET", {"X-Gateway-Token": TOKEN}, {}, 200, id="header-token"),
+    ],
+)
+async def test_kavenegar_forward_auth(
+    make_config: Callable[..., Any], method: str, headers: dict[str, str], extra: dict[str, str], status: int
+) -> None:
+    async with gateway(
+        make_config, headers=headers, provider="kavenegar", kavenegar={"api_url": "http://127.0.0.1:9"}
+    ) as gw:
+        fields = {**KV_FIELDS, **extra}
+        if method == "GET":
+            r = await gw.client.get("/sms/kavenegar/inbound", params=fields)
+        else:
+            r = await gw.client.post("/sms/kavenegar/inbound", data=fields)
+        assert r.status == status
+
+
+async def test_kavenegar_polling_serves_no_forwarding_url(make_config: Callable[..., Any]) -> None:
+    async with gateway(
+        make_config, provider="kavenegar", kavenegar={"api_url": "http://127.0.0.1:9", "inbound": "poll"}
+    ) as gw:
+        assert (await gw.client.get("/sms/kavenegar/inbound", params={**KV_FIELDS, "token": TOKEN})).status == 404
+
+
 async def test_flood_of_new_cases_is_dropped_and_reported(make_config: Callable[..., Any]) -> None:
     async with gateway(make_config, provider="kannel", new_cases_per_hour=2, follow_up_window_hours=0) as gw:
         results = [(await kannel_get(gw, kannel_mo(f"پیام شماره {i}", id=f"f-{i}")))[1] for i in range(4)]
@@ -425,7 +595,7 @@ async def test_direct_mode_parks_a_text_that_hits_a_bug_and_the_drainer_replays_
     make_config: Callable[..., Any],
 ) -> None:
     """spool_first = false: an unexpected intake error keeps the raw text in the spool and
-    answers 200 "parked" (the provider must not retry into the bug); the spool's drainer
+    answers 200 "stored" (the provider must not retry into the bug); the spool's drainer
     then makes the case."""
     async with gateway(make_config, provider="kannel", spool_first=False) as gw:
         real, calls = gw.ctx.intake.submit, []
@@ -438,7 +608,42 @@ async def test_direct_mode_parks_a_text_that_hits_a_bug_and_the_drainer_replays_
 
         gw.ctx.intake.submit = fails_once  # type: ignore[method-assign]
         r = await gw.client.get(kannel_mo(id="park-1"))
-        assert (r.status, await r.text()) == (200, "parked")
+        assert (r.status, await r.text()) == (200, "stored")
         await eventually(lambda: messages(gw.ctx), "the parked text became a case")
         [message] = await messages(gw.ctx)
         assert message.external_id == "park-1" and len(calls) == 2
+
+
+async def test_the_reply_never_tells_whether_a_code_exists(make_config: Callable[..., Any]) -> None:
+    """Item 14: whatever the text (a real code, a well-formed unknown one, a typo, a new
+    message, survey digits), the webhook answers the same 200 "stored", in both modes."""
+    from gateway.core import tracking
+
+    async with gateway(make_config, provider="kannel") as gw:
+        r = await gw.client.get(kannel_mo("درخواست تعمیر چراغ", id="c-0"))
+        assert await outcome(gw, r.status, await r.text(), "kannel", "c-0") == (200, "created")
+        async with gw.ctx.db.session() as s:
+            code = (await s.execute(select(Case.code))).scalar_one()
+        unknown = tracking.generate()
+        typo = code[:9] + str((int(code[9]) + 1) % 10)
+        bodies = []
+        for i, text in enumerate([code, unknown, typo, "متن تازه", "۵ ۴"], start=1):
+            r = await gw.client.get(kannel_mo(text, id=f"c-{i}"))
+            bodies.append((r.status, await r.text()))
+        assert bodies == [(200, "stored")] * 5
+
+
+async def test_status_queries_by_sms_are_limited_like_track(make_config: Callable[..., Any]) -> None:
+    async with gateway(make_config, provider="kannel", web={"track_burst": 2, "track_per_minute": 0.01}) as gw:
+        r = await gw.client.get(kannel_mo("درخواست", id="q-0"))
+        await outcome(gw, r.status, await r.text(), "kannel", "q-0")
+        async with gw.ctx.db.session() as s:
+            code = (await s.execute(select(Case.code))).scalar_one()
+        results = []
+        for i in range(1, 5):
+            r = await gw.client.get(kannel_mo(code, id=f"q-{i}"))
+            results.append((await outcome(gw, r.status, await r.text(), "kannel", f"q-{i}"))[1])
+        assert results == ["status", "status", "rate_limited", "rate_limited"]
+        assert (await outbox_purposes(gw.ctx)).count("status") == 2
+        report = await gw.ctx.state.get(FLOOD_KEY)
+        assert report is not None and report["+989121234567"]["kind"] == "status_queries"

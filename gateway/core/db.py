@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
 from gateway.core.errors import DatabaseUnavailable as DatabaseUnavailable  # re-exported: raised here
+from gateway.core.private import private_sqlite
 
 T = TypeVar("T")
 READ_ONLY = "gateway_read_only"  # execution option of Database.read_session's engine
@@ -81,9 +82,10 @@ _HELD: ContextVar[tuple[tuple[WriteGate, asyncio.Task[Any] | None], ...]] = Cont
 )
 
 
-def _sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
+def _sqlite_hooks(engine: Engine, busy_timeout: float, database: str | None = None) -> None:
     @event.listens_for(engine, "connect")
     def _setup(dbapi_conn: Any, _record: Any) -> None:
+        private_sqlite(database)  # 0600 before WAL mode: the WAL and -shm files take its mode
         dbapi_conn.isolation_level = None  # stop pysqlite's lazy BEGIN
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -105,7 +107,7 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) 
     in seconds: SQLite only)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
-        _sqlite_hooks(engine.sync_engine, busy_timeout)
+        _sqlite_hooks(engine.sync_engine, busy_timeout, engine.url.database)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
@@ -193,7 +195,7 @@ class Database:
                 poolclass=SingletonThreadPool,
                 connect_args={"timeout": self.busy_timeout, "check_same_thread": False},
             )
-            _sqlite_hooks(engine, self.busy_timeout)
+            _sqlite_hooks(engine, self.busy_timeout, path)
             self._writer = engine
         return sessionmaker(self._writer, expire_on_commit=False)
 

@@ -73,7 +73,7 @@ class CaseFilter:
             return value
 
         raw_limit = (query.get("limit") or "50").strip()
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        if not raw_limit.isdecimal() or not 1 <= int(raw_limit) <= MAX_PAGE:
             raise FilterError("limit", f"limit must be a number from 1 to {MAX_PAGE}")
         overdue = (query.get("overdue") or "").strip().lower()
         if overdue not in ("", "0", "1", "true", "false"):

@@ -1,8 +1,14 @@
 """Structured logging with redaction by construction.
 
-Every record passes through :class:`RedactingFilter`, which masks email addresses, phone
-numbers and ``key=`` style secrets in the message and in ``extra`` fields, so a careless
-``log.info("from %s", sender)`` still writes no citizen's contact.
+Every record passes through :class:`RedactingFilter`, which masks email addresses (any
+local part: quoted, or with ``'`` ``!`` ``/`` and the rest of RFC 5322's atext), phone
+numbers, ``key=`` style secrets and token-shaped values (20+ characters of letters and
+digits: survey, answer-link, CSRF and API tokens) in the message and in ``extra`` fields,
+so a careless ``log.info("from %s", sender)`` still writes no citizen's contact.
+
+Some libraries log whole payloads below WARNING: aiosmtpd's ``mail.log`` writes every
+line of a mail at DEBUG, SQLAlchemy's engine writes statements with their parameters at
+INFO.  :data:`QUIET_LOGGERS` stay at WARNING whatever ``logging.level`` says.
 """
 
 from __future__ import annotations
@@ -13,12 +19,36 @@ import re
 import sys
 from typing import Any
 
-_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+# local part: RFC 5322 atext (letters, digits and !#$%&'*+/=?^_`{|}~-, dots) or a quoted string
+_EMAIL = re.compile(r"(?:\"(?:[^\"\\\r\n]|\\.){0,200}\"|[\w.!#$%&'*+/=?^`{|}~\-]+)@[\w\-]+(?:\.[\w\-]+)+")
 _PHONE = re.compile(r"(?<![\w])(?:\+|00)?[0-9۰-۹٠-٩][0-9۰-۹٠-٩ \-]{7,16}[0-9۰-۹٠-٩](?![\w])")
 _SECRET = re.compile(r"(?i)((?:api[_-]?key|apikey|password|passwd|secret|token|pass)[=:/]\s*)([^\s&/\"']+)")
 # Kavenegar puts the API key in the URL path: https://api.kavenegar.com/v1/<key>/sms/send.json
 _KEY_IN_PATH = re.compile(r"(?i)(/v1/)([A-Za-z0-9+/=\-]{16,})(/)")
+# token-shaped: 20+ URL-safe characters (dot-joined parts allowed, one part of 16+) with a
+# letter and a digit: signed survey/answer-link tokens, CSRF and API tokens; words, dotted
+# module names and addresses like 127.0.0.1 do not qualify
+_TOKEN = re.compile(r"(?<![\w\-])[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*(?![\w\-])")
+_TOKEN_PART = re.compile(r"[A-Za-z0-9_\-]{16,}")
+_DIGIT, _LETTER = re.compile(r"\d"), re.compile(r"[A-Za-z]")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+QUIET_LOGGERS = (
+    "mail.log",
+    "sqlalchemy",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "aiosqlite",
+    "asyncpg",
+    "alembic",
+    "aiohttp.access",
+)
+
+
+def _mask_token(m: re.Match[str]) -> str:
+    token = m.group(0)
+    if len(token) < 20 or not _TOKEN_PART.search(token):
+        return token
+    return "***" if _DIGIT.search(token) and _LETTER.search(token) else token
 
 
 def redact(text: str) -> str:
@@ -26,6 +56,7 @@ def redact(text: str) -> str:
     text = _SECRET.sub(r"\1***", text)
     text = _KEY_IN_PATH.sub(r"\1***\3", text)
     text = _EMAIL.sub(lambda m: "***@" + m.group(0).rsplit("@", 1)[1], text)
+    text = _TOKEN.sub(_mask_token, text)
     return _PHONE.sub(lambda m: "***" + m.group(0)[-2:], text)
 
 
@@ -78,4 +109,11 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Keep the payload-logging libraries at WARNING whatever the root level (their INFO
+    and DEBUG lines are raw mails and SQL parameters, which no redaction can make safe)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

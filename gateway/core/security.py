@@ -78,7 +78,8 @@ class Signer:
     def verify(self, purpose: str, token: str) -> dict[str, Any] | None:
         """The payload if the token is authentic and unexpired, else None."""
         data, _, sig = token.partition(".")
-        if not data or not sig or not hmac.compare_digest(sig, self.mac(purpose, data)):
+        # bytes: compare_digest raises TypeError for a non-ASCII str (a 500 on /s/{token})
+        if not data or not sig or not hmac.compare_digest(sig.encode(), self.mac(purpose, data).encode()):
             return None
         try:
             body = json.loads(_unb64(data))

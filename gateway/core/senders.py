@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Protocol
 
 from gateway.core.messages import OutboundMessage, SendResult
+from gateway.core.private import private_dir, write_private
 
 
 class Sender(Protocol):
@@ -44,11 +44,9 @@ class FileSender:
         self.root = root
 
     def _write(self, message: OutboundMessage) -> Path:
-        folder = self.root / message.channel.value
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(self.root / message.channel.value)
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in message.idempotency_key)
         path = folder / f"{name}.json"
-        tmp = path.with_suffix(".tmp")
         data = {
             "outbox_id": message.outbox_id,
             "channel": message.channel.value,
@@ -61,8 +59,7 @@ class FileSender:
             "key": message.idempotency_key,
             "payload": message.payload,
         }
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        write_private(path, json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"))
         return path
 
     async def send(self, message: OutboundMessage) -> SendResult:

@@ -17,12 +17,15 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.core.text import strip_format
+
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
 
 def safe_filename(name: str | None, default: str = "attachment") -> str:
-    """A display name with no path parts, control characters or leading dots."""
-    name = unicodedata.normalize("NFC", name or "")
+    """A display name with no path parts, control or format characters (a U+202E makes
+    "invoice\u202efdp.exe" show as "invoiceexe.pdf") or leading dots."""
+    name = strip_format(unicodedata.normalize("NFC", name or ""))
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = _UNSAFE.sub("_", name).strip(" .")
     if len(name.encode("utf-8")) > 200:

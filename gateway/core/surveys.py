@@ -131,7 +131,7 @@ def validate_answers(form: dict[str, Any]) -> SurveyAnswers:
     scores: dict[str, int] = {}
     for q in SURVEY_QUESTIONS:
         raw = str(form.get(q, "")).strip()
-        if not raw.isdigit() or not 1 <= int(raw) <= 5:
+        if not raw.isdecimal() or not 1 <= int(raw) <= 5:
             raise SurveyError("bad_answers")
         scores[q] = int(raw)
     improper_raw = str(form.get("improper_request", "")).strip().lower()

@@ -25,8 +25,16 @@ _LETTERS = [
     ("ۃ", "ه"),
     ("\u0640", ""),
 ]  # tatweel (kashida) is decoration
-# Bidi controls and zero-width marks other than ZWNJ carry no meaning in matching.
-_INVISIBLE = re.compile("[\u200b\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Unicode format characters (category Cf: bidi overrides and isolates, zero-width marks,
+# invisible operators, tags ...) other than ZWNJ carry no meaning in matching and can make
+# "invoice\u202efdp.exe" display as "invoiceexe.pdf"; the set of Unicode 14 (a test checks
+# it against the running Python's unicodedata).
+FORMAT_CHARS = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200d-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+_INVISIBLE = re.compile(f"[{FORMAT_CHARS}]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZWNJ_RUNS = re.compile("\u200c{2,}")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -37,6 +45,11 @@ def _replace_all(text: str, pairs: list[tuple[str, str]]) -> str:
         if old in text:
             text = text.replace(old, new)
     return text
+
+
+def strip_format(text: str) -> str:
+    """Drop Unicode format characters (bidi controls and the rest of category Cf) but ZWNJ."""
+    return _INVISIBLE.sub("", text)
 
 
 def to_ascii_digits(text: str) -> str:
@@ -53,10 +66,7 @@ def to_persian_digits(text: str) -> str:
 # mark, whitespace other than a single space or newline (one character class: a C loop), or
 # one of the runs in _NEEDS_WORK_RUNS (plain substring tests), or whitespace at either end.
 _ODD_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")
-_NEEDS_WORK = re.compile(
-    "[\u064a\u0649\u0643\u0629\u06c3\u0640\u200b\u200d\u200e\u200f"
-    "\u202a-\u202e\u2066-\u2069\ufeff" + re.escape(_ODD_SPACES) + "]"
-)
+_NEEDS_WORK = re.compile("[\u064a\u0649\u0643\u0629\u06c3\u0640" + FORMAT_CHARS + re.escape(_ODD_SPACES) + "]")
 _NEEDS_WORK_RUNS = ("  ", " \n", "\n ", "\n\n\n", "\u200c\u200c")
 
 

@@ -166,7 +166,7 @@ async def get_case(request: web.Request) -> web.Response:
 
 async def attachment_response(ctx: GatewayContext, v: Viewer, code: str, raw_id: str) -> web.Response:
     """The bytes of one attachment of a visible case (shared with the console)."""
-    if not raw_id.isdigit():
+    if not raw_id.isdecimal():
         raise answers.CaseActionError("not_found", "no such attachment")
     async with ctx.db.session() as s:
         case = await answers.load_case(s, v, code)
@@ -259,7 +259,7 @@ async def get_report(request: web.Request) -> web.Response:
     if not v.sees_dashboard:
         raise ApiError("forbidden", "reports are for supervisors")
     raw_days = request.query.get("days", "")
-    if raw_days and (not raw_days.isdigit() or not 1 <= int(raw_days) <= 3660):
+    if raw_days and (not raw_days.isdecimal() or not 1 <= int(raw_days) <= 3660):
         raise ApiError("validation_error", "days must be a number from 1 to 3660")
     async with context(request).db.session() as s:
         figs = await reports.figures(

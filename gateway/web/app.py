@@ -98,6 +98,16 @@ def own_lang(context: Any, value: object) -> str:
     return text
 
 
+def create_webhook_app(ctx: GatewayContext, channel_routes: Iterable[Sequence[Any]]) -> web.Application:
+    """The provider webhooks alone (``[http.webhooks]``), with /healthz for the balancer."""
+    app = web.Application(client_max_size=ctx.config.http.max_body_bytes)
+    app[CTX] = ctx
+    app.router.add_get("/healthz", healthz)
+    for routes in channel_routes:
+        app.router.add_routes(routes)
+    return app
+
+
 def create_app(ctx: GatewayContext, channel_routes: Iterable[Sequence[Any]] = ()) -> web.Application:
     """Build the app with core routes, the web sections and the routes each channel offers."""
     app = web.Application(client_max_size=ctx.config.http.max_body_bytes)

@@ -99,7 +99,11 @@ def login_csrf(ctx: GatewayContext, pre: str) -> str:
 
 def csrf_ok(expected: str, given: object) -> bool:
     """Constant-time comparison of a submitted CSRF token."""
-    return isinstance(given, str) and bool(given) and hmac.compare_digest(expected, given)
+    return (
+        isinstance(given, str)
+        and bool(given)
+        and hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
+    )
 
 
 class LoginLimiter:

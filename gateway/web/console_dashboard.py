@@ -21,7 +21,7 @@ from gateway.web.console_base import StaffPageError, ctx_of, current, language, 
 
 def _days(request: web.Request) -> int | None:
     raw = request.query.get("days", "")
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 3660 else None
+    return int(raw) if raw.isdecimal() and 1 <= int(raw) <= 3660 else None
 
 
 async def _figures(request: web.Request, session: Session) -> reports.Figures:

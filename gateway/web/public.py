@@ -229,7 +229,7 @@ def _survey_context(case: Case | None, form: dict[str, str], error: str | None) 
 
 
 def _scored(value: str | None) -> bool:
-    return bool(value) and value.strip().isdigit() and 1 <= int(value.strip()) <= 5
+    return bool(value) and value.strip().isdecimal() and 1 <= int(value.strip()) <= 5
 
 
 async def survey_post(request: web.Request) -> web.Response:

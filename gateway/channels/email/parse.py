@@ -16,7 +16,7 @@ from email.message import Message
 from email.utils import getaddresses, parseaddr
 
 from gateway.channels.email.attachments import collect_attachments
-from gateway.channels.email.charsets import decode_bytes
+from gateway.channels.email.charsets import decode_bytes, decode_raw_header
 from gateway.channels.email.loops import DeliveryReport, MailSigns, automatic_reason, parse_delivery_status
 from gateway.channels.email.mime import body_part, body_text, fallback_text, header, leaves
 from gateway.channels.email.mime import payload as mime_payload
@@ -128,7 +128,7 @@ def _parse(msg: Message, raw: bytes, limits: MailLimits, envelope_from: str | No
 
 def _envelope_part(msg: Message) -> ParsedMail:
     """Addresses, ids and the headers we keep: what even an unreadable mail tells us."""
-    sender_name, sender = _address(header(msg, "From"))
+    sender_name, sender = _address(_raw_header(msg, "From"))
     mail = ParsedMail(
         message_id=_first_id(header(msg, "Message-ID")),
         sender=sender,
@@ -200,14 +200,24 @@ def _clean(value: str | None) -> str | None:
     return _UNSTORABLE.sub(lambda m: "" if m.group() == "\0" else "\ufffd", value)
 
 
-def _address(value: str | None) -> tuple[str | None, str | None]:
-    if not value:
+def _raw_header(msg: Message, name: str) -> str | None:
+    """A header as it came, RFC 2047 words still encoded (8-bit bytes as surrogate escapes)."""
+    lowered = name.lower()
+    return next((str(raw) for key, raw in msg.raw_items() if key.lower() == lowered), None)
+
+
+def _address(raw: str | None) -> tuple[str | None, str | None]:
+    """(display name, address) from the raw header: the address as written, only the name
+    decoded.  Decoding first let an encoded name ("=?utf-8?q?victim=40example.ir?=") supply
+    the address; RFC 2047 section 5 allows encoded words in a phrase, never in an addr-spec."""
+    if not raw:
         return None, None
-    name, addr = parseaddr(value)
-    addr = addr.strip()
-    if "@" not in addr or any(c in addr for c in "\r\n <>"):
-        return name or None, None
-    return (name.strip() or None), addr
+    name, addr = parseaddr(raw.replace("\r", "").replace("\n", " "))
+    addr = addr.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
+    display = decode_raw_header(name).strip() if name else ""
+    if "@" not in addr or "=?" in addr or any(c in addr for c in "\r\n <>\ufffd"):
+        return display or None, None
+    return display or None, addr
 
 
 def _addresses(msg: Message, names: tuple[str, ...]) -> list[str]:

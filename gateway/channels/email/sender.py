@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import html
-import os
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -21,6 +20,7 @@ import aiosmtplib
 
 from gateway.core.config import EmailOutbound, EmailSection
 from gateway.core.messages import OutboundMessage, SendResult
+from gateway.core.private import private_dir, write_private
 
 # aiosmtplib exception -> retry? (STACK_NOTES section 6); response errors go by code.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -150,12 +150,10 @@ class EmlFolderSender:
         self.email, self.folder = email, folder
 
     def _write(self, message: OutboundMessage) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in message.idempotency_key)
         path = self.folder / f"{name.strip('_')}.eml"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(build_message(message, self.email)))
-        os.replace(tmp, path)  # a resend overwrites the same file
+        write_private(path, bytes(build_message(message, self.email)))  # a resend overwrites it
         return path
 
     async def send(self, message: OutboundMessage) -> SendResult:

@@ -17,6 +17,7 @@ from gateway.channels.sms.registry import provider_for
 from gateway.channels.sms.sender import SmsSender, check_templates
 from gateway.channels.sms.webhook import SmsInbound
 from gateway.core.config import ConfigError
+from gateway.core.config.inbound import sms_problems
 from gateway.core.context import GatewayContext
 
 
@@ -47,10 +48,11 @@ class SmsPlugin:
 
 
 def create(ctx: GatewayContext) -> SmsPlugin | None:
-    """The SMS plugin for ``sms.provider``; None for ``file`` (the file sender stands in)."""
+    """The SMS plugin for ``sms.provider``; None for ``file`` (the file sender stands in).
+    Raises ConfigError for webhooks that would accept anyone (no secret, no allowlist)."""
     if ctx.config.sms.provider == "file":
         return None
-    problems = check_templates(ctx)
+    problems = sms_problems(ctx.config) + check_templates(ctx)
     if problems:
         raise ConfigError(problems)
     plugin = SmsPlugin(ctx)

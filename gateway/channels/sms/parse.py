@@ -29,6 +29,9 @@ _NOT_DIALABLE = re.compile(r"[^\d+]")
 _IR_MOBILE = re.compile(r"^(?:\+98|0098|98|0)(9\d{9})$")  # 09…, +989…, 00989…, 989…
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class BadRequest(ValueError):
     """A webhook request that cannot be used; the message names the field."""
 
@@ -43,6 +46,14 @@ class IncomingSms:
     recipient: str
     text: str
     received_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # A JSON body may carry a lone surrogate ("\ud800"), which no UTF-8 store takes
+        # (the spool's encode raised): such characters become U+FFFD (found by fuzzing).
+        for name in ("external_id", "sender", "recipient", "text"):
+            value = getattr(self, name)
+            if not value.isascii() and _SURROGATE.search(value):
+                object.__setattr__(self, name, _SURROGATE.sub("\ufffd", value))
 
 
 def normalize_phone(raw: str, region: str = "IR") -> str | None:

@@ -7,10 +7,13 @@ done; the drainer then turns spool rows into :class:`InboundMessage` (``to_inbou
 applies the abuse limits and submits them to ``core.intake``.  With ``spool_first = false``
 the request goes through intake before the 200, as before.
 
-Replies (STYLE.md rule 4): stored, duplicate, ignored or rejected by the core -> 200 (a
-provider retries anything else, Kannel even a 404); a request we cannot use -> 400; bad
-signature -> 401; database down -> 503 so the provider retries later.  An unexpected
-intake error on the direct path keeps the request in the spool for replay and answers 200.
+Replies (STYLE.md rule 4): whatever the core made of a text -> 200 "stored" (or
+"duplicate" for a provider id seen before), in both modes, so the reply never tells
+whether a tracking code exists (a provider retries anything else, Kannel even a 404); a
+request we cannot use -> 400; unauthenticated -> 401; database down -> 503 so the
+provider retries later.  An unexpected intake error on the direct path keeps the request
+in the spool for replay and answers 200.  Status queries by SMS pass the same per-client
+limit as code lookups on the web (``web.track_burst``, then ``web.track_per_minute``, per number).
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ class SmsInbound:
         except BadRequest as e:
             return Reply(400, str(e))
         if not await self.admit(msg):
-            return Reply(200, "rate_limited")
+            return Reply(200, "stored")  # dropped by a limit: the same word as any text
         try:
             result = await self.ctx.intake.submit(msg)
         except DatabaseUnavailable:
@@ -117,16 +120,35 @@ class SmsInbound:
             log.exception("sms intake failed; keeping the raw message for replay")
             return await self._park(sms)
         await self.settled(0, msg, result)
-        return Reply(200, result.outcome.value)
+        return Reply(200, "duplicate" if result.outcome is Outcome.DUPLICATE else "stored")
 
     async def admit(self, msg: InboundMessage) -> bool:
-        """Reserve a slot of the sender's new-case budget; False (reported) when it is spent."""
+        """Reserve a slot of the sender's new-case (or code lookup) budget; False (reported)
+        when it is spent."""
+        if msg.intent is Intent.STATUS_QUERY and msg.sender is not None:
+            if not await self.lookup_allowed(msg.sender):
+                await self.flood.report(msg.sender, "status_queries")
+                return False
+            return True
         if msg.intent is not Intent.SUBMISSION or msg.sender is None:
             return True
         if not await self.new_cases.take(msg.sender):
             await self.flood.report(msg.sender, "new_cases")
             return False
         return True
+
+    async def lookup_allowed(self, number: str) -> bool:
+        """One code lookup of ``number`` under the /track limit (same scope and bucket:
+        ``web.track_burst``, refilled at ``web.track_per_minute``), across processes."""
+        web = self.ctx.config.web
+        try:
+            verdict = await self.ctx.limiter.hit(
+                f"track:sms:{number}", web.track_per_minute, 60.0, burst=web.track_burst
+            )
+        except Exception as e:  # noqa: BLE001 - a limit must not lose the text
+            log.warning("sms lookup limit not counted: %s", type(e).__name__)
+            return True
+        return verdict.allowed
 
     async def settled(self, spool_id: int, msg: InboundMessage, result: IntakeResult | None) -> None:
         """Give back a reserved slot when the message did not open or extend a case."""
@@ -154,7 +176,7 @@ class SmsInbound:
             await self.spool.put(encode(sms), sms.provider, sms.external_id, {})
         except Exception:  # noqa: BLE001 - not even the spool: let the provider retry
             return Reply(503, "unavailable")
-        return Reply(200, "parked")
+        return Reply(200, "stored")  # parked in the spool for replay
 
     async def delivery(
         self, status: str, *, outbox_id: int | None = None, provider_id: str | None = None, detail: str = ""

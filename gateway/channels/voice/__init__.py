@@ -52,7 +52,11 @@ class VoiceChannel:
             on_event=self._on_event,
             on_login=self.kick,
         )
-        self.agi = AgiServer(CallRoutes(ctx, self.spool).table(), command_timeout=cfg.agi.command_timeout_seconds)
+        self.agi = AgiServer(
+            CallRoutes(ctx, self.spool).table(),
+            command_timeout=cfg.agi.command_timeout_seconds,
+            allow_from=cfg.agi.allow_from,
+        )
         self.sender = VoiceSender(ctx, self.spool, self.ami)
         ctx.senders.register("voice", self.sender)
         # AMI UserEvent names (the dialplan's UserEvent(Name,...)) -> handler.

@@ -12,9 +12,10 @@ dialplan goes on with its own fallback.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -144,9 +145,12 @@ class AgiSession:
 class AgiServer:
     """Serves the routes on one TCP port."""
 
-    def __init__(self, routes: dict[str, Route], *, command_timeout: float = 60.0) -> None:
+    def __init__(
+        self, routes: dict[str, Route], *, command_timeout: float = 60.0, allow_from: Sequence[str] = ()
+    ) -> None:
         self.routes = routes
         self.command_timeout = command_timeout
+        self.networks = [ipaddress.ip_network(n, strict=False) for n in allow_from]
         self.server: asyncio.Server | None = None
         self._sessions: set[asyncio.StreamWriter] = set()
 
@@ -167,7 +171,23 @@ class AgiServer:
         await self.server.wait_closed()
         self.server = None
 
+    def allowed(self, peer: object) -> bool:
+        """A connection from ``allow_from`` (any peer when the list is empty: loopback)."""
+        if not self.networks:
+            return True
+        try:
+            address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])  # type: ignore[index]
+        except (ValueError, TypeError, IndexError):
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in net for net in self.networks)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.allowed(writer.get_extra_info("peername")):
+            log.warning("FastAGI: connection from an address not in voice.agi.allow_from refused")
+            writer.close()
+            return
         self._sessions.add(writer)
         try:
             env = await asyncio.wait_for(self._read_env(reader), 10)

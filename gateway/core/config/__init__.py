@@ -26,6 +26,7 @@ from gateway.core.config.channels import (
     SmtpSection,
     VoiceSection,
 )
+from gateway.core.config.inbound import inbound_problems
 from gateway.core.config.loader import DEFAULT_CONFIG, load_config, parse_config
 from gateway.core.config.model import Config
 from gateway.core.config.office import (
@@ -46,7 +47,7 @@ from gateway.core.config.oversight import (
     SchedulerSection,
 )
 from gateway.core.config.process import GatewaySection, IntakeSection, LoggingSection, OutboxSection
-from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebSection
+from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebhookListener, WebSection
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -86,7 +87,9 @@ __all__ = [
     "SurveySection",
     "Unit",
     "VoiceSection",
+    "WebhookListener",
     "WebSection",
+    "inbound_problems",
     "load_config",
     "parse_config",
 ]

@@ -3,9 +3,10 @@ generic webhook) and voice (AMI, FastAGI, callbacks)."""
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from gateway.core.config.base import Section
 from gateway.core.vocab import Kind
@@ -87,7 +88,9 @@ class KannelSection(Section):
     timeout_seconds: float = Field(10, gt=0)
     dlr_mask: int = Field(31, ge=0, le=31)  # 1 delivered, 2 undelivered, 4 buffered, 8 SMSC ack, 16 nack
     callback_base_url: str | None = None  # how Kannel reaches our dlr-url; default gateway.public_base_url
-    callback_token_env: str = ""  # optional: MO callbacks must carry token=<value of this variable>
+    # the secret Kannel's callbacks (MO and DLR) carry as HTTP Basic auth: get-url
+    # "http://kannel:<secret>@host/sms/kannel/mo?..."; without it (or sms.allow_from) no start
+    callback_token_env: str = "GATEWAY_KANNEL_CALLBACK_TOKEN"
 
 
 class KavenegarSection(Section):
@@ -95,7 +98,9 @@ class KavenegarSection(Section):
     api_key_env: str = "GATEWAY_KAVENEGAR_KEY"
     sender: str = "30001234"  # the line number
     inbound: Literal["forward", "poll", "off"] = "forward"  # panel forwarding URL or polling receive.json
-    forward_token_env: str = ""  # optional: the forwarding URL must carry token=<value>
+    # the forwarding URL must carry token=<value> (the panel sends no headers); without it
+    # (or sms.allow_from) the gateway refuses to start with inbound = "forward"
+    forward_token_env: str = "GATEWAY_KAVENEGAR_FORWARD_TOKEN"
     poll_seconds: float = Field(30, gt=0)  # inbound polling
     status_poll_seconds: float = Field(60, gt=0)  # delivery status polling
     timeout_seconds: float = Field(10, gt=0)
@@ -104,8 +109,17 @@ class KavenegarSection(Section):
 class GenericSmsSection(Section):
     send_url: str = ""  # outbound JSON POST target; empty: no outbound
     secret_env: str = "GATEWAY_SMS_WEBHOOK_SECRET"  # HMAC-SHA256 key for X-Gateway-Signature
+    replay_window_seconds: int = Field(300, ge=10, le=3600)  # X-Gateway-Timestamp within this of now
     sender: str = "30001234"
     timeout_seconds: float = Field(10, gt=0)
+
+
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP address or network: {value!r}") from None
+    return value
 
 
 class SmsSection(Section):
@@ -116,6 +130,9 @@ class SmsSection(Section):
     kavenegar: KavenegarSection = KavenegarSection()
     generic: GenericSmsSection = GenericSmsSection()
     region: str = "IR"  # default country for numbers without a country code
+    # networks the provider calls the webhooks from (the socket's peer, e.g. "10.0.0.7" or
+    # "10.0.0.0/24"); with a secret configured too, both must hold
+    allow_from: list[Annotated[str, AfterValidator(_network)]] = []
     follow_up_window_hours: int = Field(72, ge=0)
     new_cases_per_hour: int = Field(10, ge=1)
     replies_per_hour: int = Field(20, ge=1)
@@ -143,6 +160,9 @@ class AgiSection(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(4573, ge=0, le=65535)
+    # FastAGI has no authentication: beyond loopback, only these networks may connect
+    # (Asterisk's address); the gateway refuses to start on another address without them
+    allow_from: list[Annotated[str, AfterValidator(_network)]] = []
     intake_timeout_seconds: float = Field(4, gt=0)  # the caller is waiting on the line
     command_timeout_seconds: float = Field(60, gt=0)  # one AGI command (prompts, keypad input)
 

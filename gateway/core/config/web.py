@@ -9,10 +9,19 @@ from pydantic import Field
 from gateway.core.config.base import Section
 
 
+class WebhookListener(Section):
+    """Provider webhooks (``/sms/...``) on a listener of their own, e.g. an address only
+    the SMS provider's network reaches; they then leave the public listener."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8081, ge=0, le=65535)
+
+
 class HttpSection(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(1024 * 1024, gt=0)
+    webhooks: WebhookListener | None = None  # [http.webhooks]: omitted, webhooks share host:port
 
 
 class Open311Section(Section):

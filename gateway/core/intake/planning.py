@@ -22,7 +22,7 @@ from gateway.core.outbox import outbound_rows
 from gateway.core.ports import IntakeServices
 from gateway.core.routing import RouteInput, classify, route
 from gateway.core.store import safe_filename
-from gateway.core.text import fold, normalize
+from gateway.core.text import fold, normalize, strip_format
 from gateway.core.vocab import Kind, Status
 
 _PERSIAN_LETTERS = re.compile("[\u0600-\u06ff]")
@@ -96,7 +96,7 @@ def plan_message(
         "external_id": msg.external_id,
         "sender": msg.sender,
         "recipient": msg.recipient,
-        "subject": msg.subject,
+        "subject": strip_format(msg.subject) if msg.subject else msg.subject,
         "text": text,
         "automatic": msg.automatic,
         "author": None,

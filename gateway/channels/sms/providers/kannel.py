@@ -3,19 +3,24 @@ the ``dlr-url`` we pass with each MT (reference: ../shared/reference/sms-kannel.
 
 sms-service: ``get-url = "<base>/sms/kannel/mo?from=%p&to=%P&text=%b&charset=%C&coding=%c&id=%I&ts=%T&smsc=%i"``.
 ``%b`` is the binary-exact text, decoded here by ``%C`` (or, with ``post-url``, the body); the dedupe key is ``%I``, which
-Kannel keeps when it retries a callback.  The dlr-url carries our outbox id and a MAC of
-it, so nobody else can mark our messages delivered.
+Kannel keeps when it retries a callback.  Both callbacks must pass the
+webhook guard (``guard.py``): the secret of ``callback_token_env``, which Kannel sends as
+HTTP Basic auth when the URL carries it (``http://kannel:<secret>@host/...``), and/or the
+caller's address in ``sms.allow_from``.  The dlr-url also carries our outbox id and a MAC
+of it.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
+from gateway.channels.sms.guard import WebhookGuard
 from gateway.channels.sms.parse import IncomingSms, from_unix, query_bytes
 from gateway.channels.sms.providers import HttpClient
 from gateway.channels.sms.sender import SmsOut
@@ -69,15 +74,30 @@ def parse_mo(query: dict[str, bytes]) -> IncomingSms:
     )
 
 
+def parse_dlr(query: Mapping[str, str]) -> tuple[int, str | None]:
+    """A DLR callback's query -> (our outbox id, our status, None for a value we ignore);
+    KeyError when ``out`` is not an id or ``status`` is missing."""
+    out = query.get("out", "")
+    if not out.isascii() or not out.isdigit() or len(out) > 18:
+        raise KeyError("out")
+    if "status" not in query:
+        raise KeyError("status")
+    return int(out), STATUS.get(query["status"])
+
+
 class KannelTransport:
     """sendsms over HTTP: coding=2 (UCS-2) for Persian, charset=utf-8, dlr-url with our id."""
 
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx, self.cfg = ctx, ctx.config.sms.kannel
         self.http = HttpClient(self.cfg.timeout_seconds)
-        self.base = (self.cfg.callback_base_url or ctx.config.gateway.public_base_url).rstrip("/")
+        base = URL((self.cfg.callback_base_url or ctx.config.gateway.public_base_url).rstrip("/"))
+        token = ctx.config.secret(self.cfg.callback_token_env)
+        self.base = str(base.with_user("kannel").with_password(token) if token else base)
 
     def dlr_url(self, outbox_id: int) -> str:
+        """Our DLR callback with the outbox id and its MAC, and the callback secret as Basic
+        auth in the URL (Kannel sends a URL's user:password as an Authorization header)."""
         sig = self.ctx.signer.mac("sms-dlr", str(outbox_id), 12)
         return f"{self.base}/sms/kannel/dlr?out={outbox_id}&sig={sig}&status=%d&id=%I&ts=%T"
 
@@ -120,19 +140,18 @@ class KannelTransport:
 
 def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
     """GET /sms/kannel/mo (get-url), POST /sms/kannel/mo (post-url, for texts too long for a
-    URL: aiohttp refuses request lines over 8190 bytes) and GET /sms/kannel/dlr."""
+    URL: aiohttp refuses request lines over 8190 bytes) and GET /sms/kannel/dlr; each only
+    for a caller that passes the guard (Basic auth secret and/or ``sms.allow_from``)."""
     ctx = inbound.ctx
-    token_env = ctx.config.sms.kannel.callback_token_env
+    guard = WebhookGuard(ctx.config.sms.allow_from, ctx.config.secret(ctx.config.sms.kannel.callback_token_env))
 
     def text(reply: Reply) -> web.Response:
         return web.Response(status=reply.status, text=reply.result)
 
     async def mo(request: web.Request) -> web.Response:
+        if not guard.allows(request):
+            return text(Reply(401, "unauthenticated"))
         query = raw_query(request)
-        token = ctx.config.secret(token_env) if token_env else None
-        given = query.get("token", b"").decode("utf-8", errors="replace")
-        if token is not None and not hmac.compare_digest(given, token):
-            return text(Reply(401, "bad token"))
         if request.method == "POST" and "text" not in query:
             query["text"] = await request.read()  # post-url: the text is the body
             query.setdefault("charset", (request.charset or "utf-8").encode())
@@ -143,14 +162,20 @@ def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
         return text(await inbound.accept(sms))
 
     async def dlr(request: web.Request) -> web.Response:
+        # Kannel fills %d (the status) after we made the URL, so no MAC of ours can cover
+        # it: the request as a whole is Kannel's by the guard, the outbox id is ours by the MAC
+        if not guard.allows(request):
+            return text(Reply(401, "unauthenticated"))
         q = request.query
-        out = q.get("out", "")
-        expected = ctx.signer.mac("sms-dlr", out, 12)
-        if not out.isdigit() or not hmac.compare_digest(q.get("sig", ""), expected):
+        expected = ctx.signer.mac("sms-dlr", q.get("out", ""), 12)
+        if not hmac.compare_digest(q.get("sig", "").encode(), expected.encode()):
             return text(Reply(401, "bad signature"))
-        status = STATUS.get(q.get("status", ""))
+        try:
+            out, status = parse_dlr(q)
+        except KeyError:  # the MAC matched, so only the status can be missing
+            return text(Reply(400, "ignored"))
         if status is None:
-            return text(Reply(400 if "status" not in q else 200, "ignored"))
-        return text(await inbound.delivery(status, outbox_id=int(out), detail=f"kannel dlr {q.get('status')}"))
+            return text(Reply(200, "ignored"))
+        return text(await inbound.delivery(status, outbox_id=out, detail=f"kannel dlr {q['status'][:8]}"))
 
     return [web.get("/sms/kannel/mo", mo), web.post("/sms/kannel/mo", mo), web.get("/sms/kannel/dlr", dlr)]

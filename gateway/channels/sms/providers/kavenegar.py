@@ -11,15 +11,15 @@ before intake, because the provider marks them read.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from gateway.channels.sms.guard import WebhookGuard
 from gateway.channels.sms.parse import IncomingSms, from_unix, national
 from gateway.channels.sms.providers import HttpClient
 from gateway.channels.sms.sender import SmsOut
@@ -53,6 +53,54 @@ class KavenegarError(Exception):
         self.code, self.text = code, text
 
 
+def parse_reply(http_status: int, body: str) -> list[dict[str, Any]]:
+    """A REST reply -> its ``entries`` (objects only); raise :class:`KavenegarError`."""
+    try:
+        data = json.loads(body)
+        code = int(data["return"]["status"])
+    except (ValueError, KeyError, TypeError, OverflowError):
+        raise KavenegarError(http_status, "unreadable reply") from None
+    if code != 200 or http_status != 200:
+        raise KavenegarError(code if code != 200 else http_status, str(data["return"].get("message", "")))
+    entries = data.get("entries") or []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def status_of(entry: dict[str, Any]) -> tuple[str, int]:
+    """A status entry -> (message id, status code; 0 when unreadable)."""
+    try:
+        code = int(entry.get("status") or 0)
+    except (ValueError, TypeError, OverflowError):
+        code = 0
+    return str(entry.get("messageid")), code
+
+
+def polled_sms(entry: dict[str, Any]) -> IncomingSms:
+    """A ``sms/receive.json`` entry -> :class:`IncomingSms`."""
+    return IncomingSms(
+        NAME,
+        str(entry.get("messageid") or ""),
+        str(entry.get("sender") or ""),
+        str(entry.get("receptor") or ""),
+        str(entry.get("message") or ""),
+        from_unix(entry.get("date")),
+    )
+
+
+def parse_forward(fields: Mapping[str, str]) -> IncomingSms:
+    """The forwarding URL's fields -> :class:`IncomingSms`; KeyError when one is missing."""
+    if not fields.get("messageid") or not fields.get("from") or "message" not in fields:
+        raise KeyError("messageid, from and message are required")
+    return IncomingSms(
+        NAME,
+        fields["messageid"],
+        fields["from"],
+        fields.get("to", ""),
+        fields["message"],
+        from_unix(fields.get("date")),
+    )
+
+
 class KavenegarClient:
     """The few REST calls we use."""
 
@@ -66,14 +114,7 @@ class KavenegarClient:
         url = f"{self.cfg.api_url.rstrip('/')}/v1/{self.key}/{method}.json"
         async with self.http.session.post(url, data=params) as r:
             body = await r.text(errors="replace")
-        try:
-            data = json.loads(body)
-            code = int(data["return"]["status"])
-        except (ValueError, KeyError, TypeError):
-            raise KavenegarError(r.status, "unreadable reply") from None
-        if code != 200 or r.status != 200:
-            raise KavenegarError(code if code != 200 else r.status, str(data["return"].get("message", "")))
-        return list(data.get("entries") or [])
+        return parse_reply(r.status, body)
 
 
 class KavenegarTransport:
@@ -120,7 +161,7 @@ class KavenegarTransport:
         entries = await self.client.call("sms/status", {"messageid": ",".join(ids)})
         done = []
         for entry in entries:
-            mid, code = str(entry.get("messageid")), int(entry.get("status") or 0)
+            mid, code = status_of(entry)
             ours = STATUS.get(code)
             if mid in pending and ours is not None:
                 await self.inbound.delivery(ours, outbox_id=pending[mid], detail=f"kavenegar {code}")
@@ -135,17 +176,7 @@ class KavenegarTransport:
         """Fetch unread messages, spool each (the provider marks them read), then drain the
         SMS spool once; return how many spool rows that pass settled."""
         entries = await self.client.call("sms/receive", {"linenumber": self.cfg.sender, "isread": "0"})
-        texts = [
-            IncomingSms(
-                NAME,
-                str(e.get("messageid") or ""),
-                str(e.get("sender") or ""),
-                str(e.get("receptor") or ""),
-                str(e.get("message") or ""),
-                from_unix(e.get("date")),
-            )
-            for e in entries
-        ]
+        texts = [polled_sms(e) for e in entries]
         await asyncio.gather(*(self.inbound.spool.put(encode(sms), NAME, sms.external_id, {}) for sms in texts))
         return await self.inbound.drainer.run_once()
 
@@ -173,27 +204,25 @@ class KavenegarTransport:
 
 
 def routes(inbound: SmsInbound) -> Sequence[web.RouteDef]:
-    """The panel's forwarding URL: GET or POST /sms/kavenegar/inbound (messageid, from, to, message)."""
+    """The panel's forwarding URL: GET or POST /sms/kavenegar/inbound (messageid, from, to,
+    message), only with ``inbound = "forward"`` and for callers that pass the guard (the
+    panel sends no headers, so the secret may come as ``token=``)."""
     ctx = inbound.ctx
-    token_env = ctx.config.sms.kavenegar.forward_token_env
+    cfg = ctx.config.sms
+    if cfg.kavenegar.inbound != "forward":
+        return []
+    guard = WebhookGuard(cfg.allow_from, ctx.config.secret(cfg.kavenegar.forward_token_env), query_token=True)
 
     async def forward(request: web.Request) -> web.Response:
         fields = dict(request.query)
         if request.method == "POST":
             fields.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
-        token = ctx.config.secret(token_env) if token_env else None
-        if token is not None and not hmac.compare_digest(fields.get("token", ""), token):
-            return web.Response(status=401, text="bad token")
-        if not fields.get("messageid") or not fields.get("from") or "message" not in fields:
-            return web.Response(status=400, text="messageid, from and message are required")
-        sms = IncomingSms(
-            NAME,
-            fields["messageid"],
-            fields["from"],
-            fields.get("to", ""),
-            fields["message"],
-            from_unix(fields.get("date")),
-        )
+        if not guard.allows(request, fields):
+            return web.Response(status=401, text="unauthenticated")
+        try:
+            sms = parse_forward(fields)
+        except KeyError as e:
+            return web.Response(status=400, text=str(e.args[0]))
         reply: Reply = await inbound.accept(sms)
         return web.Response(status=reply.status, text=reply.result)
 

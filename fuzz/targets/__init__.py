@@ -1,0 +1,1 @@
+"""Fuzz targets, one module per area; each module registers with ``fuzz.harness.target``."""
