@@ -1,6 +1,8 @@
 """Who may see and act on which case (DESIGN.md sections 3 and 7).
 
-- ``staff`` and ``supervisor``: their own unit's cases, never violation reports.
+- ``staff`` and ``supervisor``: their own unit's cases, never violation reports.  A case
+  appealed at the ``supervisor`` level (``portal.appeal_level``) leaves plain staff's
+  scope: only supervisors, oversight and admins of its unit see it from then on.
 - ``oversight``: their own unit's cases plus every violation report (Article 9-1).
 - ``admin``: like staff for cases; may also manage units and staff accounts.
 - Supervisors (and oversight, admin) see their unit's dashboard.
@@ -16,13 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, or_, true
 
 from gateway.core.messages import Kind
 from gateway.core.models import Case, Staff
 
 VIOLATION = Kind.VIOLATION_REPORT.value
 DASHBOARD_ROLES = frozenset({"supervisor", "oversight", "admin"})
+APPEAL_SUPERVISOR = "supervisor"  # Case.appeal_level: only non-"staff" roles of the unit see it
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,10 @@ class Viewer:
 
 def case_scope(viewer: Viewer) -> ColumnElement[bool]:
     """A WHERE clause selecting exactly the cases ``viewer`` may see."""
-    own = and_(Case.unit_code == viewer.unit_code, Case.kind != VIOLATION)
+    level = (
+        true() if viewer.role != "staff" else or_(Case.appeal_level.is_(None), Case.appeal_level != APPEAL_SUPERVISOR)
+    )
+    own = and_(Case.unit_code == viewer.unit_code, Case.kind != VIOLATION, level)
     if viewer.is_oversight:
         return or_(Case.unit_code == viewer.unit_code, Case.kind == VIOLATION)
     return own
@@ -69,6 +75,8 @@ def may_see(viewer: Viewer, case: Case) -> bool:
     """The same rule as :func:`case_scope`, for one loaded case."""
     if case.kind == VIOLATION:
         return viewer.is_oversight
+    if viewer.role == "staff" and case.appeal_level == APPEAL_SUPERVISOR:
+        return False
     return case.unit_code == viewer.unit_code
 
 

@@ -42,6 +42,7 @@ LIST_COLUMNS = (
     Case.due_at,
     Case.answered_at,
     ASSIGNEE_NAME.label("assignee"),
+    Case.appeal_level,
 )
 OPEN = (Status.NEW.value, Status.ROUTED.value)
 SORTS = ("new", "due")  # newest first; open cases by due date
@@ -57,6 +58,7 @@ class CaseFilter:
     channel: str | None = None
     overdue: bool = False
     assignee: str | None = None  # "me" (the viewer's cases) or "none" (unassigned)
+    appeal: bool = False  # only cases reopened by a citizen's appeal
     q: str | None = None
     sort: str = "new"
     limit: int = 50
@@ -78,7 +80,11 @@ class CaseFilter:
         overdue = (query.get("overdue") or "").strip().lower()
         if overdue not in ("", "0", "1", "true", "false"):
             raise FilterError("overdue", "overdue must be true or false")
+        appeal = (query.get("appeal") or "").strip().lower()
+        if appeal not in ("", "0", "1", "true", "false"):
+            raise FilterError("appeal", "appeal must be true or false")
         return cls(
+            appeal=appeal in ("1", "true"),
             status=pick("status", tuple(s.value for s in Status)),
             kind=pick("kind", tuple(k.value for k in Kind)),
             channel=pick("channel", tuple(c.value for c in Channel)),
@@ -129,6 +135,8 @@ def list_statement(viewer: Viewer, flt: CaseFilter, now: datetime) -> Any:
         conds.append(overdue_clause(now))
     if flt.assignee:
         conds.append(Case.assignee_id == viewer.staff_id if flt.assignee == "me" else Case.assignee_id.is_(None))
+    if flt.appeal:
+        conds.append(Case.appeal_level.is_not(None))
     if flt.q:
         conds.append(_search(flt.q))
     if flt.sort == "due":
@@ -186,6 +194,7 @@ async def list_cases(
             "due_at": r.due_at,
             "answered_at": r.answered_at,
             "assignee": r.assignee,
+            "appeal": r.appeal_level is not None,
             "overdue": r.status in OPEN and r.due_at is not None and r.due_at < now,
         }
         items.append(redact(viewer, _RowCase(r.kind, r.confidential), item))  # type: ignore[arg-type]
@@ -249,6 +258,8 @@ async def case_detail(
         "assignee": names.get(case.assignee_id or 0),
         "answered_by": names.get(case.answered_by or 0),
         "reporter_consent": case.reporter_consent,
+        "appeal_level": case.appeal_level,
+        "appealed_at": case.appealed_at,
         "overdue": case.status in OPEN and case.due_at is not None and case.due_at < now,
     }
     data = redact(viewer, case, data)

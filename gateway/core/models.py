@@ -81,6 +81,9 @@ class Case(Base):
     # the reporter agreed, on submission, that an external oversight body may see who they are
     reporter_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     purged_at: Mapped[datetime | None]  # personal data removed by the retention policy
+    # an appeal ("not satisfied" after an answer): who in the appeal unit handles it
+    appeal_level: Mapped[str | None] = mapped_column(String(16))  # None | supervisor | unit
+    appealed_at: Mapped[datetime | None]
 
     messages: Mapped[list[Message]] = relationship(back_populates="case", order_by="Message.id")
 

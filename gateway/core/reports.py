@@ -41,6 +41,8 @@ class Figures:
     survey_responses: int = 0
     survey_averages: dict[str, float | None] = field(default_factory=dict)
     improper_request_share: float | None = None
+    appeals: int = 0  # cases reopened by a citizen's appeal ("not satisfied")
+    appeals_open: int = 0
 
 
 async def _grouped(s: AsyncSession, column: object, where: list[ColumnElement[bool]]) -> dict[str, int]:
@@ -70,6 +72,9 @@ async def figures(
     out.overdue = (
         await s.execute(select(func.count()).select_from(Case).where(*where, overdue_clause(now)))
     ).scalar_one()
+    appealed = await _grouped(s, Case.status, [*where, Case.appealed_at.is_not(None)])
+    out.appeals = sum(appealed.values())
+    out.appeals_open = sum(appealed.get(st, 0) for st in OPEN)
     pairs = (
         await s.execute(
             select(Case.created_at, Case.first_response_at)
@@ -112,6 +117,8 @@ def rows(f: Figures) -> list[tuple[str, str, str]]:
         ("cases", "open", num(f.open)),
         ("cases", "answered_or_closed", num(f.answered)),
         ("cases", "overdue", num(f.overdue)),
+        ("cases", "appeals", num(f.appeals)),
+        ("cases", "appeals_open", num(f.appeals_open)),
         ("response", "median_first_response_hours", num(f.median_first_response_hours)),
     ]
     out += [("kind", k, num(v)) for k, v in sorted(f.by_kind.items())]

@@ -27,6 +27,7 @@ from gateway.core.templates import format_date
 from gateway.core.text import to_persian_digits
 from gateway.web.console import setup_staff
 from gateway.web.keys import CTX
+from gateway.web.portal import setup_portal
 from gateway.web.public import setup_public
 from gateway.web.survey_pages import setup_survey_pages
 
@@ -119,6 +120,7 @@ def create_app(ctx: GatewayContext, channel_routes: Iterable[Sequence[Any]] = ()
     # web sections: one setup line each
     setup_public(app)
     setup_survey_pages(app)
+    setup_portal(app, ctx)
     setup_staff(app)
     for routes in channel_routes:
         app.router.add_routes(routes)

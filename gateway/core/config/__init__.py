@@ -46,6 +46,7 @@ from gateway.core.config.oversight import (
     RetentionSection,
     SchedulerSection,
 )
+from gateway.core.config.portal import DirectoryEntry, PortalSection
 from gateway.core.config.process import GatewaySection, IntakeSection, LoggingSection, OutboxSection
 from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebhookListener, WebSection
 
@@ -62,6 +63,8 @@ __all__ = [
     "OversightSection",
     "RetentionSection",
     "SchedulerSection",
+    "DirectoryEntry",
+    "PortalSection",
     "ConfigError",
     "EmailOutbound",
     "EmailSection",

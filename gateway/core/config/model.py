@@ -19,6 +19,7 @@ from gateway.core.config.oversight import (
     RetentionSection,
     SchedulerSection,
 )
+from gateway.core.config.portal import DirectoryEntry, PortalSection
 from gateway.core.config.process import GatewaySection, IntakeSection, LimitsSection, LoggingSection, OutboxSection
 from gateway.core.config.web import HttpSection, Open311Section, StaffSection, WebSection
 
@@ -49,6 +50,8 @@ class Config(Section):
     escalation: EscalationSection = EscalationSection()
     oversight: OversightSection = OversightSection()
     retention: RetentionSection = RetentionSection()
+    portal: PortalSection = PortalSection()
+    directory: list[DirectoryEntry] = []
 
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -66,6 +69,8 @@ class Config(Section):
         refs += [(f"routing.rules.{i}.unit", r.unit) for i, r in enumerate(self.routing.rules)]
         refs += [(f"services.{i}.unit", s.unit) for i, s in enumerate(self.services)]
         refs += [(f"email.smtp.aliases.{a}.unit", v.unit) for a, v in self.email.smtp.aliases.items()]
+        refs += [(f"directory.{i}.unit", d.unit) for i, d in enumerate(self.directory)]
+        refs += [(f"units.{i}.appeal_unit", u.appeal_unit) for i, u in enumerate(self.units)]
         bad = [f"{path}: unknown unit {code!r}" for path, code in refs if code and code not in known]
         if bad:
             raise ValueError("; ".join(bad))

@@ -16,6 +16,7 @@ class Unit(Section):
     code: str = Field(min_length=1, max_length=64)
     name: str
     email: str | None = None
+    appeal_unit: str | None = None  # who hears appeals against this unit's answers (None: itself)
 
 
 class Service(Section):
