@@ -10,8 +10,8 @@ from alembic import op
 
 from gateway.core.models import UTCDateTime
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
