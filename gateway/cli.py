@@ -175,12 +175,18 @@ async def cmd_run(config: Config, args: argparse.Namespace) -> int:
     if unknown:
         return _fail(f"--only: unknown role(s) {', '.join(sorted(unknown))} (known: {', '.join(ROLES)})", EXIT_USAGE)
     from gateway.core.config import inbound_problems
+    from gateway.core.leases import InstanceClash
 
     problems = inbound_problems(config)
     if problems:  # refuse before anything listens: an open webhook is worse than none
         raise ConfigError(problems)
     private_dir(config.data_dir)
-    await serve(config, only)
+    try:
+        await serve(config, only)
+    except InstanceClash as e:
+        return _fail(str(e), EXIT_USAGE)
+    except ValueError as e:  # e.g. limits.backend = "redis" without a URL
+        return _fail(str(e), EXIT_USAGE)
     return 0
 
 

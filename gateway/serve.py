@@ -14,9 +14,11 @@ from gateway.channels import CHANNELS
 from gateway.core.channel import ChannelPlugin
 from gateway.core.config import Config
 from gateway.core.context import GatewayContext
+from gateway.core.leases import instance_name
 from gateway.core.runtime import running_context
 from gateway.core.scheduler import Job, Scheduler, default_jobs
 from gateway.web.app import app_runner, create_app, create_webhook_app
+from gateway.web.proxy_protocol import ProxyProtocolSite
 
 log = logging.getLogger(__name__)
 ROLES = ("http", "dispatch", "scheduler", *CHANNELS)
@@ -50,7 +52,8 @@ async def start_http(ctx: GatewayContext, channel_routes: list[Any], runners: li
         runner = app_runner(app, shutdown_timeout=10)
         runners.append(runner)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        site = ProxyProtocolSite if http.proxy_protocol else web.TCPSite  # behind a TCP balancer
+        await site(runner, host, port).start()
         log.info("HTTP on http://%s:%d%s", host, port, " (webhooks)" if len(runners) == 2 else "")
 
 
@@ -61,7 +64,8 @@ async def serve(config: Config, only: set[str], stop: asyncio.Event | None = Non
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     dispatch = not only or "dispatch" in only
-    async with running_context(config, dispatch=dispatch) as ctx:
+    name = instance_name(config.gateway.instance_name, only)
+    async with running_context(config, dispatch=dispatch, instance=name) as ctx:
         plugins = load_channels(ctx, only)
         runners: list[web.AppRunner] = []
         scheduler = Scheduler(ctx, scheduler_jobs()) if not only or "scheduler" in only else None
@@ -74,7 +78,7 @@ async def serve(config: Config, only: set[str], stop: asyncio.Event | None = Non
             if scheduler is not None:
                 scheduler.start()
                 log.info("scheduler started")
-            log.info("gateway running (database: %s)", ctx.db.dialect)
+            log.info("gateway running as %s (database: %s)", name, ctx.db.dialect)
             await stop.wait()
             log.info("shutting down")
         finally:

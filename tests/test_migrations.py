@@ -35,3 +35,10 @@ async def test_migrate_from_empty_sqlite(tmp_path):
         assert await db.current_revision() == Database.head_revision()
     finally:
         await db.dispose()
+
+
+def test_the_quick_head_check_agrees_with_alembic():
+    """Database.migrate skips Alembic when the stored revision is this head (start-up time)."""
+    from gateway.core.db import script_head
+
+    assert script_head() == Database.head_revision()

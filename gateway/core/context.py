@@ -15,6 +15,7 @@ from gateway.core.blobs import BlobStore
 from gateway.core.config import Config
 from gateway.core.db import Database
 from gateway.core.dispatcher import Dispatcher
+from gateway.core.leases import Leases
 from gateway.core.limits import Limiter
 from gateway.core.ports import Addresses, Doorbells, Intake
 from gateway.core.security import Signer
@@ -36,6 +37,7 @@ class GatewayContext:
     addresses: Addresses
     state: StateStore
     limiter: Limiter  # shared limits (gateway.core.limits)
+    leases: Leases  # this instance's leases (gateway.core.leases)
     dispatcher: Dispatcher
     intake: Intake  # gateway.core.intake.writer.IntakeWriter
     doorbells: Doorbells = field(default_factory=Doorbells)

@@ -5,8 +5,16 @@ ran out (the process that claimed them died between send and mark), are marked `
 with our name.  On PostgreSQL the select uses ``FOR UPDATE SKIP LOCKED`` so several
 dispatchers share the work without claiming the same row; on SQLite ``BEGIN IMMEDIATE``
 serialises claimers.  A claimed batch is sent concurrently and its results recorded in one
-transaction.  A re-claimed row (its process died between send and mark) is sent again with
-the same idempotency key.
+transaction.
+
+Claims are kept alive by the instance's lease heartbeat (:mod:`gateway.core.leases`):
+``claimed_at`` is renewed every beat, so a claim older than ``outbox.lease_seconds`` (10)
+means its sender died, and the row is taken over within seconds.  A restarted instance
+takes back the rows its previous life left ``sending`` at once (same name, claimed before
+it started).  A re-claimed row is sent again with the same idempotency key; except that
+for a sender without idempotency keys (``sender.idempotent = False``: Kannel sendsms, AMI
+Originate) a row that may have gone out waits ``outbox.report_wait_seconds`` for its
+delivery report and is resent only if none came (README "Delivery guarantees").
 """
 
 from __future__ import annotations
@@ -16,10 +24,12 @@ import logging
 import os
 import random
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from gateway.core.config import OutboxSection
 from gateway.core.db import Database
@@ -28,7 +38,13 @@ from gateway.core.models import AuditEvent, Case, Outbox, utcnow
 from gateway.core.outbox import to_outbound
 from gateway.core.senders import SenderRegistry
 
+if TYPE_CHECKING:
+    from gateway.core.leases import Leases
+
 log = logging.getLogger(__name__)
+# temporary results after which the provider may still have taken the message
+UNCONFIRMED = frozenset({"timeout", "sender_error", "unconfirmed"})
+PARKED = "unconfirmed: waiting for a delivery report before sending again"
 
 
 def backoff_seconds(attempt: int, cfg: OutboxSection, rng: random.Random | None = None) -> float:
@@ -40,11 +56,35 @@ def backoff_seconds(attempt: int, cfg: OutboxSection, rng: random.Random | None 
 class Dispatcher:
     """Sends outbox rows through the registered senders."""
 
-    def __init__(self, db: Database, senders: SenderRegistry, cfg: OutboxSection, name: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        senders: SenderRegistry,
+        cfg: OutboxSection,
+        name: str | None = None,
+        leases: Leases | None = None,
+    ) -> None:
         self.db, self.senders, self.cfg = db, senders, cfg
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.started = leases.started if leases is not None else utcnow()
+        if leases is not None:
+            leases.on_beat(self._renew_claims)
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    def _renew_claims(self, s: Session, _now: Any) -> None:
+        """Heartbeat hook: our rows in flight are still ours (process clock, as claims)."""
+        s.execute(
+            update(Outbox)
+            .where(Outbox.claimed_by == self.name, Outbox.status == "sending")
+            .values(claimed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    def idempotent(self, channel: str) -> bool:
+        """Does the channel's sender let a provider drop a repeat (same key)?"""
+        return bool(getattr(self.senders.get(channel), "idempotent", True))
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
@@ -60,24 +100,43 @@ class Dispatcher:
                 or_(
                     and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
                     and_(Outbox.status == "sending", Outbox.claimed_at < stale),
+                    and_(
+                        Outbox.status == "sending",
+                        Outbox.claimed_by == self.name,  # our previous life's
+                        Outbox.claimed_at < self.started,
+                    ),
                 )
             )
             .order_by(Outbox.next_attempt_at, Outbox.id)
             .limit(limit or self.cfg.batch)
         )
+        if self.cfg.channels:  # a process sends only what it has real senders for
+            stmt = stmt.where(Outbox.channel.in_(self.cfg.channels))
         if not self.db.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
         async with self.db.session() as s:
-            rows = list((await s.execute(stmt)).scalars())
-            for row in rows:
+            rows = []
+            for row in (await s.execute(stmt)).scalars():
+                if row.status == "sending" and not self.idempotent(row.channel):
+                    self._park(row, row.claimed_at or now)
+                    continue
                 row.status, row.claimed_by, row.claimed_at = "sending", self.name, now
                 row.attempts += 1
+                rows.append(row)
             case_ids = {r.case_id for r in rows if r.case_id}
             codes: dict[int, str] = {}
             if case_ids:
                 result = await s.execute(select(Case.id, Case.code).where(Case.id.in_(case_ids)))
                 codes = {case_id: code for case_id, code in result.all()}
         return [(r, codes.get(r.case_id) if r.case_id is not None else None) for r in rows]
+
+    def _park(self, row: Outbox, since: datetime, why: str = "claim lapsed") -> None:
+        """A row that may have gone out through a sender without idempotency keys: no resend
+        before ``report_wait_seconds`` (a delivery report moves it on meanwhile)."""
+        row.status, row.claimed_by, row.claimed_at = "pending", None, None
+        row.next_attempt_at = max(since + timedelta(seconds=self.cfg.report_wait_seconds), utcnow())
+        row.last_error = f"{PARKED} ({why})"
+        log.info("outbox row %s may have been sent; waiting for its delivery report", row.id)
 
     async def send(self, row: Outbox, case_code: str | None) -> SendResult:
         """Send one claimed row (nothing recorded yet)."""
@@ -123,6 +182,8 @@ class Dispatcher:
         if result.status is SendStatus.TEMPORARY and row.attempts < self.cfg.max_attempts:
             row.status = "pending"
             row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts, self.cfg))
+            if result.error_code in UNCONFIRMED and not self.idempotent(row.channel):
+                self._park(row, now, result.error_code or "")
             return
         row.status = "failed"
         s.add(
@@ -144,8 +205,8 @@ class Dispatcher:
         return len(claimed)
 
     async def run(self) -> None:
-        """Loop until cancelled, sleeping ``poll_seconds`` (or until woken) when idle."""
-        while True:
+        """Loop until stopped, sleeping ``poll_seconds`` (or until woken) when idle."""
+        while not self._stopping.is_set():
             try:
                 handled = await self.run_once()
             except Exception:
@@ -159,11 +220,21 @@ class Dispatcher:
                     pass
 
     def start(self) -> asyncio.Task[None]:
+        self._stopping.clear()
         self._task = asyncio.create_task(self.run(), name="outbox-dispatcher")
         return self._task
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let the pass in hand finish (up to ``grace`` seconds, so no transaction is cut
+        mid-way), then stop; a batch still sending after that is taken over later."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        except (TimeoutError, Exception):  # noqa: BLE001 - cut short below
+            pass
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None

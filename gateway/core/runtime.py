@@ -7,6 +7,9 @@ into the database.  Channels register their senders afterwards (the CLI composes
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +21,7 @@ from gateway.core.context import GatewayContext
 from gateway.core.db import Database
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.intake.writer import IntakeWriter
+from gateway.core.leases import Leases
 from gateway.core.limits import make_limiter
 from gateway.core.models import Service, Unit
 from gateway.core.ports import Addresses, IntakeServices
@@ -28,9 +32,11 @@ from gateway.core.store import FileStore
 from gateway.core.templates import Templates
 
 
-def build_context(config: Config, db: Database | None = None) -> GatewayContext:
+def build_context(config: Config, db: Database | None = None, instance: str | None = None) -> GatewayContext:
     """Create the context objects (no IO; the signing key comes from the environment here
-    or from the database in :func:`load_signing_key`)."""
+    or from the database in :func:`load_signing_key`).  ``instance`` names the lease
+    holder (``gateway run`` passes its stable name); without one, the configured name or
+    a unique one for this object, so contexts in one process never share leases."""
     data = config.data_dir
     db = db or Database(config.database_url)
     signer = Signer(env_secret_key(config.gateway.secret_key_env))
@@ -40,7 +46,14 @@ def build_context(config: Config, db: Database | None = None) -> GatewayContext:
     addresses = Addresses(
         signer, config.email.message_id_domain, config.gateway.public_base_url, config.gateway.language
     )
-    dispatcher = Dispatcher(db, senders, config.outbox, name=config.gateway.instance_name or None)
+    name = (
+        instance
+        or os.environ.get("GATEWAY_INSTANCE_NAME")
+        or config.gateway.instance_name
+        or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    )
+    leases = Leases(db, name, config.gateway.lease_seconds)
+    dispatcher = Dispatcher(db, senders, config.outbox, name=name, leases=leases)
     intake = IntakeWriter(db, IntakeServices(config, templates, addresses, store), dispatcher.wake)
     limiter = make_limiter(db, config.limits.backend, config.secret(config.limits.redis_url_env))
     return GatewayContext(
@@ -53,6 +66,7 @@ def build_context(config: Config, db: Database | None = None) -> GatewayContext:
         addresses=addresses,
         state=StateStore(db),
         limiter=limiter,
+        leases=leases,
         dispatcher=dispatcher,
         intake=intake,
     )
@@ -85,13 +99,22 @@ async def sync_catalogue(ctx: GatewayContext) -> None:
 
 @asynccontextmanager
 async def running_context(
-    config: Config, *, migrate: bool = True, dispatch: bool = True, db: Database | None = None
+    config: Config,
+    *,
+    migrate: bool = True,
+    dispatch: bool = True,
+    db: Database | None = None,
+    instance: str | None = None,
 ) -> AsyncIterator[GatewayContext]:
-    """A started context: migrated, catalogue synced, intake writer and dispatcher running."""
-    ctx = build_context(config, db)
+    """A started context: migrated, catalogue synced, intake writer and dispatcher running.
+    With ``instance`` (``gateway run``), the name is claimed first: InstanceClash if a live
+    process uses it."""
+    ctx = build_context(config, db, instance)
     try:
         if migrate:
             await ctx.db.migrate()
+        if instance:
+            await ctx.leases.claim_identity()
         await load_signing_key(ctx)
         await sync_catalogue(ctx)
         ctx.intake.start()
@@ -101,5 +124,6 @@ async def running_context(
     finally:
         await ctx.intake.stop()
         await ctx.dispatcher.stop()
+        await ctx.leases.stop()
         await ctx.limiter.close()
         await ctx.db.dispose()

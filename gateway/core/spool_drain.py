@@ -9,7 +9,8 @@ purpose, e.g. a rate limit) marks it ``skipped``; a parse that finds the databas
 leaves it pending.
 
 One process drains a channel at a time: the drainer holds the lease ``spool:<channel>``
-(``ctx.state.acquire``, renewed every third of its life) rather than ``SKIP LOCKED``
+(``ctx.leases``: renewed by the instance's heartbeat, taken over within seconds of its
+holder's death, and at once by the same instance restarted) rather than ``SKIP LOCKED``
 claims, which would need a claim column or a transaction held across intake.  Other
 processes only put rows; the holder finds them at its next poll.  A stall longer than the
 lease could let two processes submit the same rows: intake's dedupe absorbs that too.
@@ -20,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -39,7 +39,6 @@ Parsed = InboundMessage | None
 Parse = Callable[[bytes, dict[str, Any]], Parsed | Awaitable[Parsed]]
 OnResult = Callable[[int, InboundMessage, IntakeResult], Awaitable[None] | None]
 OnFailed = Callable[[int, bytes, dict[str, Any]], Awaitable[None] | None]  # (spool id, raw, envelope)
-LEASE_SECONDS = 30.0
 _OFF = {"synchronize_session": False}
 
 
@@ -97,11 +96,10 @@ class SpoolDrainer:
         self.on_failed = on_failed  # told of each row about to be marked failed (idempotent hook)
         self.batch, self.poll_seconds = batch, poll_seconds
         self.busy, self.busy_batch, self.busy_pause = busy, busy_batch, busy_pause
-        self.lease, self.holder = f"spool:{channel}", f"{ctx.dispatcher.name}:spool:{channel}"
+        self.lease = f"spool:{channel}"
         self._event = ctx.doorbells.event(wake_key(channel))
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._renew_at = self._retry_at = 0.0
         self.passes = 0  # drain passes that held the lease (tests, metrics)
 
     def wake(self) -> None:
@@ -118,10 +116,9 @@ class SpoolDrainer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self._renew_at:
-            self._renew_at = 0.0
+        if self.ctx.leases.holds(self.lease):
             try:
-                await self.ctx.state.release(self.lease, self.holder)
+                await self.ctx.leases.release(self.lease)
             except Exception:  # noqa: BLE001 - it expires on its own
                 log.warning("could not release the %s spool lease", self.channel)
 
@@ -140,29 +137,19 @@ class SpoolDrainer:
                 log.warning("%s spool drain failed: %s", self.channel, type(e).__name__)
                 await asyncio.sleep(self.poll_seconds)
                 continue
+            # not the holder: ask again soon, so a dead holder's rows move within seconds
+            idle = self.poll_seconds if self.ctx.leases.holds(self.lease) else self.ctx.leases.retry
             try:
-                await asyncio.wait_for(self._event.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._event.wait(), idle)
             except TimeoutError:
                 pass
-
-    async def _hold(self) -> bool:
-        now = time.monotonic()
-        if now < self._renew_at:
-            return True
-        if now < self._retry_at:
-            return False
-        if await self.ctx.state.acquire(self.lease, self.holder, LEASE_SECONDS):
-            self._renew_at = now + LEASE_SECONDS / 3
-            return True
-        self._renew_at, self._retry_at = 0.0, now + self.poll_seconds
-        return False
 
     async def run_once(self, limit: int | None = None) -> int:
         """One pass over up to ``limit`` (default ``batch``) pending rows; return how many rows
         it settled.  Raises DatabaseUnavailable (after marking the rest) when intake could not
         commit."""
         async with self._lock:
-            if not await self._hold():
+            if not await self.ctx.leases.hold(self.lease):
                 return 0
             rows = await self.ctx.db.write(partial(_pending, channel=self.channel, limit=limit or self.batch))
             self.passes += 1

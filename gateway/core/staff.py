@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -77,8 +78,15 @@ async def revoke_token(db: Database, token: str, by: str = "cli") -> bool:
 
 # -- console passwords (argon2id), revocation, listing ------------------------------
 _hasher = PasswordHasher()
-# Verified against when the name is unknown, so a wrong name costs as much as a wrong password.
-_DUMMY_HASH = _hasher.hash("citizen-gateway dummy password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a wrong name costs as much as a wrong
+    password.  Made on first use, not at import (an argon2 hash: ~0.5 s of start-up)."""
+    return _hasher.hash("citizen-gateway dummy password")
+
+
 MIN_PASSWORD_CHARS = 10
 
 
@@ -100,7 +108,10 @@ async def check_password(db: Database, name: str, password: str) -> Staff | None
     """The active staff member if ``password`` is theirs; rehashes outdated hashes."""
     async with db.session() as s:
         member = (await s.execute(select(Staff).where(Staff.name == name, Staff.active.is_(True)))).scalar_one_or_none()
-    stored = member.password_hash if member is not None and member.password_hash else _DUMMY_HASH
+    if member is not None and member.password_hash:
+        stored = member.password_hash
+    else:
+        stored = await asyncio.to_thread(_dummy_hash)
     try:
         await asyncio.to_thread(_hasher.verify, stored, password)
     except (VerificationError, InvalidHashError):

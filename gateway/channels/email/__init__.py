@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +30,7 @@ class EmailPlugin:
 
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
-        self.holder = ctx.config.gateway.instance_name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.holder = ctx.leases.name  # the lease holder (gateway.core.leases)
         self.intake = MailIntake(ctx)
         self.spool = mail_spool(ctx)
         self.drainer = MailDrainer(ctx, self.intake, self.spool)

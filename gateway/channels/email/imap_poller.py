@@ -171,28 +171,27 @@ class ImapPoller:
     async def run(self) -> None:
         """Poll forever: hold the lease, reconnect with capped exponential backoff."""
         delay, lease = 1.0, f"{self.key}"[:100]
-        ttl = max(60.0, self.box.poll_seconds * 3)
         while True:
-            try:
-                if await self.ctx.state.acquire(lease, self.holder, ttl):
-                    await self._session(lease, ttl)
+            try:  # one poller per mailbox across processes (ctx.leases: fails over in seconds)
+                if await self.ctx.leases.hold(lease):
+                    await self._session(lease)
                     delay = 1.0
                 else:
-                    await asyncio.sleep(min(self.box.poll_seconds, 30))
+                    await asyncio.sleep(self.ctx.leases.retry)
                     continue
             except asyncio.CancelledError:
-                await self.ctx.state.release(lease, self.holder)
+                await self.ctx.leases.release(lease)
                 raise
             except Exception as e:  # noqa: BLE001 - any trouble: reconnect later
                 log.warning("IMAP poller error (%s); reconnecting in %.0f s", type(e).__name__, delay)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, 300.0)
 
-    async def _session(self, lease: str, ttl: float) -> None:
+    async def _session(self, lease: str) -> None:
         client = await self.connect()
         try:
             uidvalidity = await self.select(client)
-            while await self.ctx.state.acquire(lease, self.holder, ttl):
+            while await self.ctx.leases.hold(lease):
                 await self.fetch_new(client, uidvalidity)
                 await self.wait(client)
                 uidvalidity = await self.select(client)  # also notices a UIDVALIDITY change

@@ -85,6 +85,12 @@ class SmtpHandler:
             log.warning("mail not accepted, answering 451: %s", type(e).__name__)
             return REPLY["try_later"]
 
+    async def handle_PROXY(self, server: SMTP, session: Session, envelope: SmtpEnvelope, proxy_data: Any) -> bool:
+        """Behind a balancer (``email.smtp.proxy_protocol``): the client is who it says."""
+        if proxy_data.src_addr is not None:
+            session.peer = (str(proxy_data.src_addr), proxy_data.src_port)
+        return True
+
     async def handle_exception(self, error: Exception) -> str:
         """Any unexpected error is temporary for the client and says nothing internal."""
         log.error("SMTP session error: %s", type(error).__name__)
@@ -120,6 +126,8 @@ class SmtpServer:
         kwargs: dict[str, Any] = {}
         if self.tls_context is not None:
             kwargs["tls_context"] = self.tls_context
+        if smtp.proxy_protocol:  # aiosmtpd reads the balancer's PROXY header first
+            kwargs["proxy_protocol_timeout"] = 10
         protocol = GatewaySMTP(
             self.handler,
             hostname=smtp.hostname,

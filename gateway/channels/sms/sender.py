@@ -48,6 +48,9 @@ class SmsSender:
 
     def __init__(self, ctx: GatewayContext, transport: Transport) -> None:
         self.ctx, self.transport = ctx, transport
+        # a provider that cannot drop a repeat by our key (Kannel) makes the dispatcher wait
+        # for a delivery report before resending a row that may have gone out
+        self.idempotent = bool(getattr(transport, "idempotent", True))
         self.max_parts = ctx.config.sms.max_parts
         self.replies = NumberBudget(ctx, "auto_replies", ctx.config.sms.replies_per_hour)
         self.flood = FloodReporter(ctx)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -63,7 +62,6 @@ class VoiceChannel:
         self.user_events: dict[str, Callable[[dict[str, str]], Awaitable[str]]] = {
             "FeedbackRecorded": self.ingest.on_event,
         }
-        self.holder = f"{ctx.config.gateway.instance_name or 'gw'}:{os.getpid()}:{id(self):x}"
         self.holds_spool = False
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -87,8 +85,8 @@ class VoiceChannel:
             self._task = None
         await self.agi.stop()
         await self.ami.stop()
-        try:  # also when stopped mid-acquire: the row may exist though we never saw the answer
-            await self.ctx.state.release(LEASE, self.holder)
+        try:
+            await self.ctx.leases.release(LEASE)
         except Exception:  # noqa: BLE001 - the lease expires by itself
             log.warning("could not release the voice spool lease")
         self.holds_spool = False
@@ -107,11 +105,11 @@ class VoiceChannel:
     async def _maintain(self) -> None:
         """Hold the spool lease and reconcile on start, when kicked and periodically."""
         cfg = self.ctx.config.voice
-        tick = min(cfg.reconcile_seconds, cfg.ami.lease_seconds / 3)
+        tick = min(cfg.reconcile_seconds, self.ctx.leases.retry)
         last = 0.0
         while True:
             try:
-                self.holds_spool = await self.ctx.state.acquire(LEASE, self.holder, cfg.ami.lease_seconds)
+                self.holds_spool = await self.ctx.leases.hold(LEASE)
                 due = self._kick.is_set() or time.monotonic() - last >= cfg.reconcile_seconds
                 if self.holds_spool and due:
                     self._kick.clear()

@@ -40,6 +40,10 @@ def safe_key(key: str) -> str:
 class VoiceSender:
     """Sends ``voice`` outbox rows as callbacks."""
 
+    # Asterisk keeps no record of ChannelIds after the call: a callback whose
+    # OriginateResponse was lost is not placed again before outbox.report_wait_seconds
+    idempotent = False
+
     def __init__(self, ctx: GatewayContext, spool: SpoolPaths, ami: AmiClient) -> None:
         self.ctx, self.spool, self.ami = ctx, spool, ami
         self.voice = ctx.config.voice

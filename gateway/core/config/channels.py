@@ -33,6 +33,7 @@ class SmtpSection(Section):
     timeout_seconds: float = Field(300, gt=0)  # idle client (RFC 5321 section 4.5.3.2)
     # RFC 5321 section 4.5.3.1.6 says 1000, but real MTAs relay longer lines: take them
     max_line_bytes: int = Field(64 * 1024, ge=1001)
+    proxy_protocol: bool = False  # behind a balancer sending PROXY headers (see http.proxy_protocol)
 
 
 class ImapMailbox(Section):
@@ -151,7 +152,7 @@ class AmiSection(Section):
     action_timeout_seconds: float = Field(10, gt=0)  # every AMI action is bounded
     ping_seconds: float = Field(20, gt=0)  # watchdog: an unanswered Ping drops the link
     reconnect_max_seconds: float = Field(30, gt=0)  # backoff ceiling (login failures too)
-    lease_seconds: float = Field(30, gt=0)  # one process holds the AMI link and the spool
+    lease_seconds: float = Field(30, gt=0)  # unused: the voice:spool lease follows gateway.lease_seconds
 
 
 class AgiSection(Section):

@@ -18,7 +18,8 @@ class GatewaySection(Section):
     timezone: str = "Asia/Tehran"
     secret_key_env: str = "GATEWAY_SECRET_KEY"  # signs survey links and Message-IDs; unset: the database keeps one
     blob_store: Literal["auto", "folder", "database"] = "auto"  # auto: database on PostgreSQL, else data_dir/files
-    instance_name: str = ""  # shown in logs and as the dispatcher's claim id
+    instance_name: str = ""  # lease holder and claim id; empty: host name + role set (gateway.core.leases)
+    lease_seconds: float = Field(3.0, ge=0.5, le=300)  # a dead holder's leases expire this long after its last beat
 
     @field_validator("public_base_url")
     @classmethod
@@ -38,7 +39,10 @@ class OutboxSection(Section):
     max_delay_seconds: float = Field(3600, gt=0)
     poll_seconds: float = Field(1.0, gt=0)
     batch: int = Field(20, ge=1)
-    lease_seconds: float = Field(120, gt=0)  # a row "sending" longer than this is retried
+    lease_seconds: float = Field(10, gt=0)  # a claim not renewed by its sender's heartbeat this long is taken over
+    channels: list[str] = []  # channels this process's dispatcher sends (empty: all); see README
+    report_wait_seconds: float = Field(300, ge=0)  # providers without idempotency keys: wait this long
+    # for a delivery report before resending a row that may have gone out (Kannel, AMI)
     send_timeout_seconds: float = Field(60, gt=0)
 
 

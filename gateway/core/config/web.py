@@ -22,6 +22,10 @@ class HttpSection(Section):
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     webhooks: WebhookListener | None = None  # [http.webhooks]: omitted, webhooks share host:port
+    # behind a TCP balancer that sends the PROXY protocol header (HAProxy send-proxy[-v2],
+    # nginx stream proxy_protocol on): clients' addresses are read from it; a connection
+    # without one is closed.  Only when nothing but the balancer reaches the port.
+    proxy_protocol: bool = False
 
 
 class Open311Section(Section):

@@ -86,7 +86,13 @@ def parse_dlr(query: Mapping[str, str]) -> tuple[int, str | None]:
 
 
 class KannelTransport:
-    """sendsms over HTTP: coding=2 (UCS-2) for Persian, charset=utf-8, dlr-url with our id."""
+    """sendsms over HTTP: coding=2 (UCS-2) for Persian, charset=utf-8, dlr-url with our id.
+
+    sendsms carries no key Kannel could drop a repeat by (``idempotent = False``): a send
+    whose answer was lost is reported ``unconfirmed`` and the dispatcher waits for its
+    delivery report before sending it again."""
+
+    idempotent = False
 
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx, self.cfg = ctx, ctx.config.sms.kannel
@@ -121,8 +127,10 @@ class KannelTransport:
         try:
             async with self.http.session.get(self.cfg.sendsms_url, params=self.params(sms)) as r:
                 body = (await r.text(errors="replace"))[:200]
-        except (aiohttp.ClientError, TimeoutError) as e:
+        except aiohttp.ClientConnectorError as e:  # never reached Kannel: nothing went out
             return SendResult.temporary("kannel_unreachable", type(e).__name__)
+        except (aiohttp.ClientError, TimeoutError) as e:  # Kannel may have taken it
+            return SendResult.temporary("unconfirmed", f"kannel: {type(e).__name__}")
         if r.status in ACCEPTED:
             return SendResult.sent(provider_id=None)
         if r.status in (401, 403):

@@ -181,10 +181,9 @@ class KavenegarTransport:
         return await self.inbound.drainer.run_once()
 
     async def _loop(self, name: str, every: float, step: Any) -> None:
-        holder = f"{self.ctx.dispatcher.name}:{name}"
         while True:
-            try:
-                if await self.ctx.state.acquire(f"sms:kavenegar:{name}", holder, every * 3):
+            try:  # one poller for all processes: the lease fails over within seconds
+                if await self.ctx.leases.hold(f"sms:kavenegar:{name}"):
                     await step()
             except Exception as e:  # noqa: BLE001 - the provider or database is down: next round
                 log.warning("kavenegar %s poll failed: %s", name, type(e).__name__)
