@@ -23,7 +23,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
@@ -146,7 +146,7 @@ def stamp(at: object) -> float:
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
     assert isinstance(at, datetime)
-    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 async def count(db_url: str, load: Load, sinks: Sinks) -> dict[str, object]:
