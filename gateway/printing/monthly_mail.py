@@ -1,6 +1,5 @@
 """The monthly survey report, mailed to ``survey.report_recipients`` on the first working
-day of each Jalali month (run with the web role, like the daily digest; it moves to the
-``scheduler`` role's job list when that role exists).
+day of each Jalali month: the ``scheduler`` role's ``survey-report`` job.
 
 From the first working day of a month (after ``staff.digest_hour``, office time) the job
 queues last month's report, PDF and CSV attached, one email per recipient.  Each email's
@@ -14,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,12 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.core.context import GatewayContext
-from gateway.core.models import Outbox, utcnow
+from gateway.core.models import Outbox
 from gateway.core.outbox import queue_outbound
 from gateway.core.survey_results import previous_month
 from gateway.printing.monthly import build_monthly, month_title, render_monthly_pdf
-
-log = logging.getLogger(__name__)
 
 
 def report_key(ctx: GatewayContext, month: str, recipient: str) -> str:
@@ -51,14 +47,10 @@ def first_working_day(local: date, is_working_day: Callable[[date], bool]) -> da
 
 
 def working_day_test(ctx: GatewayContext) -> Callable[[date], bool]:
-    """The office's working days: the Iranian calendar of ``[calendar]`` where the gateway
-    has it (gateway.core.calendar), else every day but Friday."""
-    try:
-        from gateway.core.calendar import work_calendar  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return lambda day: day.weekday() != 4
-    calendar = work_calendar(ctx.config.calendar, ctx.config.gateway.timezone)  # type: ignore[attr-defined,unused-ignore]
-    return calendar.is_working_day  # type: ignore[no-any-return,unused-ignore]
+    """The office's working days (the Iranian calendar of ``[calendar]``)."""
+    from gateway.core.calendar import work_calendar
+
+    return work_calendar(ctx.config.calendar, ctx.config.gateway.timezone).is_working_day
 
 
 def report_due(ctx: GatewayContext, now: datetime) -> str | None:
@@ -128,18 +120,7 @@ async def queue_monthly_report(ctx: GatewayContext, month: str) -> list[str]:
 
 
 async def monthly_report_job(ctx: GatewayContext, now: datetime) -> None:
-    """The job: last month's report once it is due."""
+    """The scheduler job: last month's report once it is due."""
     month = report_due(ctx, now) if ctx.config.survey.report_recipients else None
     if month is not None and await queue_monthly_report(ctx, month):
         ctx.dispatcher.wake()
-
-
-async def run_monthly_reports(ctx: GatewayContext) -> None:
-    """Loop until cancelled: run the job every ``staff.digest_check_minutes`` (the web role
-    runs it, like the daily digest; once per recipient and month across processes)."""
-    while True:
-        await asyncio.sleep(ctx.config.staff.digest_check_minutes * 60)
-        try:
-            await monthly_report_job(ctx, utcnow())
-        except Exception:
-            log.exception("monthly survey report pass failed")

@@ -9,11 +9,8 @@ member): key in a paper form; the response is marked ``paper`` and records who e
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
-from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -182,20 +179,8 @@ async def post_paper(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/staff/surveys/paper?done=1")
 
 
-async def _monthly_reports(app: web.Application) -> AsyncIterator[None]:
-    from gateway.printing.monthly_mail import run_monthly_reports
-    from gateway.web.app import CTX
-
-    task = asyncio.create_task(run_monthly_reports(app[CTX]), name="survey-monthly-report")
-    yield
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
-
-
 def setup_console_surveys(app: web.Application) -> None:
-    """Mount the survey pages of the console and the monthly report mail."""
-    app.cleanup_ctx.append(_monthly_reports)
+    """Mount the survey pages of the console."""
     app.router.add_get("/staff/surveys", get_survey_results)
     app.router.add_get("/staff/surveys.csv", get_survey_csv)
     app.router.add_get("/staff/surveys/paper", get_paper)
