@@ -42,6 +42,7 @@ from gateway.web.console_base import (
 )
 from gateway.web.console_dashboard import get_dashboard, get_dashboard_csv
 from gateway.web.console_login import get_login, post_login, post_logout, take_parked_text
+from gateway.web.console_oversight import setup_oversight_pages
 from gateway.web.keys import app_context
 from gateway.web.translations import translations
 
@@ -247,6 +248,4 @@ def setup_staff(app: web.Application) -> None:
     from gateway.web.console_surveys import setup_console_surveys  # it imports this module
 
     setup_console_surveys(app)
-    from gateway.web.console_oversight import setup_oversight_pages
-
-    setup_oversight_pages(app)
+    setup_oversight_pages(app, case_page)

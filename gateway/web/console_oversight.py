@@ -5,7 +5,9 @@ itself audited) and forwarding a violation report to an external oversight body.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +21,8 @@ from gateway.core.staff import NOTIFY_CHOICES, set_notify
 from gateway.web import console_text as words
 from gateway.web.console_base import StaffPageError, checked_form, ctx_of, current, language, page
 from gateway.web.translations import N_
+
+CasePage = Callable[..., Awaitable[web.Response]]  # console.case_page
 
 NOTIFY_NAMES = {
     "immediate": N_("At once: one email for each new case"),
@@ -111,10 +115,8 @@ async def get_audit_csv(request: web.Request) -> web.Response:
     )
 
 
-async def post_forward(request: web.Request) -> web.Response:
+async def post_forward(request: web.Request, case_page: CasePage) -> web.Response:
     """Forward a violation report to an external oversight body (oversight staff)."""
-    from gateway.web.console import case_page
-
     session, form = await checked_form(request)
     code = request.match_info["code"]
     _ = language(request)[1]
@@ -131,10 +133,11 @@ async def post_forward(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/staff/cases/{code}?done=forwarded")
 
 
-def setup_oversight_pages(app: web.Application) -> None:
-    """Mount this module's console pages."""
+def setup_oversight_pages(app: web.Application, case_page: CasePage) -> None:
+    """Mount this module's console pages; ``case_page`` (from ``console``, which mounts
+    these) renders the case page again with an error, handed in to keep the two apart."""
     app.router.add_get("/staff/settings", get_settings)
     app.router.add_post("/staff/settings", post_settings)
     app.router.add_get("/staff/audit", get_audit)
     app.router.add_get("/staff/audit.csv", get_audit_csv)
-    app.router.add_post("/staff/cases/{code}/forward", post_forward)
+    app.router.add_post("/staff/cases/{code}/forward", partial(post_forward, case_page=case_page))
