@@ -294,7 +294,7 @@ class Sinks:
 
         path = dlr.split("/sms/", 1)[1].replace("%d", "1").replace("%I", "k1").replace("%T", "1732000000")
         await asyncio.sleep(0.5)
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers={"X-Gateway-Token": KANNEL_TOKEN}) as session:
             for _ in range(40):
                 port = random.choice(self.dlr_ports)
                 try:

@@ -90,7 +90,7 @@ async def run_load(load: Load, mails: int, sms: int, workers: int) -> None:
     queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers={"X-Gateway-Token": KANNEL_TOKEN}) as session:
 
         async def worker() -> None:
             while not queue.empty():

@@ -55,7 +55,9 @@ async def sms_load(ports: list[int], seconds: float, connections: int, token: bo
                 ok += r.status == 200
 
     async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections), timeout=aiohttp.ClientTimeout(total=60)
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=60),
+        headers={"X-Gateway-Token": KANNEL_TOKEN} if token else None,
     ) as session:
         start = time.perf_counter()
         await asyncio.gather(*(worker(session, ports[i % len(ports)]) for i in range(connections)))
