@@ -51,6 +51,7 @@ async def site(
     """The real app on an ephemeral port with the dispatcher sending: email through the SMTP
     sink, SMS through the Kavenegar-style fake."""
     monkeypatch.setenv("GW_TEST_KAVENEGAR_KEY", sms_api.api_key)
+    monkeypatch.setenv("GATEWAY_KAVENEGAR_FORWARD_TOKEN", "forward-secret")  # inbound is authenticated
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cfg = make_config(

@@ -177,3 +177,30 @@ async def test_a_bad_field_is_named_and_what_was_typed_is_kept(portal, over, fie
     assert kept in page  # what was typed is still there
     assert f'id="{field}-error"' in page
     assert await counts(ctx) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "over, consented",
+    [
+        pytest.param({"consent": "1"}, True, id="consented-with-contact"),
+        pytest.param({}, False, id="no-box-ticked"),
+        pytest.param({"consent": "1", "answer": "code", "email": ""}, False, id="anonymous-has-no-identity"),
+        pytest.param({"consent": "1", "kind": "complaint"}, False, id="only-violation-reports"),
+    ],
+)
+async def test_a_violation_reporter_may_consent_to_be_named_to_external_oversight(portal, over, consented):
+    client, ctx = portal
+    token = await form_token(client, "/submit")
+    resp = await post(client, good(token, **{"kind": "violation_report", **over}))
+    assert resp.status == 303, await resp.text()
+    async with ctx.db.read_session() as s:
+        case = (await s.execute(select(Case))).scalar_one()
+    assert case.reporter_consent is consented
+
+
+async def test_the_consent_box_is_kept_after_an_error(portal):
+    client, _ctx = portal
+    token = await form_token(client, "/submit")
+    resp = await post(client, good(token, kind="violation_report", consent="1", subject=""))
+    page = await resp.text()
+    assert resp.status == 400 and re.search(r'id="consent"[^>]*checked', page)

@@ -145,6 +145,7 @@ class Submission:
     answer: str  # email | sms | code
     contact: str | None  # the email or E.164 mobile the answer goes to; None with "code"
     files: list[Upload]
+    consent: bool = False  # a violation reporter lets an external oversight body see who they are
 
 
 def file_errors(form: PostedForm, cfg: PortalSection, lang: str) -> list[str]:
@@ -191,7 +192,8 @@ def check_submission(form: PostedForm, config: Config, lang: str) -> tuple[Submi
             errors.append(("mobile", text(lang, "err_answer_sms")))
     if errors:
         return None, errors
-    return Submission(kind, service, subject, body, answer, contact, form.files), []
+    consent = kind == "violation_report" and contact is not None and f.get("consent") == "1"
+    return Submission(kind, service, subject, body, answer, contact, form.files, consent), []
 
 
 def _contacts(f: dict[str, str], lang: str) -> tuple[str | None, str | None, list[tuple[str, str]]]:

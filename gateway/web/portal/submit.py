@@ -30,7 +30,7 @@ from gateway.web.portal.tokens import check_form_token, issue_form_token
 PROVIDER = "portal"
 DONE_PURPOSE = "portal-done"
 HONEYPOT = "website"
-KEPT_FIELDS = ("kind", "service", "subject", "text", "email", "mobile", "answer")
+KEPT_FIELDS = ("kind", "service", "subject", "text", "email", "mobile", "answer", "consent")
 
 
 def _form_context(
@@ -132,6 +132,7 @@ async def _file(request: web.Request, sub: Submission, nonce: str, values: dict[
         acknowledge=sub.contact is not None,
         language=lang,
         ack_channel=Channel(sub.answer) if sub.contact else None,
+        reporter_consent=sub.consent,
     )
     try:
         result = await ctx.intake.submit(msg)
