@@ -38,6 +38,7 @@ def test_the_plugin_uses_the_entry_the_config_names(make_config, monkeypatch):
         return registry.Provider(transport, routes)
 
     monkeypatch.setitem(registry.PROVIDERS, "generic", factory)
+    monkeypatch.setenv("GATEWAY_SMS_WEBHOOK_SECRET", "shared-secret")  # inbound must be authenticated
     plugin = create(build_context(make_config(sms={"provider": "generic", "numbers": ["30001234"]})))
     assert plugin is not None and plugin.transport is transport and list(plugin.routes()) == routes
     assert chosen == [plugin.inbound]
