@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from gateway.core.blobs import make_blob_store
 from gateway.core.config import Config
@@ -81,7 +82,18 @@ async def load_signing_key(ctx: GatewayContext) -> None:
 
 
 async def sync_catalogue(ctx: GatewayContext) -> None:
-    """Make the units and services tables match the config file."""
+    """Make the units and services tables match the config file.  Processes started at the
+    same moment race to insert the same rows: the loser reads them back and updates."""
+    for attempt in range(3):
+        try:
+            await _sync_catalogue_once(ctx)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+async def _sync_catalogue_once(ctx: GatewayContext) -> None:
     cfg = ctx.config
     async with ctx.db.session() as s:
         units = {u.code: u for u in (await s.execute(select(Unit))).scalars()}
