@@ -27,6 +27,8 @@ except ImportError:  # without the harness this module still runs alone (see abo
 
     def target(name: str, strategy: Any, **_: Any) -> Any:  # type: ignore[no-redef]
         return lambda check: check
+
+
 from gateway.channels.email.inbound import Envelope, MailIntake
 from gateway.channels.email.parse import MailLimits, ParsedMail, parse_mail
 
@@ -34,22 +36,67 @@ FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "mail"
 SEEDS = sorted(p.read_bytes() for p in FIXTURES.rglob("*.eml"))
 LIMITS = MailLimits(parts=200, depth=12)  # small bounds: the fuzzer reaches them often
 
-NAMES = st.sampled_from(["From", "To", "Cc", "Subject", "Message-ID", "In-Reply-To", "References",
-                         "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
-                         "Auto-Submitted", "Return-Path", "List-Id", "Date", "X-Mailer"])
-CHARSETS = st.sampled_from(["utf-8", "windows-1256", "iso-8859-6-i", "utf-7", "utf-16", "us-ascii",
-                            "x-unknown", "utf-8\0", "cp1256\x0c", "", "gb2312", "unicode-1-1-utf-7"])
-ODD = st.sampled_from(["\0", "\r", "\n", "\x0c", "\r\n", "\t", "=?", "?=", "<>", "\"", ";", "\u202e", "\udc80"])
+NAMES = st.sampled_from(
+    [
+        "From",
+        "To",
+        "Cc",
+        "Subject",
+        "Message-ID",
+        "In-Reply-To",
+        "References",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Content-Disposition",
+        "Auto-Submitted",
+        "Return-Path",
+        "List-Id",
+        "Date",
+        "X-Mailer",
+    ]
+)
+CHARSETS = st.sampled_from(
+    [
+        "utf-8",
+        "windows-1256",
+        "iso-8859-6-i",
+        "utf-7",
+        "utf-16",
+        "us-ascii",
+        "x-unknown",
+        "utf-8\0",
+        "cp1256\x0c",
+        "",
+        "gb2312",
+        "unicode-1-1-utf-7",
+    ]
+)
+ODD = st.sampled_from(["\0", "\r", "\n", "\x0c", "\r\n", "\t", "=?", "?=", "<>", '"', ";", "\u202e", "\udc80"])
 TEXT = st.lists(st.one_of(st.text(max_size=30), ODD), max_size=8).map("".join)
-TYPES = st.sampled_from(["text/plain", "text/html", "multipart/mixed", "multipart/alternative",
-                         "multipart/report", "message/rfc822", "message/delivery-status",
-                         "message/feedback-report", "application/ms-tnef", "image/png",
-                         "application/octet-stream", "text/rfc822-headers"])
+TYPES = st.sampled_from(
+    [
+        "text/plain",
+        "text/html",
+        "multipart/mixed",
+        "multipart/alternative",
+        "multipart/report",
+        "message/rfc822",
+        "message/delivery-status",
+        "message/feedback-report",
+        "application/ms-tnef",
+        "image/png",
+        "application/octet-stream",
+        "text/rfc822-headers",
+    ]
+)
 
 
 def _bytes(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape") if all(
-        not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text) else text.encode("utf-8", "replace")
+    return (
+        text.encode("utf-8", "surrogateescape")
+        if all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
+        else text.encode("utf-8", "replace")
+    )
 
 
 @st.composite
@@ -66,10 +113,12 @@ def parts(draw: Any, depth: int = 0) -> bytes:
     ctype = draw(TYPES)
     params = f"; charset={draw(CHARSETS)}" if draw(st.booleans()) else ""
     boundary = draw(st.sampled_from(["b", "b\0", "", "=_x", "b" * 80])) + str(depth)
-    head = [f"Content-Type: {ctype}{params}; boundary=\"{boundary}\""]
+    head = [f'Content-Type: {ctype}{params}; boundary="{boundary}"']
     head += [f"{draw(NAMES)}: {draw(st.one_of(TEXT, encoded_words()))}" for _ in range(draw(st.integers(0, 3)))]
     if draw(st.booleans()):
-        head.append(f"Content-Transfer-Encoding: {draw(st.sampled_from(['base64', 'quoted-printable', '8bit', 'x-uue', '7bit']))}")
+        head.append(
+            f"Content-Transfer-Encoding: {draw(st.sampled_from(['base64', 'quoted-printable', '8bit', 'x-uue', '7bit']))}"
+        )
     out = _bytes("\r\n".join(head)) + b"\r\n\r\n"
     if ctype.startswith("multipart/") and depth < 4:
         for _ in range(draw(st.integers(0, 3))):
@@ -92,11 +141,11 @@ def mutated_seed(draw: Any) -> bytes:
         elif op == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=8))
         elif op == "cut":
-            del data[at:at + draw(st.integers(1, 64))]
+            del data[at : at + draw(st.integers(1, 64))]
         elif op == "splice":
             other = draw(st.sampled_from(SEEDS))
             start = draw(st.integers(0, max(0, len(other) - 1)))
-            data[at:at] = other[start:start + draw(st.integers(1, 400))]
+            data[at:at] = other[start : start + draw(st.integers(1, 400))]
         else:
             data[at:at] = draw(st.sampled_from([b"\0", b"\r", b"\x0c", b"\r\n\r\n", b"--", b"=?utf\0-8?B?", b"\xff"]))
     return bytes(data)
@@ -107,9 +156,19 @@ MAILS = st.one_of(mutated_seed(), parts(), st.binary(max_size=2000))
 
 def check_storable(mail: ParsedMail) -> None:
     """What parse_mail returns goes into text and jsonb columns: no NUL, valid UTF-8."""
-    values = [mail.text, mail.subject, mail.sender or "", mail.sender_name or "", mail.message_id or "",
-              *mail.recipients, *mail.in_reply_to, *mail.references, *mail.headers.values(),
-              *(a.filename for a in mail.attachments), *(a.content_type for a in mail.attachments)]
+    values = [
+        mail.text,
+        mail.subject,
+        mail.sender or "",
+        mail.sender_name or "",
+        mail.message_id or "",
+        *mail.recipients,
+        *mail.in_reply_to,
+        *mail.references,
+        *mail.headers.values(),
+        *(a.filename for a in mail.attachments),
+        *(a.content_type for a in mail.attachments),
+    ]
     for value in values:
         assert "\0" not in value, f"NUL in {value!r}"
         value.encode("utf-8")  # a lone surrogate raises here
@@ -135,8 +194,9 @@ async def mail_ingest(raw: bytes, env: AppEnv) -> None:
 
 def _atheris(seconds: int, corpus: str | None) -> None:
     """Coverage-guided: parse_mail under atheris, seeded with the fixture mails."""
-    import atheris  # type: ignore[import-not-found]
     import tempfile
+
+    import atheris  # type: ignore[import-not-found]
 
     folder = corpus or tempfile.mkdtemp(prefix="mail-corpus-")
     for n, seed in enumerate(SEEDS):
@@ -150,6 +210,7 @@ def _atheris(seconds: int, corpus: str | None) -> None:
 
     def one(data: bytes) -> None:
         check_storable(instrumented.parse_mail(data, LIMITS, None))
+
     atheris.Setup([sys.argv[0], folder, f"-max_total_time={seconds}", "-max_len=20000", "-rss_limit_mb=2048"], one)
     atheris.Fuzz()
 
@@ -167,6 +228,7 @@ def _hypothesis(seconds: float) -> int:
     def run(raw: bytes) -> None:
         runs[0] += 1
         mail_parse(raw)
+
     while time.monotonic() - start < seconds:
         run()
     print(f"mail.parse ok {runs[0]} inputs in {time.monotonic() - start:.0f} s")

@@ -1,6 +1,6 @@
 """Citizen forms through HTTP on a running gateway: the tracking page (code, contact,
-signed link) and the survey form (a real invitation's token, and forged ones).  The
-portal's forms (/submit, /contact, ...) belong here too."""
+signed link), the survey forms (a real invitation's token, and forged ones) and the
+portal's e-service desk form (/submit, with files)."""
 
 from __future__ import annotations
 
@@ -90,5 +90,50 @@ async def open_survey_http(case: tuple[str, bool, dict[str, Any], dict[str, str]
         if found:
             data["visit"] = found.group(1)
     r = await env.client.post(path, data=data)
+    await r.read()
+    assert r.status < 500, r.status
+
+
+TOKEN = re.compile(r'name="token" value="([^"]*)"')
+PORTAL_FIELDS = st.dictionaries(
+    st.sampled_from(["kind", "service", "subject", "text", "email", "mobile", "answer", "consent", "website", "page"]),
+    st.one_of(
+        SHORT,
+        st.sampled_from(
+            ["complaint", "violation_report", "request", "email", "sms", "code", "1", "ali@example.ir", "09121234567"]
+        ),
+    ),
+    max_size=10,
+)
+UPLOADS = st.lists(
+    st.tuples(
+        st.text(max_size=40), st.binary(max_size=2048), st.sampled_from(["image/jpeg", "application/pdf", "x/y", ""])
+    ),
+    max_size=4,
+)
+
+
+@target(
+    "web.portal.http",
+    st.tuples(st.sampled_from(["/submit", "/report-violation"]), st.booleans(), PORTAL_FIELDS, UPLOADS),
+    config={"portal": {"per_ip_per_hour": 1_000_000, "per_contact_per_day": 1_000_000}},
+)
+async def portal_http(case: tuple[str, bool, dict[str, str], list[tuple[str, bytes, str]]], env: AppEnv) -> None:
+    """The e-service desk's form: a fresh form token or a forged one, any fields and files."""
+    import aiohttp
+
+    path, fresh, fields, files = case
+    data = aiohttp.FormData()
+    token = "forged"
+    if fresh:
+        found = TOKEN.search(await (await env.client.get(path)).text())
+        token = found.group(1) if found else token
+    data.add_field("token", token)
+    for key, value in fields.items():
+        data.add_field(key, value)
+    for name, body, ctype in files:  # a client cannot put control characters in a header
+        safe = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in name) or "f"
+        data.add_field("files", body, filename=safe, content_type=ctype or None)
+    r = await env.client.post("/submit", data=data, allow_redirects=False)
     await r.read()
     assert r.status < 500, r.status
