@@ -1,4 +1,4 @@
-"""The import rules of DESIGN.md section 2, checked on the source: no import circle in
+"""The import rules (README "How the code is wired"), checked on the source: no import circle in
 ``gateway/core`` or ``gateway/web``; the core imports no channel and nothing of the web;
 a channel imports no other channel and nothing of the web."""
 

@@ -1,4 +1,4 @@
-"""Who may see and act on which case (DESIGN.md sections 3 and 7).
+"""Who may see and act on which case (README "Staff API and console", who sees what).
 
 - ``staff`` and ``supervisor``: their own unit's cases, never violation reports.  A case
   appealed at the ``supervisor`` level (``portal.appeal_level``) leaves plain staff's

@@ -1,7 +1,7 @@
 """What staff do to a case: answer it, assign it to another unit, add an internal note,
 change its kind.  Each action is one transaction that also writes its audit event.
 
-An answer goes back over the channel the citizen used (DESIGN.md sections 1 and 5):
+An answer goes back over the channel the citizen used:
 email in the same thread (In-Reply-To/References, ``[#code]`` in the subject), SMS to the
 number (the SMS sender budgets the text plus the tracking link in ``payload["link"]``),
 voice as an SMS to Iranian mobiles (+989...) and as a voice row otherwise.  In the same

@@ -1,8 +1,8 @@
 """Engines, sessions and migrations for SQLite (embedded default) and PostgreSQL.
 
 SQLite runs in WAL mode with a busy timeout, ``synchronous=FULL`` and ``BEGIN IMMEDIATE``
-so a transaction takes the write lock when it starts (STACK_NOTES.md section 3: without
-it two read-then-write transactions lose an update).  PostgreSQL goes through asyncpg.
+so a transaction takes the write lock when it starts (without it
+two read-then-write transactions lose an update).  PostgreSQL goes through asyncpg.
 
 On SQLite the write transactions of one process take turns at an in-process FIFO gate
 (:class:`WriteGate`): :meth:`Database.write` (the batch writers' thread),

@@ -1,7 +1,7 @@
 """Read-side lookups for the citizen web: a case's public view by tracking code, the
 answer gated on the citizen's contact or a signed link, and Open311 request listings.
 
-What a tracking code alone reveals (DESIGN.md section 4): kind, status, unit and dates,
+What a tracking code alone reveals: kind, status, unit and dates,
 never contact details.  The answer text is given only to someone who also proves the
 contact the case came from (email compared case-insensitively, phone numbers as E.164)
 or who holds the signed tracking link we sent: ``track_link_signed(ctx, code)``, whose

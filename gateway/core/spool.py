@@ -1,4 +1,4 @@
-"""``core.spool``: store first, process after (DESIGN.md section 2, the edge spool).
+"""``core.spool``: store first, process after (the edge spool; README "How it works").
 
 :class:`SpoolWriter` group-commits raw inbound requests into ``InboundSpool``: concurrent
 ``put`` calls share one transaction, and each caller is answered only after that commit, so

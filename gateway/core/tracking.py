@@ -1,6 +1,6 @@
 """Tracking codes (کد رهگیری): 10 digits, 9 from a CSPRNG plus a Damm check digit.
 
-DESIGN.md section 4.  The Damm algorithm (H. M. Damm, 2004) catches every single-digit
+README "Tracking codes".  The Damm algorithm (H. M. Damm, 2004) catches every single-digit
 error and every adjacent transposition, so a typo is rejected before any lookup.
 """
 

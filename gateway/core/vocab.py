@@ -1,4 +1,4 @@
-"""The words of the case model (DESIGN.md section 3), shared by intake, outbox and web.
+"""The words of the case model, shared by intake, outbox and web.
 
 They live apart from both contracts (``gateway.core.intake.contract`` for what comes in,
 ``gateway.core.messages`` for what goes out) so that neither contract imports the other.
@@ -19,7 +19,7 @@ class Channel(str, enum.Enum):
 
 
 class Kind(str, enum.Enum):
-    """Kinds of case (DESIGN.md section 3)."""
+    """Kinds of case."""
 
     REQUEST = "request"
     COMPLAINT = "complaint"

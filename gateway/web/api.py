@@ -1,4 +1,4 @@
-"""The staff JSON API under ``/api/v1`` (DESIGN.md section 7).
+"""The staff JSON API under ``/api/v1`` (README "Staff API and console").
 
 Every route is declared once in :data:`ROUTES`; the router and the OpenAPI document
 (``gateway.web.openapi``) are both built from that table, so they cannot drift apart.

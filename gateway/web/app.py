@@ -73,7 +73,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def setup_templates(app: web.Application, ctx: GatewayContext) -> jinja2.Environment:
-    """Jinja2 with autoescaping (STACK_NOTES.md section 7) and our date/digit filters."""
+    """Jinja2 with autoescaping (citizen text never becomes markup) and our date/digit filters."""
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")),

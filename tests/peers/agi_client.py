@@ -1,6 +1,6 @@
 """A fake Asterisk for FastAGI tests: it connects like ``AGI(agi://...)`` does.
 
-Written from shared/reference/voice-asterisk.md section 4: the ``agi_*`` environment
+Written from Asterisk's AGI documentation: the ``agi_*`` environment
 block ended by an empty line, then one reply line per command (``200 result=...``), the
 multi-line ``520-`` usage reply for a malformed ``SAY DIGITS``, a bare ``HANGUP`` line
 when the caller hangs up, and the session ends when the server closes the socket.

@@ -1,5 +1,5 @@
 """An asyncio AMI server double, written from the protocol facts in
-shared/reference/voice-asterisk.md section 2 (Asterisk 22, AMI 11.0.0).
+Asterisk's AMI documentation (Asterisk 22, AMI 11.0.0).
 
 Faithful in what the gateway relies on: the banner line without a blank line, Login
 (success + FullyBooted; failure: 1 s sleep, ``Authentication failed``, close), ``Permission

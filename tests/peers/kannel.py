@@ -2,7 +2,7 @@
 
 fakesmsc runs in its interactive mode: each line written to its standard input is sent as
 an MO, and every MT it receives is printed as ``Got message N: <from to type data>``
-(../shared/reference/sms-kannel.md).  Everything is started from a throwaway config in a
+(Kannel's user guide).  Everything is started from a throwaway config in a
 temporary folder, on free ports, and stopped by PID.
 """
 

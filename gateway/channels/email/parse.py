@@ -2,8 +2,8 @@
 
 We parse with the stdlib's ``compat32`` policy and decode the few headers we need
 ourselves (:func:`~gateway.channels.email.mime.header`): ``policy.default`` costs ~30x
-more per mail (DESIGN.md section 2) and its lazy header parsing can raise (STACK_NOTES
-section 7).  Parse defects are recorded, not fatal.  This module reads the mail as a
+more per mail (README "How it works") and its lazy header parsing can raise (on
+malformed mail).  Parse defects are recorded, not fatal.  This module reads the mail as a
 whole (addresses, message ids, loop signs, delivery reports); :mod:`mime` walks its parts
 (the body and its text, attachments).
 """

@@ -22,7 +22,7 @@ from gateway.core.config import EmailOutbound, EmailSection
 from gateway.core.messages import OutboundMessage, SendResult
 from gateway.core.private import private_dir, write_private
 
-# aiosmtplib exception -> retry? (STACK_NOTES section 6); response errors go by code.
+# aiosmtplib exception -> retry?; response errors go by code.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     aiosmtplib.SMTPConnectError,
     aiosmtplib.SMTPServerDisconnected,
@@ -94,7 +94,7 @@ def text_to_html(text: str, language: str) -> str:
 
 
 def _clean(value: str) -> str:
-    """No CR/LF in a header value (header injection, STACK_NOTES section 7)."""
+    """No CR/LF in a header value (header injection)."""
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())
 
 

@@ -1,4 +1,4 @@
-"""The SMS channel: Kannel, Kavenegar and a signed generic JSON webhook (DESIGN.md section 5).
+"""The SMS channel: Kannel, Kavenegar and a signed generic JSON webhook (README "SMS").
 
 Convention: ``registry.py`` names the providers (one line each); ``providers/<name>.py`` parses the provider's requests into
 :class:`~gateway.channels.sms.parse.IncomingSms` and delivery reports; ``webhook.py``

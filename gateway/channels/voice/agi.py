@@ -1,7 +1,7 @@
 """A FastAGI server: the dialplan's ``AGI(agi://host:4573/<route>,args)`` lands here.
 
 Asterisk connects, sends ``agi_*: value`` lines and an empty line, then reads one reply
-line per command we write (shared/reference/voice-asterisk.md section 4): ``200 result=n
+line per command we write (Asterisk's AGI protocol): ``200 result=n
 [(data)]``, ``510`` unknown command, a multi-line ``520-`` usage text ending ``520 End of
 proper usage.`` (read to its end, or the session falls out of step), ``511`` on a dead
 channel, and a bare ``HANGUP`` line when the caller hangs up.  Routes are ``async``

@@ -10,7 +10,7 @@ resent, and a raising event handler cannot stop the reader.
 Errors and the wire format are in :mod:`ami_frames`; matching answers to actions by
 ActionID (``EventList: start``/``Complete`` lists, the async ``OriginateResponse``) is in
 :mod:`ami_actions`.  This module owns the link: banner line, ``Login``, the reader, the
-Ping watchdog and reconnects (shared/reference/voice-asterisk.md section 2).
+Ping watchdog and reconnects (README "Voice").
 """
 
 from __future__ import annotations

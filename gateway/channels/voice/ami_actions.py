@@ -1,5 +1,5 @@
 """Actions awaiting their answer, keyed by ActionID, and the routing of each incoming AMI
-message to its waiter (shared/reference/voice-asterisk.md section 2).
+message to its waiter (Asterisk's AMI: each response carries the ActionID it answers).
 
 A plain ``Response`` completes its action.  A response opening an event list
 (``EventList: start`` or "will follow") collects the events with the same ActionID up to

@@ -1,5 +1,5 @@
 """AMI wire format: messages of ``Key: Value`` lines ended by an empty line (CRLF), and
-the error classes of the AMI client (shared/reference/voice-asterisk.md section 2).
+the error classes of the AMI client (README "Voice").
 
 Errors: :class:`AmiError` <- :class:`AmiUnavailable` (no link, lost, timed out: a retry
 can help) and :class:`AmiActionError` (Asterisk answered ``Response: Error``).

@@ -1,7 +1,7 @@
 """Recordings from the spool become cases; nothing is lost, nothing ingested twice.
 
-The file on Asterisk's disk is the source of truth (shared/reference/voice-asterisk.md
-§3.e).  The ``FeedbackRecorded`` UserEvent is only the fast path; :meth:`reconcile` scans
+The file on Asterisk's disk is the source of truth (README
+"Voice").  The ``FeedbackRecorded`` UserEvent is only the fast path; :meth:`reconcile` scans
 ``incoming/`` on start, on every AMI login and periodically, through the same
 :meth:`RecordingIngest.ingest`.  The key is the call's Asterisk uniqueid (the intake dedupe
 ledger turns a second ingest into ``duplicate``); files move to ``done/`` only after

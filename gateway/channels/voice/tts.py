@@ -1,7 +1,7 @@
 """Persian text to an 8 kHz mono 16-bit WAV that Asterisk's format_wav plays.
 
 ``espeak-ng -v fa --stdout TEXT | sox -t wav - -r 8000 -c 1 -b 16 -e signed-integer OUT``
-(Debian packages espeak-ng and sox; shared/reference/voice-asterisk.md section 5).  The
+(Debian packages espeak-ng and sox).  The
 text goes through :func:`~gateway.channels.voice.parse.spoken_text` first so that codes are
 read digit by digit.  Files are written under a temporary name and renamed, so Asterisk
 never plays half a file, and an existing file is reused (a retried callback says the same).

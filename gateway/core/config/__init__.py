@@ -1,4 +1,4 @@
-"""The gateway's configuration: one TOML file, validated at load (DESIGN.md section 6).
+"""The gateway's configuration: one TOML file, validated at load (README "Configuration").
 
 Unknown keys and bad values are reported with their key path and the process refuses to
 start.  Secrets are never in the file: ``*_env`` keys name environment variables.  Paths

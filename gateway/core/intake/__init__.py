@@ -1,4 +1,4 @@
-"""``core.intake``: the one way in (DESIGN.md section 2).  Adapters parse; intake writes.
+"""``core.intake``: the one way in.  Adapters parse; intake writes.
 
 To follow one submission, read in this order:
 

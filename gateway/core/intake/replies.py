@@ -1,7 +1,7 @@
 """Replies the core gives by itself: status queries, survey replies by digits, help texts.
 
 A status reply gives status, unit and dates to anyone with the code; the answer text only
-to the contact the case came from (DESIGN.md section 4).
+to the contact the case came from.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The intake writer: the one way in, run as a group-commit writer (DESIGN.md section 2).
+"""The intake writer: the one way in, run as a group-commit writer.
 
 Callers ``await writer.submit(message)``.  One writer task takes every submission waiting
 in its queue as one batch, writes it in one transaction (``batch.write_batch``: plain new

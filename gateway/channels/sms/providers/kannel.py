@@ -1,5 +1,5 @@
 """Kannel: MO by the sms-service ``get-url``, MT by the sendsms HTTP interface, DLR by
-the ``dlr-url`` we pass with each MT (reference: ../shared/reference/sms-kannel.md).
+the ``dlr-url`` we pass with each MT (Kannel's user guide, "dlr-url" and "get-url").
 
 sms-service: ``get-url = "<base>/sms/kannel/mo?from=%p&to=%P&text=%b&charset=%C&coding=%c&id=%I&ts=%T&smsc=%i"``.
 ``%b`` is the binary-exact text, decoded here by ``%C`` (or, with ``post-url``, the body); the dedupe key is ``%I``, which
