@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -135,8 +136,10 @@ async def test_two_scheduler_processes_tell_a_new_case_once(conf, make_config):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                # two machines' worth of schedulers: each process has its own instance name
+                env={**os.environ, "GATEWAY_INSTANCE_NAME": f"scheduler-{n}"},
             )
-            for _ in range(2)
+            for n in range(2)
         ]
         try:
 
