@@ -4,8 +4,8 @@ role), and ``gateway run --only scheduler`` queues the daily digest by itself.""
 from __future__ import annotations
 
 import asyncio
-import signal
 import os
+import signal
 import subprocess
 import sys
 from datetime import timedelta
