@@ -69,13 +69,16 @@ def _wait_up(base: str, proc: subprocess.Popen, log: Path) -> None:
 
 @pytest.fixture
 def two_gateways(tmp_path, db_url):
-    """Two gateway processes (HTTP only) sharing the test database and the secret key,
-    started one after the other (two processes syncing the catalogue at the same moment
-    race on PostgreSQL's unique keys at start-up: a start-up matter, not the portal's)."""
-    env = {**os.environ, "GATEWAY_SECRET_KEY": "two-process-test-key-0123456789"}
+    """Two gateway processes (HTTP only) sharing the test database and the secret key, each
+    with its own instance name, as two machines would have."""
     procs, bases, logs = [], [], []
     try:
-        for _ in range(2):
+        for n in range(2):
+            env = {
+                **os.environ,
+                "GATEWAY_SECRET_KEY": "two-process-test-key-0123456789",
+                "GATEWAY_INSTANCE_NAME": f"portal-{n}",
+            }
             port = free_port()
             conf = config(tmp_path, db_url, port)
             logs.append(open(tmp_path / f"gw-{port}.log", "wb"))
