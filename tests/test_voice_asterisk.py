@@ -219,7 +219,11 @@ async def test_caller_leaves_a_message_and_hears_its_code(real_line: Any) -> Non
     assert att.filename == f"{uid}.wav"
     [recorded] = await line.user_events("FeedbackRecorded")
     assert recorded.get("GwCase") == case.code and recorded.get("GwStatus") == "HANGUP"
-    assert (line.spool / "done" / f"{uid}.wav").exists() and not list((line.spool / "incoming").iterdir())
+
+    async def filed() -> bool:  # the files move to done/ just after the case commits
+        return (line.spool / "done" / f"{uid}.wav").exists() and not list((line.spool / "incoming").iterdir())
+
+    await eventually(filed, "the recording and its sidecar moved to done/", limit=30)
     meta = (line.spool / "done" / f"{uid}.meta").read_text()
     assert f"case={case.code}\n" in meta and "status=HANGUP\n" in meta
     with wave.open(str(line.spool / "done" / f"{uid}.wav")) as w:
