@@ -14,6 +14,7 @@ import subprocess
 import wave
 from pathlib import Path
 
+from gateway.channels.voice.tts import TELEPHONY_WAV
 from tests.peers import require_binary
 
 PROMPTS = Path(__file__).resolve().parent.parent.parent / "config" / "asterisk" / "prompts.txt"
@@ -62,14 +63,7 @@ def speak(text: str, out: Path, rate: int = 190) -> None:
             "-t",
             "wav",
             "-",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
+            *TELEPHONY_WAV,
             str(out),
             "vol",
             "0.9",

@@ -17,6 +17,9 @@ from gateway.channels.voice.parse import spoken_text
 
 TIMEOUT_SECONDS = 30
 
+# sox output format of every prompt and answer: what Asterisk plays without transcoding.
+TELEPHONY_WAV = ("-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer")
+
 
 class TtsError(Exception):
     """Synthesis failed (tool missing or it exited with an error)."""
@@ -49,14 +52,7 @@ async def synthesise(text: str, out: Path, *, voice: str = "fa", rate: int = 150
                 "-t",
                 "wav",
                 "-",
-                "-r",
-                "8000",
-                "-c",
-                "1",
-                "-b",
-                "16",
-                "-e",
-                "signed-integer",
+                *TELEPHONY_WAV,
                 str(tmp),
                 stdin=read_fd,
                 stderr=asyncio.subprocess.PIPE,
