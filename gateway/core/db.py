@@ -182,6 +182,10 @@ def _current_revision(sync_conn: Any) -> str | None:
     return MigrationContext.configure(sync_conn).get_current_revision()
 
 
+HEALTH_EVERY_SECONDS = 1.0  # how often this process pings its database for /healthz
+HEALTH_FRESH_SECONDS = 3.0  # how long a good ping counts
+
+
 class Database:
     """The engine, a session factory, and the migration entry points.
 
@@ -201,6 +205,8 @@ class Database:
         self._writer: Engine | None = None
         self._write_pool: ThreadPoolExecutor | None = None
         self._write_maker: sessionmaker[Session] | None = None
+        self._healthy_until = 0.0  # loop time until which the last good ping counts
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -323,7 +329,36 @@ class Database:
         except Exception:  # noqa: BLE001 - health check: any failure means "not healthy"
             return False
 
+    async def healthy(self) -> bool:
+        """The answer for /healthz: True when a ping succeeded within the last
+        :data:`HEALTH_FRESH_SECONDS`.
+
+        A task of this process pings every :data:`HEALTH_EVERY_SECONDS`, so the answer does
+        not wait for the database: under a flood of heavy writes a ``SELECT 1`` queues
+        behind them (on SQLite for the GIL beside the writer thread, on PostgreSQL for a
+        pooled connection), and the balancer would take a busy process for a dead one.  A
+        database that stops answering turns the answer to False within the fresh time.
+        Before the first ping has come back (just started) it pings in person."""
+        loop = asyncio.get_running_loop()
+        if self._watch is None or self._watch.done() or self._watch.get_loop() is not loop:
+            first = await self.ping()
+            self._healthy_until = loop.time() + HEALTH_FRESH_SECONDS if first else 0.0
+            if self._watch is None or self._watch.done() or self._watch.get_loop() is not loop:
+                self._watch = loop.create_task(self._watch_health(), name="db-health")
+            return first
+        return loop.time() < self._healthy_until
+
+    async def _watch_health(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(HEALTH_EVERY_SECONDS)
+            if await self.ping():
+                self._healthy_until = loop.time() + HEALTH_FRESH_SECONDS
+
     async def dispose(self) -> None:
+        if self._watch is not None and not self._watch.done():
+            self._watch.cancel()
+        self._watch = None
         await self.engine.dispose()
         if self._write_pool is not None:
             self._write_pool.shutdown(wait=True)
