@@ -42,8 +42,29 @@ async def test_two_schedulers_one_acts_and_the_other_takes_over_after_a_clean_st
         assert await b.tick() is False
     assert ran == ["a", "a", "a"]
     await a.stop()  # hands the lease back
-    assert await b.tick() is True and await a.tick() is False
+    assert await eventually(b.tick, "the standby takes the lease handed back", 2)
+    assert await a.tick() is False
     assert ran == ["a", "a", "a", "b"]
+    await b.stop()
+
+
+async def test_a_dead_holder_is_replaced_within_the_lease_time(ctx):
+    """The holder's process dies (its heartbeat stops, nothing is handed back): the standby
+    runs the jobs within ``gateway.lease_seconds`` (3 s) of the last beat, not minutes."""
+    ran: list[str] = []
+
+    async def record(_ctx, _now):
+        ran.append("run")
+
+    a, b = Scheduler(ctx, [("record", record)], holder="dead"), Scheduler(ctx, [("record", record)], holder="live")
+    assert await a.tick() and not await b.tick()
+    assert a.leases._task is not None
+    a.leases._task.cancel()  # the process is gone: no more beats, no release
+    began = asyncio.get_running_loop().time()
+    assert await eventually(b.tick, "the standby takes the dead holder's lease", 10)
+    waited = asyncio.get_running_loop().time() - began
+    assert ctx.config.gateway.lease_seconds - 1 < waited  # it did wait for the lease to lapse
+    await b.stop()
 
 
 async def test_a_failing_job_does_not_stop_the_others(ctx):

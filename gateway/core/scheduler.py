@@ -1,11 +1,13 @@
 """The ``scheduler`` process role: the office's timed work, done by one process at a time.
 
-Every ``scheduler.tick_seconds`` each scheduler takes or renews the database lease
-``scheduler``; only the holder runs the jobs (the daily SLA digest, new-case notices,
-reminders and escalation, the daily purge).  Several processes may run the role: the
-others stand by and take over when the holder stops renewing.  Each job is idempotent
-by itself too (unique notice keys, outbox idempotency keys, a day marker in the state
-table), so even two holders racing across a lease hand-over act once.
+Only the holder of the lease ``scheduler`` (``gateway.core.leases``: renewed by the
+process's heartbeat, a dead holder's lease free ``gateway.lease_seconds`` after its last
+beat) runs the jobs (the daily SLA digest, new-case notices, reminders and escalation,
+the daily purge), every ``scheduler.tick_seconds``.  Several processes may run the role:
+the others stand by, asking for the lease every second or two, and the first to get it
+runs the jobs at once.  Each job is idempotent by itself too (unique notice keys, outbox
+idempotency keys, a day marker in the state table), so even two holders racing across a
+lease hand-over act once.
 
 A job is ``async def job(ctx, now) -> None``; ``now`` is passed in so tests can run the
 jobs at simulated times.
@@ -20,6 +22,7 @@ from contextlib import suppress
 from datetime import datetime
 
 from gateway.core.context import GatewayContext
+from gateway.core.leases import Leases
 from gateway.core.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -51,21 +54,24 @@ def default_jobs() -> list[tuple[str, Job]]:
 
 
 class Scheduler:
-    """Runs the jobs while it holds the ``scheduler`` lease."""
+    """Runs the jobs while this instance holds the ``scheduler`` lease.
+
+    ``holder`` (tests: two schedulers in one process) gives the scheduler leases of its own
+    under that name; by default it uses the instance's (``ctx.leases``)."""
 
     def __init__(
         self, ctx: GatewayContext, jobs: Sequence[tuple[str, Job]] | None = None, holder: str | None = None
     ) -> None:
         self.ctx = ctx
         self.jobs = list(jobs if jobs is not None else default_jobs())
-        self.holder = holder or f"{ctx.dispatcher.name}:scheduler"
+        self._own_leases = holder is not None
+        self.leases = Leases(ctx.db, holder, ctx.config.gateway.lease_seconds) if holder else ctx.leases
         self.acted = 0  # ticks that held the lease and ran the jobs (tests, metrics)
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self, now: datetime | None = None) -> bool:
         """One pass: hold the lease, then run every job; False if another process holds it."""
-        cfg = self.ctx.config.scheduler
-        if not await self.ctx.state.acquire(LEASE, self.holder, cfg.lease_seconds):
+        if not await self.leases.hold(LEASE):
             return False
         when = now or utcnow()
         for name, job in self.jobs:
@@ -77,13 +83,22 @@ class Scheduler:
         return True
 
     async def run(self) -> None:
-        """Tick until cancelled (first tick at once: a restart does not wait a whole tick)."""
+        """Until cancelled: the holder runs the jobs every ``tick_seconds`` (at once when it
+        takes the lease over); a standby asks for the lease every half lease time."""
+        loop = asyncio.get_running_loop()
+        tick = self.ctx.config.scheduler.tick_seconds
+        standby = max(0.5, self.leases.ttl / 2)
+        next_run = 0.0
         while True:
             try:
-                await self.tick()
+                if not await self.leases.hold(LEASE):
+                    next_run = 0.0  # whoever takes over runs at once
+                elif loop.time() >= next_run:
+                    next_run = loop.time() + tick
+                    await self.tick()
             except Exception:
                 log.exception("scheduler tick failed")
-            await asyncio.sleep(self.ctx.config.scheduler.tick_seconds)
+            await asyncio.sleep(min(tick, standby))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="scheduler")
@@ -96,6 +111,9 @@ class Scheduler:
                 await self._task
             self._task = None
         try:
-            await self.ctx.state.release(LEASE, self.holder)
+            if self._own_leases:
+                await self.leases.stop()
+            else:
+                await self.leases.release(LEASE)
         except Exception:  # noqa: BLE001 - the lease runs out by itself
             log.warning("could not release the scheduler lease")

@@ -19,13 +19,7 @@ class SchedulerSection(Section):
     """Timed work (digests, reminders, escalation, purge) of ``run --only scheduler``."""
 
     tick_seconds: float = Field(60, gt=0)  # how often the holder looks for due work
-    lease_seconds: float = Field(180, gt=0)  # a holder that stops renewing is replaced after this
-
-    @model_validator(mode="after")
-    def _lease_outlives_tick(self) -> SchedulerSection:
-        if self.lease_seconds <= self.tick_seconds:
-            raise ValueError("scheduler.lease_seconds must be longer than scheduler.tick_seconds")
-        return self
+    lease_seconds: float = Field(180, gt=0)  # unused: the scheduler lease follows gateway.lease_seconds
 
 
 class CalendarSection(Section):
