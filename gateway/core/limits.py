@@ -138,15 +138,14 @@ def apply_hits(s: Session, hits: list[Hit], now_ms: int, sweep: bool) -> list[Ve
     current = sorted(
         {(h.key, BUCKET, 0) if h.burst else (h.key, window_of(now_ms, h.window_ms)[0], h.window_ms) for h in hits}
     )
-    s.execute(
-        insert(RateCounter)
-        .values(
-            [
-                {"key": k, "window_start": w, "count": 0, "expires_at": w + 2 * size if size else 0}
-                for k, w, size in current
-            ]
-        )
-        .on_conflict_do_nothing()
+    # one cached statement run for many rows (a multi-row VALUES is compiled anew for every
+    # row count: measured, a tenth of a spool drain's time went to that)
+    s.connection().execute(
+        insert(RateCounter).on_conflict_do_nothing(),
+        [
+            {"key": k, "window_start": w, "count": 0, "expires_at": w + 2 * size if size else 0}
+            for k, w, size in current
+        ],
     )
     keys = sorted({h.key for h in hits})
     rows = s.execute(
