@@ -174,14 +174,84 @@ async def test_drainer_is_woken_by_each_commit(ctx: GatewayContext, writer: Spoo
     assert all(r.outcome is Outcome.CREATED for _, r in seen) and await case_count(ctx) == 30
 
 
-async def test_one_process_drains_a_channel(ctx: GatewayContext, writer: SpoolWriter) -> None:
-    await writer.put(raw(1), "kannel", "l-1", {})
-    assert await ctx.state.acquire("spool:sms", "another-process", 60)
-    assert await SpoolDrainer(ctx, CHANNEL, parse).run_once() == 0
-    assert [r.status for r in await rows(ctx)] == ["pending"]
-    await ctx.state.release("spool:sms", "another-process")
-    drainer = SpoolDrainer(ctx, CHANNEL, parse)  # a refused lease is asked again after ctx.leases.retry
-    assert await eventually(drainer.run_once, "the freed lease is taken") == 1
+async def test_two_processes_drain_one_channel_without_sharing_a_row(
+    ctx: GatewayContext, config: Any, writer: SpoolWriter
+) -> None:
+    """Two instances drain the same channel at once (each claims its own rows): every row
+    is parsed once, by one of them, and each one made some of the cases."""
+    from gateway.core.runtime import running_context
+
+    await asyncio.gather(*(writer.put(raw(i), "kannel", f"two-{i}", {}) for i in range(60)))
+    parsed_by: dict[str, list[str]] = {"a": [], "b": []}
+
+    def parser(who: str) -> Any:
+        def parse_as(data: bytes, envelope: dict[str, Any]) -> InboundMessage | None:
+            parsed_by[who].append(json.loads(data)["id"])
+            return parse(data, envelope)
+
+        return parse_as
+
+    async with running_context(config, migrate=False, dispatch=False, instance="other-process") as other:
+        a = SpoolDrainer(ctx, CHANNEL, parser("a"), batch=7)
+        b = SpoolDrainer(other, CHANNEL, parser("b"), batch=7)
+
+        async def drain(d: SpoolDrainer) -> None:
+            while await d.run_once():
+                await asyncio.sleep(0)
+
+        await asyncio.gather(drain(a), drain(b))
+    both = parsed_by["a"] + parsed_by["b"]
+    assert sorted(both) == sorted(f"ext-{i}" for i in range(60))  # each row parsed once
+    assert parsed_by["a"] and parsed_by["b"]
+    assert await case_count(ctx) == 60 and {r.status for r in await rows(ctx)} == {"processed"}
+
+
+async def test_a_dead_instances_claims_pass_to_another_within_the_lease_time(
+    ctx: GatewayContext, writer: SpoolWriter
+) -> None:
+    """Rows claimed by an instance that died mid-pass (no heartbeat renews its claim) are
+    taken by another ``gateway.lease_seconds`` (3 s) later, not before; rows claimed by
+    this instance's previous life are taken back at once."""
+    from sqlalchemy import update
+
+    for i in range(3):
+        await writer.put(raw(i), "kannel", f"c-{i}", {})
+    stored = await rows(ctx)
+    async with ctx.db.session() as s:
+        await s.execute(
+            update(InboundSpool)
+            .where(InboundSpool.id.in_([stored[0].id, stored[1].id]))
+            .values(claimed_by="dead-instance", claimed_at=spool_now())
+        )
+        await s.execute(
+            update(InboundSpool)
+            .where(InboundSpool.id == stored[2].id)
+            .values(claimed_by=ctx.leases.name, claimed_at=spool_now())
+        )
+        await s.commit()
+    drainer = SpoolDrainer(ctx, CHANNEL, parse)
+    assert await drainer.run_once() == 1  # our own previous life's row, at once; not the dead one's
+    began = asyncio.get_running_loop().time()
+    assert await eventually(drainer.run_once, "the dead instance's rows are taken", 15) == 2
+    assert asyncio.get_running_loop().time() - began > ctx.leases.ttl - 1  # the claim was respected
+    assert await case_count(ctx) == 3
+
+
+def spool_now() -> Any:
+    from gateway.core.models import utcnow
+
+    return utcnow()
+
+
+async def test_a_clean_stop_hands_the_claims_back(ctx: GatewayContext, writer: SpoolWriter) -> None:
+    from sqlalchemy import update
+
+    await writer.put(raw(1), "kannel", "h-1", {})
+    async with ctx.db.session() as s:
+        await s.execute(update(InboundSpool).values(claimed_by=ctx.leases.name, claimed_at=spool_now()))
+        await s.commit()
+    await SpoolDrainer(ctx, CHANNEL, parse).stop()
+    assert [(r.status, r.claimed_by) for r in await rows(ctx)] == [("pending", None)]
 
 
 async def test_while_the_edge_is_busy_the_drainer_takes_small_batches(ctx: GatewayContext, writer: SpoolWriter) -> None:
@@ -224,3 +294,26 @@ async def test_a_parser_that_needs_the_absent_database_leaves_the_row_pending(
     by_id = {r.external_id: r for r in await rows(ctx)}
     assert (by_id["p-1"].status, by_id["p-2"].status) == ("pending", "failed")
     assert told == [(by_id["p-2"].id, {"from": "x"})]
+
+
+async def test_two_processes_with_texts_of_one_number_make_one_case(ctx: GatewayContext, config: Any) -> None:
+    """Texts of one number written at the same moment by two processes (two drainers, or two
+    web processes) thread onto one case: intake serialises its writers per contact."""
+    from gateway.core.runtime import running_context
+
+    def text_of(n: int, k: int) -> InboundMessage:
+        return InboundMessage(
+            Channel.SMS,
+            f"پیام {k}",
+            external_id=f"race-{n}-{k}",
+            provider="test",
+            sender=f"+98912700{n:04d}",
+            thread_by_contact=True,
+        )
+
+    async with running_context(config, migrate=False, dispatch=False, instance="other-process") as other:
+        for n in range(30):  # the two texts of a number go in at once, one through each process
+            await asyncio.gather(ctx.intake.submit(text_of(n, 1)), other.intake.submit(text_of(n, 2)))
+    async with ctx.db.session() as s:
+        per_contact = dict((await s.execute(select(Case.contact, func.count()).group_by(Case.contact))).all())
+    assert len(per_contact) == 30 and set(per_contact.values()) == {1}

@@ -1,6 +1,6 @@
 """Three real ``gateway run`` processes on one PostgreSQL database (A and B with every role,
 C with ``--only http``), sharing nothing but the database: what one stores, signs or counts,
-the others see, and when the lease holder is killed the other takes over within seconds.
+the others see, and when a process dies mid-pass the other takes its work over within seconds.
 
 Always PostgreSQL (the scale-out database): on the SQLite pass of the suite it makes its
 own database on the server ``GATEWAY_TEST_DATABASE_URL`` would name (default: the local
@@ -190,6 +190,15 @@ def send_mail(port: int, attachment: bytes) -> None:
         s.send_message(m)
 
 
+async def execute(db_url: str, sql: str) -> None:
+    engine = create_async_engine(db_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
 async def query(db_url: str, sql: str) -> list[tuple[object, ...]]:
     engine = create_async_engine(db_url, poolclass=NullPool)
     try:
@@ -234,27 +243,39 @@ async def test_three_processes_share_files_links_limits_and_fail_over(cluster: d
                 statuses.append(r.status)
         assert statuses.count(429) == 5 and all(s != 429 for s in statuses[:4]), statuses
 
-        # 4. kill -9 the SMS spool's lease holder: the other makes the cases within 5 s
-        holders = await eventually(
-            lambda: query(database, "SELECT holder FROM leases WHERE name = 'spool:sms'"), "someone holds the SMS spool"
-        )
-        holder = {a.name: a, b.name: b}[holders[0][0]]
-        other = b if holder is a else a
-        holder.popen.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
-        holder.popen.wait()  # type: ignore[union-attr]
+        # 4. A dies in the middle of a pass, holding claimed SMS rows: frozen (no heartbeat,
+        # no drain), its rows claimed, then killed; B makes those cases and new ones within 5 s
+        a.popen.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+        for n in range(3):
+            sms = {"provider": "kannel", "id": f"fo-a{n}", "from": f"+98912555100{n}", "to": "30001234"}
+            raw = json.dumps({**sms, "text": "شکایت", "time": "2026-12-07T00:00:00+00:00"}, ensure_ascii=False)
+            await execute(
+                database,
+                "INSERT INTO inbound_spool (channel, source, external_id, envelope, raw, status, attempts, "
+                f"created_at, claimed_by, claimed_at) VALUES ('sms', 'kannel', 'fo-a{n}', '{{}}', "
+                f"convert_to('{raw}', 'UTF8'), 'pending', 0, now(), '{a.name}', now())",
+            )
+        a.popen.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+        a.popen.wait()  # type: ignore[union-attr]
         killed = time.monotonic()
         for n in range(5):
             url = (
-                f"{other.base}/sms/kannel/mo?from=0912555000{n}&to=30001234&text={quote('شکایت')}"
+                f"{b.base}/sms/kannel/mo?from=0912555000{n}&to=30001234&text={quote('شکایت')}"
                 f"&charset=UTF-8&coding=0&id=fo-{n}&ts=1732000000&smsc=FAKE&token={TOKEN}"
             )
             async with http.get(url, headers={"X-Gateway-Token": TOKEN}) as r:  # as Kannel authenticates
                 assert r.status == 200
         sql = "SELECT count(*) FROM messages WHERE direction = 'in' AND external_id LIKE 'fo-%' AND case_id IS NOT NULL"
-        await eventually(lambda: _all_five(database, sql), "cases from the other process", limit=5.0)
+        try:
+            await eventually(lambda: _all_eight(database, sql), "cases from the other process", limit=5.0)
+        except AssertionError:
+            spool = await query(
+                database, "SELECT external_id, status, claimed_by, claimed_at, error FROM inbound_spool"
+            )
+            raise AssertionError(f"not all 8 cases within 5 s; spool: {spool}") from None
         took = time.monotonic() - killed
     print(json.dumps({"failover_seconds": round(took, 2)}))
 
 
-async def _all_five(db_url: str, sql: str) -> bool:
-    return (await query(db_url, sql))[0][0] == 5
+async def _all_eight(db_url: str, sql: str) -> bool:
+    return (await query(db_url, sql))[0][0] == 8

@@ -269,6 +269,9 @@ class InboundSpool(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
+    # the instance draining the row now (core.spool_drain), renewed by its heartbeat
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("channel", "source", "external_id", name="uq_inbound_spool_channel_source_external_id"),

@@ -8,13 +8,15 @@ raises becomes ``failed`` with the error (raw kept); a parse that returns None (
 purpose, e.g. a rate limit) marks it ``skipped``; a parse that finds the database away
 leaves it pending.
 
-One process drains a channel at a time: the drainer holds the lease ``spool:<channel>``
-(``ctx.leases``: renewed by the instance's heartbeat, taken over within seconds of its
-holder's death, and at once by the same instance restarted) rather than ``SKIP LOCKED``
-claims, which would need a claim column or a transaction held across intake.  Other
-processes only put rows; the holder finds them at its next poll.  A stall longer than the
-lease could let two processes submit the same rows: intake's dedupe absorbs that too.
-"""
+Every process drains: a pass **claims** up to a batch of pending rows (``claimed_by`` is
+the instance's name, ``claimed_at`` renewed by the instance's heartbeat, ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL so two processes never claim the same row; SQLite's one writer
+serialises the claim).  A claim whose holder stopped beating for ``gateway.lease_seconds``
+(3 s) is stale and taken by the next pass of any process; the same instance restarted
+takes its own claims back at once; a clean stop hands them back.  Two texts of one number
+drained by two processes still make one case: intake serialises writers per contact.  A
+stall longer than the claim could let two processes submit the same rows: intake's dedupe
+absorbs that."""
 
 from __future__ import annotations
 
@@ -22,14 +24,16 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.core.context import GatewayContext
 from gateway.core.db import DatabaseUnavailable, is_unavailable
+from gateway.core.leases import Now, db_now
 from gateway.core.messages import InboundMessage, IntakeResult
 from gateway.core.models import InboundSpool, utcnow
 from gateway.core.spool import wake_key
@@ -42,14 +46,46 @@ OnFailed = Callable[[int, bytes, dict[str, Any]], Awaitable[None] | None]  # (sp
 _OFF = {"synchronize_session": False}
 
 
-def _pending(s: Session, channel: str, limit: int) -> list[tuple[int, bytes, dict[str, Any]]]:
-    rows = s.execute(
-        select(InboundSpool.id, InboundSpool.raw, InboundSpool.envelope)
-        .where(InboundSpool.channel == channel, InboundSpool.status == "pending")
-        .order_by(InboundSpool.id)
+def _claim(s: Session, channel: str, limit: int, me: str, stale: float) -> list[tuple[int, bytes, dict[str, Any]]]:
+    """Claim up to ``limit`` pending rows for ``me``: unclaimed ones, stale claims (not
+    renewed for ``stale`` seconds) and our own (left pending by a pass, or by our previous
+    life); return them in id order."""
+    now = db_now(s)
+    spool = InboundSpool
+    free = or_(spool.claimed_by.is_(None), spool.claimed_by == me, spool.claimed_at < now - timedelta(seconds=stale))
+    pick = (
+        select(spool.id)
+        .where(spool.channel == channel, spool.status == "pending", free)
+        .order_by(spool.id)
         .limit(limit)
     )
+    if s.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    ids = list(s.execute(pick).scalars())
+    if not ids:
+        return []
+    s.execute(update(spool).where(spool.id.in_(ids)).values(claimed_by=me, claimed_at=now).execution_options(**_OFF))
+    rows = s.execute(select(spool.id, spool.raw, spool.envelope).where(spool.id.in_(ids)).order_by(spool.id))
     return [(sid, raw, dict(envelope or {})) for sid, raw, envelope in rows]
+
+
+def _renew(s: Session, now: Now, channel: str, me: str) -> None:
+    """Heartbeat hook: our claimed rows still pending are still ours."""
+    s.execute(
+        update(InboundSpool)
+        .where(InboundSpool.channel == channel, InboundSpool.claimed_by == me, InboundSpool.status == "pending")
+        .values(claimed_at=now)
+        .execution_options(**_OFF)
+    )
+
+
+def _unclaim(s: Session, channel: str, me: str) -> None:
+    s.execute(
+        update(InboundSpool)
+        .where(InboundSpool.channel == channel, InboundSpool.claimed_by == me, InboundSpool.status == "pending")
+        .values(claimed_by=None, claimed_at=None)
+        .execution_options(**_OFF)
+    )
 
 
 def _mark(s: Session, done: list[int], skipped: list[int], failed: list[tuple[int, str]]) -> None:
@@ -96,11 +132,12 @@ class SpoolDrainer:
         self.on_failed = on_failed  # told of each row about to be marked failed (idempotent hook)
         self.batch, self.poll_seconds = batch, poll_seconds
         self.busy, self.busy_batch, self.busy_pause = busy, busy_batch, busy_pause
-        self.lease = f"spool:{channel}"
+        self.me = ctx.leases.name  # claims are the instance's: a restart takes them back
         self._event = ctx.doorbells.event(wake_key(channel))
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self.passes = 0  # drain passes that held the lease (tests, metrics)
+        self._renewing = False
+        self.passes = 0  # drain passes that claimed rows or found none (tests, metrics)
 
     def wake(self) -> None:
         self._event.set()
@@ -111,16 +148,15 @@ class SpoolDrainer:
             self._task = asyncio.create_task(self._loop(), name=f"spool-drainer-{self.channel}")
 
     async def stop(self) -> None:
-        """Stop (a pass cut short is replayed later) and give up the lease."""
+        """Stop (a pass cut short is replayed later) and hand our claims back."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self.ctx.leases.holds(self.lease):
-            try:
-                await self.ctx.leases.release(self.lease)
-            except Exception:  # noqa: BLE001 - it expires on its own
-                log.warning("could not release the %s spool lease", self.channel)
+        try:
+            await self.ctx.db.write(partial(_unclaim, channel=self.channel, me=self.me))
+        except Exception:  # noqa: BLE001 - they go stale on their own
+            log.warning("could not hand back the %s spool claims", self.channel)
 
     async def _loop(self) -> None:
         while True:
@@ -137,10 +173,10 @@ class SpoolDrainer:
                 log.warning("%s spool drain failed: %s", self.channel, type(e).__name__)
                 await asyncio.sleep(self.poll_seconds)
                 continue
-            # not the holder: ask again soon, so a dead holder's rows move within seconds
-            idle = self.poll_seconds if self.ctx.leases.holds(self.lease) else self.ctx.leases.retry
+            # another process may be the one woken: look again soon, so that the rows of a
+            # process that dies mid-pass move within seconds
             try:
-                await asyncio.wait_for(self._event.wait(), idle)
+                await asyncio.wait_for(self._event.wait(), min(self.poll_seconds, self.ctx.leases.ttl / 4))
             except TimeoutError:
                 pass
 
@@ -149,10 +185,22 @@ class SpoolDrainer:
         it settled.  Raises DatabaseUnavailable (after marking the rest) when intake could not
         commit."""
         async with self._lock:
-            if not await self.ctx.leases.hold(self.lease):
-                return 0
-            rows = await self.ctx.db.write(partial(_pending, channel=self.channel, limit=limit or self.batch))
+            if not self._renewing:
+                self.ctx.leases.on_beat(partial(_renew, channel=self.channel, me=self.me))
+                self._renewing = True
+            leases = self.ctx.leases
+            rows = await self.ctx.db.write(
+                partial(
+                    _claim,
+                    channel=self.channel,
+                    limit=limit or self.batch,
+                    me=self.me,
+                    stale=leases.ttl,
+                )
+            )
             self.passes += 1
+            if rows:
+                leases.start()  # the heartbeat renews the claims while the pass runs
             jobs: list[tuple[int, InboundMessage]] = []
             skipped: list[int] = []
             failed: list[tuple[int, str]] = []

@@ -44,7 +44,7 @@ def envelope_of(env: dict[str, Any]) -> Envelope:
 
 
 class MailDrainer(SpoolDrainer):
-    """Parse and submit pending mails; one process drains at a time (the core's lease)."""
+    """Parse and submit pending mails (every process drains, each its own claimed rows)."""
 
     BUSY_BATCH, BUSY_PAUSE = 20, 1.0  # while SMTP is busy: 20 mails per second, at least
 

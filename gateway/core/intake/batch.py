@@ -44,6 +44,7 @@ def write_batch(s: Session, svc: IntakeServices, messages: list[InboundMessage],
     The bulk insert runs first and without a savepoint (two round trips fewer per batch);
     if it fails it raises :class:`FastPathFailed`."""
     results: list[Result | None] = [None] * len(messages)
+    ledger.lock_contacts(s, messages)  # other processes' texts of these numbers wait (or we do)
     twins = _dedupe(s, messages, results)
     plain, slow = _split(s, svc, messages, results, twins)
     if plain and fast:

@@ -7,6 +7,7 @@ same functions with a batch of one: the two paths cannot drift apart.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import NamedTuple
@@ -75,6 +76,28 @@ def case_codes(s: Session, case_ids: Iterable[int | None]) -> dict[int, str]:
     if not ids:
         return {}
     return {i: c for i, c in s.execute(select(Case.id, Case.code).where(Case.id.in_(ids)))}
+
+
+def lock_contacts(s: Session, messages: list[InboundMessage]) -> None:
+    """PostgreSQL: take a transaction lock per contact that threads by contact, in one
+    order, before looking for its recent case.  Two processes (or two drainers) holding
+    texts of one number then write one after the other, and the second finds the first's
+    case instead of opening another.  SQLite needs none: its one writer serialises."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted({_lock_key(m.channel.value, m.sender) for m in messages if m.thread_by_contact and m.sender})
+    if keys:
+        s.execute(_PG_LOCK, {"keys": keys})
+
+
+def _lock_key(channel: str, contact: str) -> int:
+    digest = hashlib.blake2b(f"contact:{channel}:{contact}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+_PG_LOCK = text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS o"
+)
 
 
 def contacts_with_recent_cases(s: Session, messages: list[InboundMessage]) -> set[tuple[str, str]]:
