@@ -53,6 +53,26 @@ async def test_staff_key_in_a_paper_form(ctx, staff_client):
     assert resp.improper_request is True and resp.comment == "فرم کاغذی: صف طولانی"
 
 
+async def test_a_desk_code_of_another_unit_is_refused_with_the_form_kept(ctx, staff_client):
+    """Service 20001 is the roads unit's: a desk code of a pr clerk would credit (or blame)
+    someone who did not serve it.  Refused, the typed scores and comment kept; for the whole
+    site any unit's code is fine."""
+    await make_staff(ctx, "clerk", "pr")
+    ids = await _ids(ctx)
+    await login(staff_client, "clerk")
+    data = {**await _paper_form(staff_client), "staff": desk_code(ids["clerk"])}
+    r = await staff_client.post("/staff/surveys/paper", data=data)
+    html = await r.text()
+    assert r.status == 400 and "این کد کارمند از واحدی جز واحد انتخاب‌شده است." in html
+    assert "فرم کاغذی: صف طولانی" in html  # nothing typed is lost
+    data = {**await _paper_form(staff_client), "staff": desk_code(ids["clerk"]), "target": "site"}
+    r = await staff_client.post("/staff/surveys/paper", data=data, allow_redirects=False)
+    assert r.status == 303
+    async with ctx.db.session() as s:
+        [resp] = (await s.execute(select(SurveyResponse))).scalars().all()
+    assert (resp.scope, resp.staff_id) == ("site", ids["clerk"])
+
+
 async def test_paper_entry_needs_csrf_and_all_scores(ctx, staff_client):
     await make_staff(ctx, "clerk", "pr")
     await login(staff_client, "clerk")

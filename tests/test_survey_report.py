@@ -129,3 +129,38 @@ def test_a_bad_month_is_refused(bad):
 
     with pytest.raises(MonthError):
         month_range(bad, "Asia/Tehran")
+
+
+async def test_the_api_gives_the_same_figures_per_staff_member(make_config):
+    """GET /api/v1/surveys: the figures of the page and CSV as JSON, per staff member from
+    the minimum only; a supervisor sees their unit, an admin every unit, plain staff none."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from gateway.core.runtime import running_context
+    from gateway.web.app import create_app
+    from tests.test_staff_support import auth, make_staff
+
+    cfg = make_config(survey={"min_responses_per_staff": 3})
+    async with running_context(cfg, migrate=False, dispatch=False) as ctx:
+        await _load(ctx)
+        boss = await make_staff(ctx, "boss", "roads", role="supervisor")
+        admin = await make_staff(ctx, "admin", "pr", role="admin")
+        clerk = await make_staff(ctx, "clerk", "roads")
+        async with TestClient(TestServer(create_app(ctx), host="127.0.0.1")) as client:
+            r = await client.get("/api/v1/surveys?month=1405-09", headers=auth(boss))
+            roads = await r.json()
+            everyone = await (await client.get("/api/v1/surveys?month=1405-09", headers=auth(admin))).json()
+            forbidden = await client.get("/api/v1/surveys", headers=auth(clerk))
+            bad = await client.get("/api/v1/surveys?month=azar", headers=auth(boss))
+            spec = await (await client.get("/api/v1/openapi.json")).json()
+    assert r.status == 200 and roads["unit"] == "roads" and roads["month"] == "1405-09"
+    assert roads["responses"] == 7 and everyone["responses"] == 9 and everyone["unit"] is None
+    [ali] = everyone["staff"]  # Bahar has two responses, under the minimum of three
+    assert (ali["name"], ali["unit"], ali["responses"]) == ("Ali", "roads", 5)
+    assert ali["averages"] == {"workflow": 4.2, "information_match": 4.0, "staff_behaviour": 4.8, "timeliness": 4.0}
+    assert everyone["staff_hidden_below_minimum"] == 1 and "Bahar" not in str(everyone)
+    assert everyone["services"] == [{"code": "20001", "responses": 7, "information_match": 3.71}]
+    assert everyone["by_channel"] == {"web": 5, "sms": 1, "voice": 1, "kiosk": 1, "paper": 1}
+    assert "comments" not in everyone and "زمان انتظار" not in str(everyone)  # figures, not citizens' words
+    assert forbidden.status == 403 and bad.status == 422
+    assert "/api/v1/surveys" in spec["paths"] and "SurveyResults" in spec["components"]["schemas"]

@@ -20,6 +20,7 @@ import jdatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.config import Config
 from gateway.core.models import Staff, SurveyResponse
 from gateway.core.vocab import SURVEY_QUESTIONS
 
@@ -103,6 +104,41 @@ class ResultsQuery:
 
 
 Row = tuple[SurveyResponse, str | None, str | None]  # a response, its staff name and unit
+
+
+def query_for(config: Config, role: str, unit_code: str, month: str = "") -> ResultsQuery:
+    """The query a staff member's survey page, CSV or API call runs: their unit's responses
+    (an admin's: every unit's), of one Jalali ``month`` (``YYYY-MM``) or else the last 365
+    days, under the config's minimum and alert threshold.  MonthError for a bad month."""
+    cfg, tz = config.survey, config.gateway.timezone
+    start, end = month_range(month, tz) if month else (datetime.now(UTC) - timedelta(days=365), None)
+    unit = None if role == "admin" else unit_code
+    return ResultsQuery(unit, start, end, cfg.min_responses_per_staff, cfg.alert_threshold, tz)
+
+
+def results_json(res: SurveyResults) -> dict[str, Any]:
+    """The figures for the API: what the CSV carries, as JSON (no citizens' comments)."""
+    return {
+        "responses": res.responses,
+        "low_scores": res.low,
+        "improper_request_share": res.improper_share,
+        "averages": res.averages,
+        "by_channel": res.by_channel,
+        "by_scope": res.by_scope,
+        "staff": [
+            {
+                "staff_id": f.staff_id,
+                "name": f.name,
+                "unit": f.unit_code,
+                "responses": f.responses,
+                "averages": f.averages,
+            }
+            for f in res.staff
+        ],
+        "staff_hidden_below_minimum": res.staff_hidden,
+        "services": [{"code": c, "responses": n, "information_match": avg} for c, n, avg in res.services],
+        "months": [{"month": m, "responses": n, "overall": avg} for m, n, avg in res.months],
+    }
 
 
 async def survey_results(s: AsyncSession, q: ResultsQuery) -> SurveyResults:

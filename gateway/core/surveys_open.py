@@ -83,14 +83,18 @@ def visit_nonce(ctx: GatewayContext, token: str) -> str:
     return nonce
 
 
-def staff_for_code(s: Session, raw: str) -> int | None:
-    """The active staff member of a desk code; None when blank, ``bad_staff`` if unknown."""
+def staff_for_code(s: Session, raw: str, unit: str | None = None) -> int | None:
+    """The active staff member of a desk code; None when blank, ``bad_staff`` if unknown,
+    ``staff_other_unit`` when the response is about ``unit`` and the member works elsewhere
+    (a response would otherwise count for a staff member who did not serve it)."""
     if not (raw or "").strip():
         return None
     staff_id = parse_desk_code(raw)
     member = s.get(Staff, staff_id) if staff_id else None
     if member is None or not member.active:
         raise SurveyError("bad_staff")
+    if unit is not None and member.unit_code != unit:
+        raise SurveyError("staff_other_unit")
     return member.id
 
 
@@ -139,14 +143,15 @@ async def record_open_response(
     """Store an open response in its own transaction; returns its id.
 
     Raises :class:`SurveyError`: ``visit_expired`` (no authentic visit token where one is
-    needed), ``bad_staff`` (unknown desk code), ``answered`` (this visit already answered).
+    needed), ``bad_staff`` (unknown desk code), ``staff_other_unit`` (a desk code of
+    another unit than the target's), ``answered`` (this visit already answered).
     """
     nonce = visit_nonce(ctx, visit) if visit is not None else None
     try:
         async with ctx.db.session() as s:
 
             def work(sync: Session) -> int:
-                staff_id = staff_for_code(sync, staff_code)
+                staff_id = staff_for_code(sync, staff_code, target.unit_code)
                 return add_open_response(
                     sync,
                     ctx,

@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.core import answers, assignment, audit, forwarding, inbox, reports
+from gateway.core import answers, assignment, audit, forwarding, inbox, reports, survey_results
 from gateway.core.access import Viewer, case_scope
 from gateway.core.context import GatewayContext
 from gateway.core.models import utcnow
@@ -271,6 +271,25 @@ async def get_report(request: web.Request) -> web.Response:
     return ok(dataclasses.asdict(figs))
 
 
+async def get_surveys(request: web.Request) -> web.Response:
+    """Survey figures (Article 9(5)) of the caller's unit (an admin's: every unit), as on the
+    console's survey page: per question, channel, staff member (from the configured minimum
+    of responses), service and month."""
+    v = await viewer(request)
+    if not v.sees_dashboard:
+        raise ApiError("forbidden", "survey results are for supervisors, managers and oversight staff")
+    ctx = context(request)
+    month = request.query.get("month", "")
+    try:
+        q = survey_results.query_for(ctx.config, v.role, v.unit_code, month[:7])
+    except survey_results.MonthError:
+        raise ApiError("validation_error", "month must be a Persian-calendar year-month such as 1405-09") from None
+    async with ctx.db.read_session() as s:
+        res = await survey_results.survey_results(s, q)
+    scope = {"unit": q.unit_code, "month": month[:7] or None, "since": q.start, "until": q.end}
+    return ok({**scope, **survey_results.results_json(res)})
+
+
 async def get_openapi(request: web.Request) -> web.Response:
     """This API's OpenAPI 3.1 document."""
     return ok(document(ROUTES, context(request), request.app.router))
@@ -367,6 +386,15 @@ ROUTES: tuple[Route, ...] = (
         "Dashboard figures",
         query=("days", "format"),
         response="Report",
+        errors=(401, 403, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/surveys",
+        get_surveys,
+        "Survey figures per question, staff member, service and month",
+        query=("month",),
+        response="SurveyResults",
         errors=(401, 403, 422),
     ),
     Route("GET", "/api/v1/openapi.json", get_openapi, "This document", auth=False),

@@ -11,21 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from gateway.core.intake.replies import SURVEY_QUESTIONS
-from gateway.core.models import utcnow
-from gateway.core.survey_results import (
-    MonthError,
-    ResultsQuery,
-    SurveyResults,
-    month_range,
-    results_csv_rows,
-    survey_results,
-)
+from gateway.core.survey_results import MonthError, SurveyResults, query_for, results_csv_rows, survey_results
 from gateway.core.surveys import MAX_COMMENT_CHARS, SurveyError, validate_answers
 from gateway.core.surveys_open import desk_code, find_target, new_visit, record_open_response
 from gateway.web import console_text as words
@@ -45,6 +36,7 @@ SURVEY_CHANNELS = {
 PAPER_ERRORS = {
     "answer_all": N_("Give each of the four questions a score."),
     "bad_staff": N_("This staff code is not known."),
+    "staff_other_unit": N_("This staff code belongs to another unit than the one chosen."),
     "bad_target": N_("Choose the service or unit."),
     "comment_too_long": N_("The comment is longer than 4000 characters."),
     "visit_expired": N_("The form had expired; enter it again."),
@@ -62,16 +54,13 @@ async def _results(request: web.Request, session: Session) -> tuple[SurveyResult
             _("Survey results are open to supervisors, managers and oversight staff."),
         )
     ctx = ctx_of(request)
-    cfg, tz = ctx.config.survey, ctx.config.gateway.timezone
     month = request.query.get("month", "")[:7]
     try:
-        start, end = month_range(month, tz) if month else (utcnow() - timedelta(days=365), None)
+        q = query_for(ctx.config, viewer.role, viewer.unit_code, month)
     except MonthError:
         raise StaffPageError(
             400, _("Wrong month"), _("Write the month as year-month of the Persian calendar, e.g. 1405-09.")
         ) from None
-    unit = None if viewer.role == "admin" else viewer.unit_code
-    q = ResultsQuery(unit, start, end, cfg.min_responses_per_staff, cfg.alert_threshold, tz)
     async with ctx.db.read_session() as s:
         return await survey_results(s, q), month
 

@@ -36,6 +36,11 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "cursor": {"type": "string", "description": "next_cursor of the previous page"},
     "days": {"type": "integer", "minimum": 1, "maximum": 3660},
     "format": {"type": "string", "enum": ["json", "csv"]},
+    "month": {
+        "type": "string",
+        "pattern": "^[0-9]{4}-[0-9]{2}$",
+        "description": "a Persian-calendar month (1405-09); without it, the last 365 days",
+    },
 }
 
 _CASE_FIELDS: dict[str, Any] = {
@@ -203,6 +208,38 @@ SCHEMAS: dict[str, Any] = {
             },
             "improper_request_share": {"type": ["number", "null"]},
         },
+    },
+}
+SURVEY_AVERAGES = {"type": "object", "additionalProperties": {"type": ["number", "null"]}}
+SCHEMAS["SurveyResults"] = {
+    "type": "object",
+    "properties": {
+        "unit": {"type": ["string", "null"]},
+        "month": {"type": ["string", "null"]},
+        "since": TIME,
+        "until": {"type": ["string", "null"], "format": "date-time"},
+        "responses": {"type": "integer"},
+        "low_scores": {"type": "integer"},
+        "improper_request_share": {"type": ["number", "null"]},
+        "averages": SURVEY_AVERAGES,
+        "by_channel": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "by_scope": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "staff": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "staff_id": {"type": "integer"},
+                    "name": STRING,
+                    "unit": STRING,
+                    "responses": {"type": "integer"},
+                    "averages": SURVEY_AVERAGES,
+                },
+            },
+        },
+        "staff_hidden_below_minimum": {"type": "integer"},
+        "services": {"type": "array", "items": {"type": "object"}},
+        "months": {"type": "array", "items": {"type": "object"}},
     },
 }
 ERROR_TEXT = {

@@ -25,7 +25,7 @@ from gateway.web.ratelimit import client_key
 from gateway.web.survey_texts import SURVEY_TEXTS
 
 KIOSK_RESET_SECONDS = 6
-FORM_ERRORS = ("answer_all", "comment_too_long", "bad_staff", "visit_expired")
+FORM_ERRORS = ("answer_all", "comment_too_long", "bad_staff", "staff_other_unit", "visit_expired")
 
 
 def _target(request: web.Request) -> SurveyTarget | None:
