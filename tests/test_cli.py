@@ -141,3 +141,65 @@ def test_run_serves_healthz_and_stops_on_sigterm(conf):
 def test_run_rejects_unknown_roles(conf):
     r = gateway("--config", conf(), "run", "--only", "http,fax")
     assert r.returncode == 2 and "unknown role(s) fax" in r.stderr
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.add(int(status.parent.name))
+    return found
+
+
+def test_run_leaves_no_parser_process_behind(conf):
+    """A mail starts the mail parser process; SIGTERM stops it with the gateway (which then
+    leaves at once, without the interpreter's teardown): no orphan is left."""
+    import smtplib
+
+    smtp_port = free_port()
+    c = conf()
+    text = (
+        Path(c)
+        .read_text(encoding="utf-8")
+        .replace("[email.smtp]\nenabled = false", f"[email.smtp]\nport = {smtp_port}")
+    )
+    Path(c).write_text(text, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", c, "run", "--only", "email"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:
+                    s.sendmail("citizen@example.org", ["feedback@example.ir"], b"Subject: x\r\n\r\nchera\r\n")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the SMTP server never answered"
+                time.sleep(0.2)
+        deadline = time.monotonic() + 60
+        while not (children := _children(proc.pid)):
+            assert time.monotonic() < deadline, "no parser process was started"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert not [pid for pid in children if _running(pid)]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child whose new parent has not reaped it yet)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.channels.email import worker
 from gateway.channels.email.imap_poller import ImapPoller
 from gateway.channels.email.inbound import MailIntake
 from gateway.channels.email.sender import EmlFolderSender, SmtpRelaySender
@@ -58,6 +59,7 @@ class EmailPlugin:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.spool.stop()
         await self.drainer.stop()
+        await worker.shutdown()
 
 
 def register_sender(ctx: GatewayContext) -> None:

@@ -44,6 +44,15 @@ def _discard(pool: Executor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+async def shutdown() -> None:
+    """End the parser process (after the parse in hand, if any): part of a clean stop, so
+    that ``gateway run`` can leave without waiting on the interpreter's exit hooks."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
+
+
 async def parse_off_loop(raw: bytes, limits: MailLimits, envelope_from: str | None) -> ParsedMail:
     """:func:`~gateway.channels.email.parse.parse_mail` in the worker process."""
     loop = asyncio.get_running_loop()
