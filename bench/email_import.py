@@ -1,10 +1,10 @@
-"""Benchmark: ``gateway import-eml`` of a 1,000-mail corpus (the bench-peers generator's),
+"""Benchmark: ``gateway import-eml`` of a 1,000-mail corpus (``bench/corpus.py``),
 timed as whole processes, start-up subtracted the same way as the django-helpdesk peer
 script does it (a run on an empty folder is the start-up baseline).
 
   .venv/bin/python bench/email_import.py [--corpus DIR] [--n 1000] [--rounds 3] [--database URL]
 
-Without ``--corpus`` the corpus is generated with ../shared/bench-peers/gen_eml.py.  Each
+Without ``--corpus`` the corpus is generated with ``bench/corpus.py`` (seeded).  Each
 round runs ``gateway import-eml`` on a fresh SQLite database (or a truncated PostgreSQL one).
 """
 
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GEN = ROOT.parent / "shared" / "bench-peers" / "gen_eml.py"
+GEN = ROOT / "bench" / "corpus.py"
 CONFIG = """
 [gateway]
 database_url = "{db}"
