@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,23 @@ async def ctx(config: Config) -> AsyncIterator[GatewayContext]:
     """A started gateway context (intake writer running, dispatcher not started)."""
     async with running_context(config, migrate=False, dispatch=False) as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Give each test the logging configuration it found: a test that configures logging
+    (``gateway`` commands run in-process, the log-privacy tests) would otherwise leave a
+    handler on its closed capture stream and library loggers at INFO for the tests after it."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in list(logging.root.manager.loggerDict)}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, lvl in levels.items():
+        logging.getLogger(name).setLevel(lvl)
 
 
 @pytest.fixture(scope="session")

@@ -104,6 +104,8 @@ async def test_each_step_fires_at_its_time_once_with_two_schedulers(office):
     assert sorted(await tick(tehran("2026-03-26", 9))) == [("office", "chief"), ("office", "head")]
     assert (await tick(tehran("2026-03-27", 9))) == []
     assert first.acted == 11 and second.acted == 0
+    await first.stop()
+    await second.stop()
     async with a.db.session() as s:
         events = [
             e.action
@@ -150,7 +152,9 @@ async def test_jobs_run_side_by_side_in_both_processes_still_act_once(office):
 
 async def test_mails_carry_no_citizen_contact_and_other_units_hear_nothing(office):
     a, _, code = office
-    await Scheduler(a, holder="p").tick(tehran("2026-03-26", 9))
+    scheduler = Scheduler(a, holder="p")
+    await scheduler.tick(tehran("2026-03-26", 9))
+    await scheduler.stop()
     async with a.db.session() as s:
         rows = (await s.execute(select(Outbox))).scalars().all()
         elsewhere = (await s.execute(select(Staff.id).where(Staff.name == "elsewhere"))).scalar_one()

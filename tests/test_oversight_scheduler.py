@@ -76,7 +76,9 @@ async def test_a_failing_job_does_not_stop_the_others(ctx):
     async def fine(_ctx, _now):
         ran.append("fine")
 
-    assert await Scheduler(ctx, [("broken", broken), ("fine", fine)], holder="p").tick()
+    scheduler = Scheduler(ctx, [("broken", broken), ("fine", fine)], holder="p")
+    assert await scheduler.tick()
+    await scheduler.stop()
     assert ran == ["fine"]
 
 
@@ -99,7 +101,9 @@ async def test_digest_is_queued_by_the_scheduler_not_by_the_web_app(make_config)
             assert (await client.get("/healthz")).status == 200
         async with ctx.db.session() as s:
             assert (await s.execute(select(Outbox).where(Outbox.purpose == "digest"))).first() is None
-        assert await Scheduler(ctx, holder="p").tick()
+        scheduler = Scheduler(ctx, holder="p")
+        assert await scheduler.tick()
+        await scheduler.stop()
         async with ctx.db.session() as s:
             rows = (await s.execute(select(Outbox).where(Outbox.purpose == "digest"))).scalars().all()
         assert [r.recipient for r in rows] == ["pr@example.ir"] and code in rows[0].text
