@@ -32,6 +32,8 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from closed_loop import closed_loop
+from closed_loop import start_server as start_script_server
 
 KEY = "bench-portal-secret-key-0123456789"
 TEXT = "در باجهٔ شمارهٔ ۳ کارمند بدون توضیح پرونده‌ام را نپذیرفت و گفت فردا بیایید. " * 4
@@ -151,43 +153,18 @@ def body(n: int, with_photo: bool) -> aiohttp.FormData:
 
 async def load(port: int, seconds: float, connections: int, with_photo: bool) -> tuple[float, float, float, int]:
     """(requests/s, p50 ms, p99 ms, errors) for ``seconds`` of closed-loop load."""
-    latencies: list[float] = []
-    errors = 0
-    counter = iter(range(10**9))
-    deadline = time.perf_counter() + seconds
 
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            data = body(next(counter), with_photo)
-            t0 = time.perf_counter()
-            async with session.post(f"http://127.0.0.1:{port}/submit", data=data, allow_redirects=False) as r:
-                await r.read()
-                if r.status != 303:
-                    errors += 1
-            latencies.append(time.perf_counter() - t0)
+    async def submit(session: aiohttp.ClientSession, n: int) -> bool:
+        url = f"http://127.0.0.1:{port}/submit"
+        async with session.post(url, data=body(n, with_photo), allow_redirects=False) as r:
+            await r.read()
+            return r.status == 303
 
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections), timeout=aiohttp.ClientTimeout(total=60)
-    ) as session:
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(connections)))
-        elapsed = time.perf_counter() - start
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return len(latencies) / elapsed, pick(0.50), pick(0.99), errors
+    return await closed_loop(submit, seconds, connections)
 
 
 async def start_server(kind: str, port: int, workdir: str) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", kind, str(port), workdir)
-    for _ in range(300):
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return proc
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{kind} server did not start")
+    return await start_script_server(__file__, kind, port, workdir)
 
 
 async def main(seconds: float, connections: int) -> None:

@@ -31,6 +31,8 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from closed_loop import closed_loop
+from closed_loop import start_server as start_script_server
 
 TEXT = quote("شکایت درباره آسفالت خیابان ۱۲ و چاله‌های بزرگ جلوی مدرسه")
 
@@ -97,41 +99,17 @@ def url(port: int, n: int) -> str:
 
 async def load(port: int, seconds: float, connections: int) -> tuple[float, float, float, int]:
     """Return (requests/s, p50 ms, p99 ms, errors) for ``seconds`` of closed-loop load."""
-    latencies: list[float] = []
-    errors = 0
-    counter = iter(range(10**9))
-    deadline = time.perf_counter() + seconds
 
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            async with session.get(url(port, next(counter))) as r:
-                await r.read()
-                if r.status != 200:
-                    errors += 1
-            latencies.append(time.perf_counter() - t0)
+    async def mo(session: aiohttp.ClientSession, n: int) -> bool:
+        async with session.get(url(port, n)) as r:
+            await r.read()
+            return r.status == 200
 
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(connections)))
-        elapsed = time.perf_counter() - start
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return len(latencies) / elapsed, pick(0.50), pick(0.99), errors
+    return await closed_loop(mo, seconds, connections)
 
 
 async def start_server(kind: str, port: int, workdir: str) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", kind, str(port), workdir)
-    for _ in range(300):
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return proc
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{kind} server did not start")
+    return await start_script_server(__file__, kind, port, workdir)
 
 
 def db_counts(path: str) -> tuple[int, int, int]:
