@@ -189,6 +189,9 @@ class SpoolDrainer:
                 self.ctx.leases.on_beat(partial(_renew, channel=self.channel, me=self.me))
                 self._renewing = True
             leases = self.ctx.leases
+            if not await self._anything_pending():
+                self.passes += 1
+                return 0  # no write transaction (SQLite's one write lock) for an idle poll
             rows = await self.ctx.db.write(
                 partial(
                     _claim,
@@ -238,6 +241,16 @@ class SpoolDrainer:
             if unavailable:
                 raise DatabaseUnavailable(f"{unavailable} {self.channel} spool rows left pending")
             return len(rows)
+
+    async def _anything_pending(self) -> bool:
+        """Is any row of the channel pending (claimed or not)?  A read, beside the writers."""
+        async with self.ctx.db.read_session() as s:
+            found = await s.execute(
+                select(InboundSpool.id)
+                .where(InboundSpool.channel == self.channel, InboundSpool.status == "pending")
+                .limit(1)
+            )
+            return found.first() is not None
 
     async def _parse(self, raw: bytes, envelope: dict[str, Any]) -> Parsed:
         parsed = self.parse(raw, envelope)
