@@ -152,6 +152,7 @@ async def test_the_api_gives_the_same_figures_per_staff_member(make_config):
             everyone = await (await client.get("/api/v1/surveys?month=1405-09", headers=auth(admin))).json()
             forbidden = await client.get("/api/v1/surveys", headers=auth(clerk))
             bad = await client.get("/api/v1/surveys?month=azar", headers=auth(boss))
+            trailing = await client.get("/api/v1/surveys?month=1405-09x", headers=auth(boss))
             spec = await (await client.get("/api/v1/openapi.json")).json()
     assert r.status == 200 and roads["unit"] == "roads" and roads["month"] == "1405-09"
     assert roads["responses"] == 7 and everyone["responses"] == 9 and everyone["unit"] is None
@@ -162,5 +163,5 @@ async def test_the_api_gives_the_same_figures_per_staff_member(make_config):
     assert everyone["services"] == [{"code": "20001", "responses": 7, "information_match": 3.71}]
     assert everyone["by_channel"] == {"web": 5, "sms": 1, "voice": 1, "kiosk": 1, "paper": 1}
     assert "comments" not in everyone and "زمان انتظار" not in str(everyone)  # figures, not citizens' words
-    assert forbidden.status == 403 and bad.status == 422
+    assert forbidden.status == 403 and bad.status == 422 and trailing.status == 422
     assert "/api/v1/surveys" in spec["paths"] and "SurveyResults" in spec["components"]["schemas"]

@@ -279,14 +279,14 @@ async def get_surveys(request: web.Request) -> web.Response:
     if not v.sees_dashboard:
         raise ApiError("forbidden", "survey results are for supervisors, managers and oversight staff")
     ctx = context(request)
-    month = request.query.get("month", "")
+    month = request.query.get("month", "")[:20]
     try:
-        q = survey_results.query_for(ctx.config, v.role, v.unit_code, month[:7])
+        q = survey_results.query_for(ctx.config, v.role, v.unit_code, month)
     except survey_results.MonthError:
         raise ApiError("validation_error", "month must be a Persian-calendar year-month such as 1405-09") from None
     async with ctx.db.read_session() as s:
         res = await survey_results.survey_results(s, q)
-    scope = {"unit": q.unit_code, "month": month[:7] or None, "since": q.start, "until": q.end}
+    scope = {"unit": q.unit_code, "month": month or None, "since": q.start, "until": q.end}
     return ok({**scope, **survey_results.results_json(res)})
 
 
