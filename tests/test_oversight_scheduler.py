@@ -17,7 +17,7 @@ from gateway.core.models import Case, Outbox, utcnow
 from gateway.core.runtime import running_context
 from gateway.core.scheduler import Scheduler
 from tests.peers import eventually
-from tests.test_cli import ROOT, conf
+from tests.test_cli import ROOT, conf, start_run
 from tests.test_staff_support import submit
 
 UNITS = [
@@ -128,13 +128,7 @@ async def test_run_only_scheduler_queues_the_digest(conf, make_config):
             async with ctx.db.session() as s:
                 return (await s.execute(select(Outbox.recipient).where(Outbox.purpose == "digest"))).all()
 
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "--config", path, "run", "--only", "scheduler"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_run(path, "scheduler")
         try:
             rows = await eventually(digest_rows, "the scheduler process queues the digest", 90)
             assert [r.recipient for r in rows] == ["pr@example.ir"]
@@ -154,16 +148,9 @@ async def test_two_scheduler_processes_tell_a_new_case_once(conf, make_config):
     async with running_context(make_config(), migrate=False, dispatch=False) as ctx:
         await add_staff(ctx.db, "instant", "pr", email="instant@example.ir")
         await set_notify(ctx.db, "instant", "immediate")
+        # two machines' worth of schedulers: each process has its own instance name
         procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "gateway", "--config", path, "run", "--only", "scheduler"],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                # two machines' worth of schedulers: each process has its own instance name
-                env={**os.environ, "GATEWAY_INSTANCE_NAME": f"scheduler-{n}"},
-            )
+            start_run(path, "scheduler", env={**os.environ, "GATEWAY_INSTANCE_NAME": f"scheduler-{n}"})
             for n in range(2)
         ]
         try:
