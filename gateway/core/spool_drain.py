@@ -137,6 +137,7 @@ class SpoolDrainer:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._renewing = False
+        self._stopping = False
         self.passes = 0  # drain passes that claimed rows or found none (tests, metrics)
 
     def wake(self) -> None:
@@ -145,11 +146,15 @@ class SpoolDrainer:
     def start(self) -> None:
         """Drain what is pending now (rows left by a crash too), then on every wake-up."""
         if self._task is None or self._task.done():
+            self._stopping = False
             self._task = asyncio.create_task(self._loop(), name=f"spool-drainer-{self.channel}")
 
     async def stop(self) -> None:
         """Stop (a pass cut short is replayed later) and hand our claims back."""
         if self._task is not None:
+            # the flag as well as the cancel: Python 3.11's wait_for drops a cancellation
+            # that arrives as the doorbell rings (the wait's result wins), and the loop ran on
+            self._stopping = True
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
@@ -159,7 +164,7 @@ class SpoolDrainer:
             log.warning("could not hand back the %s spool claims", self.channel)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._event.clear()
             busy = self.busy is not None and self.busy()
             try:
