@@ -65,6 +65,7 @@ class VoiceChannel:
         self.holds_spool = False
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def routes(self) -> Sequence[Any]:
         return []
@@ -76,10 +77,14 @@ class VoiceChannel:
             await self.agi.start(cfg.agi.host, cfg.agi.port)
             log.info("FastAGI on %s:%d", cfg.agi.host, self.agi.port)
         self.ami.start()
+        self._stopping = False
         self._task = asyncio.create_task(self._maintain(), name="voice-reconcile")
 
     async def stop(self) -> None:
         if self._task is not None:
+            # a flag as well as the cancel: Python 3.11's wait_for drops a cancellation that
+            # arrives as the kick is set, and the loop would run on (see core.spool_drain)
+            self._stopping = True
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
@@ -107,7 +112,7 @@ class VoiceChannel:
         cfg = self.ctx.config.voice
         tick = min(cfg.reconcile_seconds, self.ctx.leases.retry)
         last = 0.0
-        while True:
+        while not self._stopping:
             try:
                 self.holds_spool = await self.ctx.leases.hold(LEASE)
                 due = self._kick.is_set() or time.monotonic() - last >= cfg.reconcile_seconds
