@@ -1,4 +1,4 @@
-"""The closed-loop HTTP load driver the web benchmarks share: ``connections`` clients, each
+"""The closed-loop HTTP load driver the web benchmarks share (and how their servers serve): ``connections`` clients, each
 sending its next request as soon as the last one was answered, and a helper that starts a
 benchmark's server (the same script with ``--serve KIND PORT WORKDIR``) in its own process.
 """
@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+from aiohttp import web
 
 Request = Callable[[aiohttp.ClientSession, int], Awaitable[bool]]  # (session, n) -> answered as expected
 
@@ -55,3 +56,16 @@ async def start_server(script: str, kind: str, port: int, workdir: str) -> async
         except OSError:
             await asyncio.sleep(0.1)
     raise RuntimeError(f"{kind} server did not start")
+
+
+async def run_app(app: web.Application, port: int) -> None:
+    """Serve ``app`` on loopback the way ``gateway run`` does, until the process is stopped."""
+    from gateway.web.app import app_runner
+
+    runner = app_runner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -32,7 +32,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from closed_loop import closed_loop
+from closed_loop import closed_loop, run_app
 from closed_loop import start_server as start_script_server
 
 KEY = "bench-portal-secret-key-0123456789"
@@ -113,18 +113,6 @@ def bare_app(workdir: str) -> web.Application:
     app = web.Application()
     app.router.add_post("/submit", submit)
     return app
-
-
-async def run_app(app: web.Application, port: int) -> None:
-    from gateway.web.app import app_runner
-
-    runner = app_runner(app)  # as `gateway run` serves it
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
 
 
 def body(n: int, with_photo: bool) -> aiohttp.FormData:

@@ -31,7 +31,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from closed_loop import closed_loop
+from closed_loop import closed_loop, run_app
 from closed_loop import start_server as start_script_server
 
 TEXT = quote("شکایت درباره آسفالت خیابان ۱۲ و چاله‌های بزرگ جلوی مدرسه")
@@ -75,18 +75,6 @@ async def serve_bare(port: int) -> None:
     app = web.Application()
     app.router.add_get("/sms/kannel/mo", mo)
     await run_app(app, port)
-
-
-async def run_app(app: web.Application, port: int) -> None:
-    from gateway.web.app import app_runner
-
-    runner = app_runner(app)  # as `gateway run` serves it
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
 
 
 def url(port: int, n: int) -> str:
