@@ -143,13 +143,16 @@ async def drained(db_url: str, accepted: int, limit: float = 900) -> float:
     end = time.perf_counter() + limit
     try:
         while time.perf_counter() < end:
+            # cheap while rows wait (one index probe), counts only then: the poll runs on the
+            # database under test (two counts every 0.1 s cost it 15 % of a core)
             async with engine.connect() as conn:
                 pending = (
-                    await conn.execute(text("SELECT count(*) FROM inbound_spool WHERE status = 'pending'"))
+                    await conn.execute(text("SELECT EXISTS (SELECT 1 FROM inbound_spool WHERE status = 'pending')"))
                 ).scalar()
-                acks = (await conn.execute(text("SELECT count(*) FROM outbox WHERE purpose = 'ack'"))).scalar()
-            if not pending and acks >= accepted:
-                return time.perf_counter()
+                if not pending:
+                    acks = (await conn.execute(text("SELECT count(*) FROM outbox WHERE purpose = 'ack'"))).scalar()
+                    if acks >= accepted:
+                        return time.perf_counter()
             await asyncio.sleep(0.1)
     finally:
         await engine.dispose()

@@ -237,6 +237,34 @@ async def test_a_dead_instances_claims_pass_to_another_within_the_lease_time(
     assert await case_count(ctx) == 3
 
 
+async def test_a_pass_longer_than_the_lease_keeps_its_claims(ctx: GatewayContext, writer: SpoolWriter) -> None:
+    """The heartbeat renews a pass's claims once they are a quarter lease old: another
+    instance finds nothing to take while the pass runs on past ``gateway.lease_seconds``."""
+    for i in range(3):
+        await writer.put(raw(i), "kannel", f"l-{i}", {})
+    release = asyncio.Event()
+
+    async def slow(data: bytes, envelope: dict[str, Any]) -> InboundMessage | None:
+        await release.wait()
+        return parse(data, envelope)
+
+    other = SpoolDrainer(ctx, CHANNEL, parse)
+    other.me = "another-instance"
+    long_pass = asyncio.create_task(SpoolDrainer(ctx, CHANNEL, slow).run_once())
+    try:
+
+        async def claimed() -> bool:
+            return all(r.claimed_by == ctx.leases.name for r in await rows(ctx))
+
+        await eventually(claimed, "the first pass claims the rows", 10)
+        await asyncio.sleep(ctx.leases.ttl * 1.5)
+        assert await other.run_once() == 0  # renewed, so not stale
+    finally:
+        release.set()
+    assert await long_pass == 3
+    assert await case_count(ctx) == 3
+
+
 def spool_now() -> Any:
     from gateway.core.models import utcnow
 

@@ -113,6 +113,14 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) 
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
+    if "+asyncpg" in url:
+        # asyncpg prepares every statement; after five runs PostgreSQL may keep one generic
+        # plan per connection, chosen with the sizes of that moment.  Planned on a new
+        # install's empty tables, "contact IN (...)" stayed a sequential scan while the
+        # table grew: 40 ms a batch at 27,000 cases (bench/README.md "Scale-out").  A plan
+        # per execution costs a fraction of a millisecond and follows the table.
+        args = kwargs.setdefault("connect_args", {})
+        args.setdefault("server_settings", {}).setdefault("plan_cache_mode", "force_custom_plan")
     return create_async_engine(url, **kwargs)
 
 

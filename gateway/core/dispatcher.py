@@ -27,7 +27,7 @@ import socket
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -91,32 +91,30 @@ class Dispatcher:
         self._wake.set()
 
     async def claim(self, limit: int | None = None) -> list[tuple[Outbox, str | None]]:
-        """Claim due rows for this dispatcher; return them with their case codes."""
+        """Claim due rows for this dispatcher; return them with their case codes.
+
+        Two look-ups, each an ordered walk of ``ix_outbox_status_next`` that stops at the
+        limit: rows in flight whose claim lapsed (few), then pending rows that are due.
+        (One query with an OR of both read and sorted every pending row: 17 ms a claim
+        with a backlog of 4,000 acknowledgements.)"""
         now = utcnow()
+        limit = limit or self.cfg.batch
         stale = now - timedelta(seconds=self.cfg.lease_seconds)
-        stmt = (
-            select(Outbox)
-            .where(
-                or_(
-                    and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
-                    and_(Outbox.status == "sending", Outbox.claimed_at < stale),
-                    and_(
-                        Outbox.status == "sending",
-                        Outbox.claimed_by == self.name,  # our previous life's
-                        Outbox.claimed_at < self.started,
-                    ),
-                )
-            )
-            .order_by(Outbox.next_attempt_at, Outbox.id)
-            .limit(limit or self.cfg.batch)
+        lapsed = select(Outbox).where(
+            Outbox.status == "sending",
+            or_(
+                Outbox.claimed_at < stale,
+                and_(Outbox.claimed_by == self.name, Outbox.claimed_at < self.started),  # our previous life's
+            ),
         )
-        if self.cfg.channels:  # a process sends only what it has real senders for
-            stmt = stmt.where(Outbox.channel.in_(self.cfg.channels))
-        if not self.db.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True)
+        due = select(Outbox).where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
         async with self.db.session() as s:
+            found: list[Outbox] = []
+            for stmt in (lapsed, due):
+                if len(found) < limit:
+                    found += (await s.execute(self._ordered(stmt, limit - len(found)))).scalars()
             rows = []
-            for row in (await s.execute(stmt)).scalars():
+            for row in found:
                 if row.status == "sending" and not self.idempotent(row.channel):
                     self._park(row, row.claimed_at or now)
                     continue
@@ -129,6 +127,12 @@ class Dispatcher:
                 result = await s.execute(select(Case.id, Case.code).where(Case.id.in_(case_ids)))
                 codes = {case_id: code for case_id, code in result.all()}
         return [(r, codes.get(r.case_id) if r.case_id is not None else None) for r in rows]
+
+    def _ordered(self, stmt: Select[tuple[Outbox]], limit: int) -> Select[tuple[Outbox]]:
+        stmt = stmt.order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
+        if self.cfg.channels:  # a process sends only what it has real senders for
+            stmt = stmt.where(Outbox.channel.in_(self.cfg.channels))
+        return stmt if self.db.is_sqlite else stmt.with_for_update(skip_locked=True)
 
     def _park(self, row: Outbox, since: datetime, why: str = "claim lapsed") -> None:
         """A row that may have gone out through a sender without idempotency keys: no resend

@@ -7,6 +7,7 @@ into the database.  Channels register their senders afterwards (the CLI composes
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -21,6 +22,7 @@ from gateway.core.config import Config
 from gateway.core.context import GatewayContext
 from gateway.core.db import Database
 from gateway.core.dispatcher import Dispatcher
+from gateway.core.first_stats import keep_first_stats
 from gateway.core.intake.writer import IntakeWriter
 from gateway.core.leases import Leases
 from gateway.core.limits import make_limiter
@@ -122,6 +124,7 @@ async def running_context(
     With ``instance`` (``gateway run``), the name is claimed first: InstanceClash if a live
     process uses it."""
     ctx = build_context(config, db, instance)
+    stats: asyncio.Task[None] | None = None
     try:
         if migrate:
             await ctx.db.migrate()
@@ -132,8 +135,12 @@ async def running_context(
         ctx.intake.start()
         if dispatch:
             ctx.dispatcher.start()
+        if not ctx.db.is_sqlite:
+            stats = asyncio.create_task(keep_first_stats(ctx.db), name="first-stats")
         yield ctx
     finally:
+        if stats is not None:
+            stats.cancel()
         await ctx.intake.stop()
         await ctx.dispatcher.stop()
         await ctx.leases.stop()

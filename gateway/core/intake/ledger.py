@@ -34,12 +34,14 @@ class Seen(NamedTuple):
 
 # PostgreSQL: one index probe per key.  With ``external_id IN (…)`` a planner without fresh
 # statistics (a new install, the first minutes of a flood) scans every key of the source and
-# filters: measured 7.5 ms per batch at 5,000 keys, growing with the table.
+# filters: measured 7.5 ms per batch at 5,000 keys, growing with the table.  The LIMIT keeps
+# the sub-query apart (a key is unique): flattened into a join, a table never analysed yet
+# (rows estimated at 1) was walked once per wanted key, 6.9 ms for 6 keys at 7,400 rows.
 _PG_KEYS = text(
     "SELECT k.channel, k.provider, k.external_id, k.outcome, k.case_id, k.message_id "
     "FROM unnest(CAST(:ids AS VARCHAR[])) AS wanted(external_id) JOIN LATERAL ("
     "SELECT * FROM inbound_keys WHERE channel = :channel AND provider = :provider "
-    "AND external_id = wanted.external_id) AS k ON true"
+    "AND external_id = wanted.external_id LIMIT 1) AS k ON true"
 )
 
 
