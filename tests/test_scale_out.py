@@ -32,10 +32,9 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tests.peers import eventually, free_port, require
+from tests.peers import eventually, free_port, private_pg_database, require
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_SERVER = os.environ.get("GATEWAY_TEST_DATABASE_URL") or "postgresql+asyncpg://postgres@127.0.0.1/test"
 TOKEN = "scale-test-kannel-token"
 UNITS = (
     '[[units]]\ncode = "pr"\nname = "روابط عمومی"\n'
@@ -64,20 +63,8 @@ class Proc:
 @pytest_asyncio.fixture
 async def database() -> AsyncIterator[str]:
     """A private PostgreSQL database, dropped afterwards."""
-    admin = create_async_engine(PG_SERVER, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = f"gw_scale_{os.getpid()}_{secrets.token_hex(3)}"
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OSError as e:
-        await admin.dispose()
-        require(False, f"PostgreSQL not reachable at {PG_SERVER} ({e})")
-    try:
-        yield make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with private_pg_database("gw_scale") as url:
+        yield url
 
 
 def write_config(tmp: Path, name: str, db_url: str) -> Proc:

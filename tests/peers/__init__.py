@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: the PostgreSQL server for tests that need one whatever database the suite runs on
+PG_SERVER = os.environ.get("GATEWAY_TEST_DATABASE_URL") or "postgresql+asyncpg://postgres@127.0.0.1/test"
 
 
 def require(ok: bool, reason: str) -> None:
@@ -51,3 +55,27 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str = "condition
             raise AssertionError(f"never happened: {what}")
         await asyncio.sleep(0.05)
     return value
+
+
+@asynccontextmanager
+async def private_pg_database(prefix: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database on :data:`PG_SERVER` (its URL), dropped afterwards;
+    skip (locally) or fail (in CI) when the server cannot be reached."""
+    from sqlalchemy import make_url, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    admin = create_async_engine(PG_SERVER, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OSError as e:
+        await admin.dispose()
+        require(False, f"PostgreSQL not reachable at {PG_SERVER} ({e})")
+    try:
+        yield make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
