@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -25,7 +26,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
@@ -103,16 +104,46 @@ def _sqlite_hooks(engine: Engine, busy_timeout: float, database: str | None = No
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> AsyncEngine:
+PING_AFTER_IDLE_SECONDS = 2.0  # a pooled PostgreSQL connection idle this long is pinged before use
+
+
+def _ping_after_idle(engine: Engine, after: float) -> None:
+    """Ping a pooled connection before use only when it has been idle ``after`` seconds.
+
+    ``pool_pre_ping`` pings at every checkout, and the asyncpg dialect's ping is three round
+    trips (BEGIN, an empty query, ROLLBACK): under a flood that was a fifth of the gateway's
+    time in socket writes (bench/README.md "Scale-out").  A connection in steady use needs
+    none; one that lay idle (the database may have restarted meanwhile) is pinged and, if
+    dead, replaced before the caller sees it.  A connection that dies within ``after``
+    seconds of its last use fails its next statement: SQLAlchemy then drops the whole pool,
+    and the caller answers "try later" (the channel retries; nothing is acknowledged)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < after:
+            return  # new, or in use moments ago
+        try:
+            dbapi_connection.ping()
+        except Exception as e:
+            raise DisconnectionError("pooled connection is gone") from e
+
+
+def make_engine(
+    url: str, *, busy_timeout: float = BUSY_TIMEOUT, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, **kwargs: Any
+) -> AsyncEngine:
     """Create an async engine with the right settings for its dialect (``busy_timeout``
-    in seconds: SQLite only)."""
+    in seconds: SQLite only; ``ping_after_idle``: PostgreSQL only, see :func:`_ping_after_idle`)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
         _sqlite_hooks(engine.sync_engine, busy_timeout, engine.url.database)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
     if "+asyncpg" in url:
         # asyncpg prepares every statement; after five runs PostgreSQL may keep one generic
         # plan per connection, chosen with the sizes of that moment.  Planned on a new
@@ -121,7 +152,10 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) 
         # per execution costs a fraction of a millisecond and follows the table.
         args = kwargs.setdefault("connect_args", {})
         args.setdefault("server_settings", {}).setdefault("plan_cache_mode", "force_custom_plan")
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_after_idle(engine.sync_engine, ping_after_idle)
+    return engine
 
 
 def rows_changed(result: Result[Any]) -> int:
