@@ -191,3 +191,26 @@ async def test_a_delivery_report_racing_the_dispatchers_mark_is_kept(ctx):
         await asyncio.sleep(0.3)
     await mark
     assert (await row(ctx, rid)).status == "delivered"
+
+
+async def test_a_pass_claims_a_batch_but_sends_only_concurrency_at_once(ctx):
+    """``outbox.batch`` rows are claimed and marked in one transaction each; no more than
+    ``outbox.concurrency`` of them are in the senders at any moment."""
+    ids = await queue_rows(ctx, 9)
+
+    class Counting:
+        def __init__(self):
+            self.now = self.most = 0
+
+        async def send(self, message):
+            self.now += 1
+            self.most = max(self.most, self.now)
+            await asyncio.sleep(0.01)
+            self.now -= 1
+            return SendResult.sent(f"p-{message.outbox_id}")
+
+    sender = Counting()
+    d = dispatcher(ctx, sender, batch=9, concurrency=3)
+    assert await d.run_once() == 9
+    assert sender.most == 3
+    assert {(await row(ctx, rid)).status for rid in ids} == {"sent"}

@@ -128,7 +128,7 @@ class Dispatcher:
                 codes = {case_id: code for case_id, code in result.all()}
         return [(r, codes.get(r.case_id) if r.case_id is not None else None) for r in rows]
 
-    def _ordered(self, stmt: Select[tuple[Outbox]], limit: int) -> Select[tuple[Outbox]]:
+    def _ordered(self, stmt: Select[Outbox], limit: int) -> Select[Outbox]:
         stmt = stmt.order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
         if self.cfg.channels:  # a process sends only what it has real senders for
             stmt = stmt.where(Outbox.channel.in_(self.cfg.channels))
@@ -204,7 +204,13 @@ class Dispatcher:
         """Claim and send one batch; return how many rows were handled."""
         claimed = await self.claim()
         if claimed:
-            results = await asyncio.gather(*(self.send(row, code) for row, code in claimed))
+            gate = asyncio.Semaphore(self.cfg.concurrency)
+
+            async def send(row: Outbox, code: str | None) -> SendResult:
+                async with gate:
+                    return await self.send(row, code)
+
+            results = await asyncio.gather(*(send(row, code) for row, code in claimed))
             await self.mark_many([(row.id, result) for (row, _), result in zip(claimed, results)])
         return len(claimed)
 

@@ -38,7 +38,8 @@ class OutboxSection(Section):
     base_delay_seconds: float = Field(5, gt=0)
     max_delay_seconds: float = Field(3600, gt=0)
     poll_seconds: float = Field(1.0, gt=0)
-    batch: int = Field(20, ge=1)
+    batch: int = Field(100, ge=1)  # rows one pass claims (and marks) in one transaction each
+    concurrency: int = Field(20, ge=1)  # of those, sends in flight at once
     lease_seconds: float = Field(10, gt=0)  # a claim not renewed by its sender's heartbeat this long is taken over
     channels: list[str] = []  # channels this process's dispatcher sends (empty: all); see README
     report_wait_seconds: float = Field(300, ge=0)  # providers without idempotency keys: wait this long
