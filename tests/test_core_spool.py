@@ -185,8 +185,12 @@ async def test_two_processes_drain_one_channel_without_sharing_a_row(
     parsed_by: dict[str, list[str]] = {"a": [], "b": []}
 
     def parser(who: str) -> Any:
-        def parse_as(data: bytes, envelope: dict[str, Any]) -> InboundMessage | None:
+        async def parse_as(data: bytes, envelope: dict[str, Any]) -> InboundMessage | None:
             parsed_by[who].append(json.loads(data)["id"])
+            # a parse that takes a moment, as a real one does: without it one instance
+            # could drain all 60 rows while the other's first claim sat in SQLite's busy
+            # handler (it sleeps between tries), and "each made some" failed 1 run in 10
+            await asyncio.sleep(0.005)
             return parse(data, envelope)
 
         return parse_as

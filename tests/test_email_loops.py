@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from gateway.channels.email import EmailPlugin, create
 from gateway.core.config import Config
-from gateway.core.models import Case, InboundSpool
+from gateway.core.models import Case, InboundSpool, Outbox
 from gateway.core.runtime import running_context
 from tests.peers.smtp_sink import SmtpSink, start_sink
 
@@ -98,6 +98,29 @@ async def test_autoresponder_gets_bounded_acks(loop_rig: Callable[..., Any], kin
     acks = [m for m in sink.messages if m["To"] == ROBOT]
     assert 1 <= len(acks) <= max_acks
     assert all(m["Auto-Submitted"] == "auto-replied" for m in acks)
+
+
+async def test_a_drain_pass_caps_its_mails_in_one_limiter_transaction(loop_rig: Callable[..., Any]) -> None:
+    """Six mails from one disguised robot drained in one pass: three acknowledged, three
+    not, and the pass asked the shared limiter once (the caps wait for every parse of the
+    pass; capped as each parse came back, a pass made one transaction every few mails)."""
+    plugin, _ = loop_rig()
+    for n in range(6):
+        mail = robot_reply("disguised", EmailMessage(), n)
+        await aiosmtplib.send(mail, hostname="127.0.0.1", port=plugin.smtp.port, timeout=10)
+    counters, calls = plugin.ctx.limiter.counters, []
+    apply = counters.apply
+
+    async def counted(hits: list[Any]) -> Any:
+        calls.append(len(hits))
+        return await apply(hits)
+
+    counters.apply = counted
+    assert await plugin.drainer.run_once() == 6
+    assert calls == [6]
+    async with plugin.ctx.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Case)) == 6
+        assert await s.scalar(select(func.count()).select_from(Outbox).where(Outbox.purpose == "ack")) == 3
 
 
 async def test_unreadable_mail_is_kept_and_bounced(loop_rig: Callable[..., Any]) -> None:

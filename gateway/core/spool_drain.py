@@ -43,10 +43,11 @@ Parsed = InboundMessage | None
 Parse = Callable[[bytes, dict[str, Any]], Parsed | Awaitable[Parsed]]
 OnResult = Callable[[int, InboundMessage, IntakeResult], Awaitable[None] | None]
 OnFailed = Callable[[int, bytes, dict[str, Any]], Awaitable[None] | None]  # (spool id, raw, envelope)
+Row = tuple[int, bytes, dict[str, Any]]  # (spool id, raw, envelope)
 _OFF = {"synchronize_session": False}
 
 
-def _claim(s: Session, channel: str, limit: int, me: str, stale: float) -> list[tuple[int, bytes, dict[str, Any]]]:
+def _claim(s: Session, channel: str, limit: int, me: str, stale: float) -> list[Row]:
     """Claim up to ``limit`` pending rows for ``me``: unclaimed ones, stale claims (not
     renewed for ``stale`` seconds) and our own (left pending by a pass, or by our previous
     life); return them in id order."""
@@ -224,10 +225,7 @@ class SpoolDrainer:
             skipped: list[int] = []
             failed: list[tuple[int, str]] = []
             unavailable = 0
-            # parsed together, so the parsers' awaits (shared limits) share transactions
-            parsed = await asyncio.gather(
-                *(self._parse(raw, envelope) for _, raw, envelope in rows), return_exceptions=True
-            )
+            parsed = await self.parse_all(rows)
             for (sid, _, _), msg in zip(rows, parsed):
                 if isinstance(msg, BaseException):
                     e = msg
@@ -268,11 +266,17 @@ class SpoolDrainer:
             )
             return found.first() is not None
 
+    async def parse_all(self, rows: list[Row]) -> list[Parsed | BaseException]:
+        """Each row's message, or the error its parse raised.  Parsed together, so that the
+        parsers' awaits (shared limits) share transactions; a channel whose parse awaits
+        something slow before its limits stages it (``email.spool.MailDrainer``)."""
+        return await asyncio.gather(*(self._parse(raw, envelope) for _, raw, envelope in rows), return_exceptions=True)
+
     async def _parse(self, raw: bytes, envelope: dict[str, Any]) -> Parsed:
         parsed = self.parse(raw, envelope)
         return await parsed if inspect.isawaitable(parsed) else parsed
 
-    async def _tell_failed(self, failed: set[int], rows: list[tuple[int, bytes, dict[str, Any]]]) -> None:
+    async def _tell_failed(self, failed: set[int], rows: list[Row]) -> None:
         if self.on_failed is None or not failed:
             return
         for sid, raw, envelope in rows:

@@ -147,20 +147,24 @@ class MailIntake:
         return message, mail
 
     async def prepare(self, raw: bytes, envelope: Envelope) -> tuple[InboundMessage, ParsedMail]:
-        """:meth:`parse` (off the loop) and :meth:`decide`, then the per-address cap on
-        acknowledgements (in the spirit of Zammad's "10 auto-replies in 10 minutes": a robot
-        that escapes every header check still cannot make us write more).  Counted in the
-        shared limiter, so it holds across processes."""
+        """:meth:`parse` (off the loop) and :meth:`decide`, then :meth:`cap`."""
         message, mail = self.decide(raw, await self.parse(raw, envelope), envelope)
-        if message.acknowledge and message.sender:
-            cfg = self.ctx.config.email
-            allowed, _ = await self.ctx.limiter.hit(
-                f"email-ack:{message.sender.strip().casefold()}", cfg.auto_reply_cap, cfg.auto_reply_window_minutes * 60
-            )
-            if not allowed:
-                log.warning("acknowledgement cap reached for one sender; not answering")
-                message = replace(message, acknowledge=False, meta={**message.meta, "ack_suppressed": "auto_reply_cap"})
-        return message, mail
+        return await self.cap(message), mail
+
+    async def cap(self, message: InboundMessage) -> InboundMessage:
+        """The per-address cap on acknowledgements (in the spirit of Zammad's "10
+        auto-replies in 10 minutes": a robot that escapes every header check still cannot
+        make us write more).  Counted in the shared limiter, so it holds across processes."""
+        if not (message.acknowledge and message.sender):
+            return message
+        cfg = self.ctx.config.email
+        allowed, _ = await self.ctx.limiter.hit(
+            f"email-ack:{message.sender.strip().casefold()}", cfg.auto_reply_cap, cfg.auto_reply_window_minutes * 60
+        )
+        if allowed:
+            return message
+        log.warning("acknowledgement cap reached for one sender; not answering")
+        return replace(message, acknowledge=False, meta={**message.meta, "ack_suppressed": "auto_reply_cap"})
 
     async def apply_report(self, mail: ParsedMail) -> int:
         """Mark our messages named in a delivery-failure report as failed; return how many."""

@@ -13,15 +13,17 @@ bounce.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from gateway.channels.email.inbound import Envelope, MailIntake
+from gateway.channels.email.parse import ParsedMail
 from gateway.core.context import GatewayContext
 from gateway.core.messages import InboundMessage
 from gateway.core.outbox import queue_once
 from gateway.core.spool import SpoolWriter
-from gateway.core.spool_drain import SpoolDrainer
+from gateway.core.spool_drain import Row, SpoolDrainer
 
 log = logging.getLogger(__name__)
 CHANNEL = "email"
@@ -67,6 +69,28 @@ class MailDrainer(SpoolDrainer):
         message, mail = await self.intake.prepare(raw, envelope_of(env))
         await self.intake.apply_report(mail)
         return message
+
+    async def parse_all(self, rows: list[Row]) -> list[InboundMessage | BaseException]:
+        """:meth:`parse_row` for a pass, staged: every mail is parsed (in the parser
+        process) before any is capped, so the caps reach the shared limiter together, one
+        transaction for the pass.  Capped as each parse came back, they made one transaction
+        every few mails: a 200-mail pass spent ~150 ms parsing, ~90 ms of it in the
+        limiter (bench/README.md "Scale-out")."""
+
+        async def parse(raw: bytes, env: dict[str, Any]) -> tuple[InboundMessage, ParsedMail]:
+            envelope = envelope_of(env)
+            return self.intake.decide(raw, await self.intake.parse(raw, envelope), envelope)
+
+        async def finish(parsed: tuple[InboundMessage, ParsedMail] | BaseException) -> InboundMessage:
+            if isinstance(parsed, BaseException):
+                raise parsed
+            message, mail = parsed
+            message = await self.intake.cap(message)
+            await self.intake.apply_report(mail)
+            return message
+
+        first = await asyncio.gather(*(parse(raw, env) for _, raw, env in rows), return_exceptions=True)
+        return await asyncio.gather(*(finish(p) for p in first), return_exceptions=True)
 
     async def bounce_row(self, spool_id: int, raw: bytes, env: dict[str, Any]) -> None:
         await self.bounce(envelope_of(env).mail_from, spool_id)
