@@ -23,7 +23,7 @@ from gateway.core.context import GatewayContext
 from gateway.core.messages import InboundMessage
 from gateway.core.outbox import queue_once
 from gateway.core.spool import SpoolWriter
-from gateway.core.spool_drain import Row, SpoolDrainer
+from gateway.core.spool_drain import Parsed, Row, SpoolDrainer
 
 log = logging.getLogger(__name__)
 CHANNEL = "email"
@@ -70,7 +70,7 @@ class MailDrainer(SpoolDrainer):
         await self.intake.apply_report(mail)
         return message
 
-    async def parse_all(self, rows: list[Row]) -> list[InboundMessage | BaseException]:
+    async def parse_all(self, rows: list[Row]) -> list[Parsed | BaseException]:
         """:meth:`parse_row` for a pass, staged: every mail is parsed (in the parser
         process) before any is capped, so the caps reach the shared limiter together, one
         transaction for the pass.  Capped as each parse came back, they made one transaction
