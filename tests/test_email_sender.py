@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import email
 from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from gateway.channels.email.sender import EmlFolderSender, SmtpRelaySender, build_message
+from gateway.channels.email.sender import (
+    EmlFolderSender,
+    SmtpRelaySender,
+    build_message,
+    build_utf8_message,
+    subject_with_code,
+)
 from gateway.core.config import EmailOutbound, EmailSection
 from gateway.core.messages import Channel, OutboundMessage, SendStatus
 from gateway.core.outbox import is_our_message_id
@@ -105,3 +112,67 @@ async def test_eml_folder_sender_writes_rfc5322(tmp_path: Path) -> None:
     assert result.provider_id == out.idempotency_key == msg["Message-ID"]
     await EmlFolderSender(CFG, tmp_path).send(out)  # a resend overwrites, no second file
     assert len(list(tmp_path.glob("*.eml"))) == 1
+
+
+def _view(raw: bytes) -> tuple[dict[str, str], list[tuple[str, str | None, object]]]:
+    """What a reader gets from a mail: its headers decoded (not the ones the MIME layout
+    words differently: boundary, transfer encoding) and its parts' types, names, contents."""
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    layout = {"content-type", "content-transfer-encoding", "mime-version", "date"}
+    names = [k.lower() for k in msg.keys()]
+    assert len(names) == len(set(names)), names  # no header twice
+    headers = {k.lower(): str(v) for k, v in msg.items() if k.lower() not in layout}
+    assert msg["Date"].datetime is not None
+    parts = [
+        (p.get_content_type(), p.get_filename(), _text(p.get_content())) for p in msg.walk() if not p.is_multipart()
+    ]
+    return headers, parts
+
+
+def _text(content: object) -> object:
+    return content.rstrip("\n") if isinstance(content, str) else content  # set_content ends text with one
+
+
+FILES = [
+    {"filename": "گزارش ماهانه.csv", "content_type": "text/csv", "data_b64": "YSxiCjEsMgo="},
+    {"filename": "photo.jpg", "content_type": "image/jpeg", "data_b64": "/9j/4AAQSkZJRg=="},
+]
+
+
+@pytest.mark.parametrize(
+    "over,cfg",
+    [
+        ({}, CFG),
+        ({"subject": "Your request", "text": "Thank you.\nCode: 123", "language": "en", "payload": {}}, CFG),
+        ({"payload": {"attachments": FILES}, "headers": {"X-Case": "۱۲۳", "X-Auto-Response-Suppress": "no"}}, CFG),
+        (
+            {
+                "subject": "شکایت درباره آسفالت خیابان و چاله‌های بزرگ " * 8,
+                "payload": {"references": [f"<r{i}.{'x' * 40}@mail.example.org>" for i in range(30)]},
+            },
+            EmailSection(message_id_domain="feedback.example.ir"),
+        ),
+    ],
+    ids=["acknowledgement", "english_answer", "files_and_x_headers", "long_subject_many_references"],
+)
+def test_both_builders_make_the_same_mail(over: dict[str, object], cfg: EmailSection) -> None:
+    """The compat32 builder (every mail with ASCII addresses) and the EmailMessage one (UTF-8
+    addresses) give a reader the same mail, and what is sent keeps lines within RFC 5322."""
+    from aiosmtplib.email import flatten_message
+
+    out = outbound(**over)
+    fast = build_message(out, cfg)
+    assert not isinstance(fast, EmailMessage)  # the compat32 path was taken
+    view = _view(bytes(fast))
+    assert view == _view(bytes(build_utf8_message(out, cfg, cfg.from_address)))
+    assert view[0]["subject"] == subject_with_code(" ".join(out.subject.split()), out.case_code)  # no space lost
+    assert max(len(line) for line in flatten_message(fast).splitlines()) <= 998
+
+
+async def test_a_utf8_address_is_sent_with_smtputf8(sink: SmtpSink) -> None:
+    out = outbound(recipient="علی@example.ir")
+    assert isinstance(build_message(out, CFG), EmailMessage)
+    result = await SmtpRelaySender(CFG, EmailOutbound(port=sink.port), None).send(out)
+    assert result.status is SendStatus.SENT
+    assert sink.messages[0]["To"] == "علی@example.ir"
+    assert sink.messages[0]["Subject"] == "کد رهگیری ۱۲۳ [#1234567890]"
