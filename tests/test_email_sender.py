@@ -166,6 +166,7 @@ def test_both_builders_make_the_same_mail(over: dict[str, object], cfg: EmailSec
     view = _view(bytes(fast))
     assert view == _view(bytes(build_utf8_message(out, cfg, cfg.from_address)))
     assert view[0]["subject"] == subject_with_code(" ".join(out.subject.split()), out.case_code)  # no space lost
+    assert view[0]["content-language"] == out.language  # set_content used to drop it
     assert max(len(line) for line in flatten_message(fast).splitlines()) <= 998
 
 
